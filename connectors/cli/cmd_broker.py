@@ -1,0 +1,31 @@
+"""``wirereport broker``: run the embedded broker in the foreground."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("broker", help="run the embedded Kafka broker (Tansu) in the foreground")
+    p.add_argument("--port", type=int, help="port to listen on (default: WIREREPORT_BROKER_PORT, 19092)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from connectors.broker import EmbeddedBroker
+    from streams.settings import get_settings
+
+    settings = get_settings()
+    port = args.port or settings.broker_port
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with EmbeddedBroker(port) as broker:
+        print(f"embedded broker ready: bootstrap {broker.bootstrap} (Ctrl-C to stop)", flush=True)
+        while not stop.wait(0.5):
+            if broker.process is None or broker.process.poll() is not None:
+                print("wirereport: error: embedded broker exited unexpectedly", flush=True)
+                return 1
+    print("embedded broker stopped", flush=True)
+    return 0

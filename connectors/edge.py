@@ -1,0 +1,158 @@
+"""Edge clients (confluent-kafka): a validating, idempotent producer and a decoding consumer."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from connectors.exceptions import BrokerUnavailable
+from schemas.codec import Codec, get_codec
+from schemas.exceptions import SchemaError
+from streams.topics import TopicSpec, topic
+
+log = logging.getLogger(__name__)
+
+
+class EdgeProducer:
+    """Produces records of a topic's schema with the topic's key (and partition rule); idempotent."""
+
+    def __init__(self, bootstrap: str, codec: Codec | None = None, **config: Any):
+        self.codec = codec or get_codec()
+        self.bootstrap = bootstrap
+        self._errors: list[str] = []
+        conf = {
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "message.timeout.ms": 30000,
+            "error_cb": self._on_error,
+        }
+        conf.update(config)
+        self._producer = Producer(conf)
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self._errors.append(err.str())
+        log.debug("producer error: %s", err.str())
+
+    def _on_delivery(self, err, _msg) -> None:
+        if err is not None:
+            self._errors.append(err.str())
+
+    def send(
+        self, topic_name: str, record: dict[str, Any], *, schema: str | None = None, validate: bool = False
+    ) -> None:
+        """Encode ``record`` (schema defaults to the topic's main one) and produce it with its key."""
+        spec = topic(topic_name)
+        name = schema or spec.schema
+        value = self.codec.encode(name, record, validate_first=validate)
+        self.send_raw(spec, spec.key_of(record).encode(), value, spec.partition_of(record))
+
+    def send_raw(self, spec: TopicSpec | str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+        """Produce bytes as they are (used for replay, tests, and dead letters)."""
+        name = spec if isinstance(spec, str) else spec.name
+        kwargs = {"partition": partition} if partition is not None else {}
+        while True:
+            try:
+                self._producer.produce(name, value=value, key=key, on_delivery=self._on_delivery, **kwargs)
+                break
+            except BufferError:
+                self._producer.poll(0.05)
+        self._producer.poll(0)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait until every message is acknowledged; raise if any failed."""
+        remaining = self._producer.flush(timeout)
+        if remaining:
+            raise BrokerUnavailable(f"{remaining} message(s) not delivered to {self.bootstrap} in {timeout:.0f}s")
+        if self._errors:
+            errors, self._errors = self._errors, []
+            raise BrokerUnavailable(f"delivery failed: {errors[0]} ({len(errors)} error(s))")
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> EdgeProducer:
+        return self
+
+    def __exit__(self, exc_type, *_):
+        if exc_type is None:
+            self.flush()
+
+
+def consume_raw(
+    bootstrap: str,
+    topic_name: str,
+    *,
+    from_beginning: bool = True,
+    max_messages: int | None = None,
+    timeout: float = 10.0,
+    group_id: str | None = None,
+) -> Iterator[Any]:
+    """Yield raw messages of a topic until ``max_messages`` or ``timeout`` seconds without a new one.
+
+    Without a ``group_id`` partitions are assigned directly (no group join), which is fast on any broker.
+    """
+    conf = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group_id or f"wirereport-cli-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": group_id is not None,
+        "auto.offset.reset": "earliest" if from_beginning else "latest",
+        "enable.partition.eof": False,
+    }
+    consumer = Consumer(conf)
+    try:
+        try:
+            meta = consumer.list_topics(topic_name, timeout=10)
+        except KafkaException as exc:
+            raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap}: {exc.args[0]}") from None
+        partitions = meta.topics[topic_name].partitions if topic_name in meta.topics else {}
+        if not partitions:
+            raise BrokerUnavailable(
+                f"topic {topic_name!r} does not exist on {bootstrap} (run: wirereport topics create)"
+            )
+        if group_id is None:
+            assignment = []
+            for p in partitions:
+                if from_beginning:
+                    assignment.append(TopicPartition(topic_name, p, OFFSET_BEGINNING))
+                else:
+                    _, high = consumer.get_watermark_offsets(TopicPartition(topic_name, p), timeout=10)
+                    assignment.append(TopicPartition(topic_name, p, high))
+            consumer.assign(assignment)
+        else:
+            consumer.subscribe([topic_name])
+        seen = 0
+        deadline = time.monotonic() + timeout
+        while max_messages is None or seen < max_messages:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            msg = consumer.poll(min(remaining, 0.5))
+            if msg is None:
+                continue
+            if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise BrokerUnavailable(f"consume failed: {msg.error().str()}")
+            seen += 1
+            deadline = time.monotonic() + timeout
+            yield msg
+    finally:
+        consumer.close()
+
+
+def consume_records(bootstrap: str, topic_name: str, **kwargs: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Like :func:`consume_raw` but yields decoded ``(schema name, record)``; undecodable ones are skipped with a warning."""
+    codec = get_codec()
+    allowed = topic(topic_name).value_schemas
+    for msg in consume_raw(bootstrap, topic_name, **kwargs):
+        try:
+            yield codec.decode(msg.value(), allowed)
+        except SchemaError as exc:
+            log.warning("%s[%d]@%d undecodable: %s", topic_name, msg.partition(), msg.offset(), exc)

@@ -1,0 +1,13 @@
+"""Testing kit shipped with Wire Report: a real embedded broker, real ``wirereport`` processes, waiting helpers.
+
+Used by our own tests and usable by anyone testing code built on Wire Report::
+
+    with running_broker() as bootstrap:
+        with WirereportProcess(["worker"], bootstrap=bootstrap) as worker:
+            worker.wait_for_output("worker ready")
+"""
+
+from connectors.testing.broker import running_broker
+from connectors.testing.processes import WirereportProcess, wait_until
+
+__all__ = ["WirereportProcess", "running_broker", "wait_until"]

@@ -1,0 +1,92 @@
+"""Every topic, declared once: name, key field, value schemas, partitions and cleanup policy.
+
+This module is pure data; ``streams/app.py`` turns it into Faust topics and ``connectors/admin.py``
+creates the topics on the cluster. A domain that needs a new topic adds one line to ``_TOPICS``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+from streams.exceptions import StreamsError
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic's contract."""
+
+    name: str
+    key_field: str
+    value_schemas: tuple[str, ...]
+    partitions: int = 4
+    compacted: bool = False
+    partition_by: str | None = None  # a field whose value picks the partition (keeps a league's plays in order)
+    description: str = ""
+
+    @property
+    def schema(self) -> str:
+        """The main value schema (the first one)."""
+        return self.value_schemas[0]
+
+    def key_of(self, record: dict) -> str:
+        return str(record[self.key_field])
+
+    def partition_of(self, record: dict) -> int | None:
+        """The partition a record must go to, or None to let the client hash the key."""
+        if self.partition_by is None:
+            return None
+        return zlib.crc32(str(record[self.partition_by]).encode()) % self.partitions
+
+
+_TOPICS = (
+    # inputs
+    TopicSpec(
+        "plays",
+        "game_id",
+        ("Play",),
+        partition_by="league",
+        description="Play-by-play from league-server feeds; a league's plays share one partition.",
+    ),
+    TopicSpec(
+        "league-events",
+        "league",
+        ("ScheduledGame", "LeagueEvent"),
+        description="Schedules and league events (breaking news ...).",
+    ),
+    TopicSpec("system-metrics", "server_id", ("SystemMetrics",), description="Samples from league servers."),
+    TopicSpec("deployment-events", "server_id", ("DeploymentEvent",), description="Deployment requests and reports."),
+    TopicSpec("scaling-overrides", "league", ("ScalingOverride",), description="Manual scaling overrides."),
+    # state
+    TopicSpec("game-state", "game_id", ("GameState",), compacted=True, description="Current state of each game."),
+    # commands and events out
+    TopicSpec("tweet-commands", "account", ("TweetCommand",), description="Tweets to publish."),
+    TopicSpec("scaling-commands", "league", ("ScalingCommand",), description="Scaling decisions."),
+    TopicSpec("alerts", "fingerprint", ("Alert",), description="Alert transitions."),
+    TopicSpec("remediation-commands", "server_id", ("RemediationCommand",), description="Self-healing actions."),
+    TopicSpec("deployment-decisions", "server_id", ("DeploymentDecision",), description="Deployment decisions."),
+    TopicSpec("dead-letters", "source_topic", ("DeadLetter",), description="Undecodable or invalid messages."),
+    # compacted state topics of each domain, for the API's read model
+    TopicSpec("tweet-budgets", "account", ("TweetBudget",), compacted=True, description="Budget per account and day."),
+    TopicSpec("load-forecasts", "league", ("LoadForecast",), compacted=True, description="Forecast per league."),
+    TopicSpec("scaling-state", "league", ("ScalingState",), compacted=True, description="Agents and policy state."),
+    TopicSpec("server-health", "server_id", ("ServerHealth",), compacted=True, description="Health per server."),
+    TopicSpec("breaker-state", "breaker", ("BreakerState",), compacted=True, description="Circuit breakers."),
+    TopicSpec(
+        "deployment-state",
+        "deployment_id",
+        ("DeploymentState",),
+        compacted=True,
+        description="Deployments and their phase.",
+    ),
+)
+
+TOPICS: dict[str, TopicSpec] = {t.name: t for t in _TOPICS}
+
+
+def topic(name: str) -> TopicSpec:
+    try:
+        return TOPICS[name]
+    except KeyError:
+        known = ", ".join(sorted(TOPICS))
+        raise StreamsError(f"unknown topic {name!r}; known topics: {known}") from None
