@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema
@@ -40,7 +40,7 @@ class SchemaRegistry:
     def load(cls) -> SchemaRegistry:
         """Read every ``.avsc`` file shipped in the ``schemas.avro`` folder."""
         versions = []
-        for entry in resources.files("schemas").joinpath("avro").iterdir():
+        for entry in sorted((Path(__file__).parent / "avro").iterdir()):
             match = _FILE_NAME.match(entry.name)
             if not match:
                 continue

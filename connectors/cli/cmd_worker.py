@@ -1,0 +1,22 @@
+"""``wirereport worker``: run the Faust worker (all agents) against the configured cluster."""
+
+from __future__ import annotations
+
+import logging
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("worker", help="run the stream processing worker (Faust agents)")
+    p.add_argument("--loglevel", default=None, help="worker log level (default: WIREREPORT_LOG_LEVEL)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from connectors.admin import create_topics
+    from connectors.worker import run_worker
+    from streams.settings import get_settings
+
+    settings = get_settings()
+    create_topics(settings.bootstrap, replication_factor=settings.replication_factor)
+    logging.getLogger(__name__).info("worker starting on %s", settings.bootstrap)
+    return run_worker(settings, loglevel=args.loglevel or settings.log_level)

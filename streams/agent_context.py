@@ -1,0 +1,110 @@
+"""What every agent module gets from the app: declared topics, Avro tables, encoding and dead letters.
+
+Agents stay thin: decode with :meth:`AgentContext.decode` (bad input goes to ``dead-letters`` and the agent
+goes on), call pure domain functions, update tables, :meth:`AgentContext.send` the results.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from schemas.codec import get_codec
+from schemas.exceptions import SchemaError
+from streams.changelog_catchup import install_catchup
+from streams.exceptions import InvalidRecord
+from streams.faust_codec import AvroRecordCodec, Utf8Codec
+from streams.settings import Settings
+from streams.topics import TopicSpec, topic
+
+log = logging.getLogger(__name__)
+
+
+class AgentContext:
+    """Shared plumbing of the Faust app's agents."""
+
+    def __init__(self, app: faust.App, settings: Settings):
+        self.app = app
+        self.settings = settings
+        self.codec = get_codec()
+        self._topics: dict[str, faust.TopicT] = {}
+        self.tables: dict[str, faust.Table] = {}  # shared between agents, e.g. "games"
+        self.dead_letter_count = 0
+
+    def topic(self, name: str) -> faust.TopicT:
+        """The Faust topic for a declared topic; values are raw bytes (decoded by :meth:`decode`)."""
+        if name not in self._topics:
+            spec = topic(name)
+            self._topics[name] = self.app.topic(
+                spec.name,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=spec.partitions,
+                internal=False,
+            )
+        return self._topics[name]
+
+    def table(self, name: str, schema: str, source_topic: str, help_text: str = "") -> faust.Table:
+        """An in-memory table backed by a compacted changelog whose values are Avro records of ``schema``.
+
+        The table is co-partitioned with ``source_topic`` (the topic whose events update it); after a
+        restart it is recovered from its changelog to the true end (see ``changelog_catchup``).
+        """
+        table = self.app.Table(name, partitions=topic(source_topic).partitions, help=help_text)
+        # Faust derives serializers from types (JSON by default) and built the changelog topic with them
+        # when the table was registered: switch both to our codecs before anything is read or written.
+        table.key_serializer = Utf8Codec()
+        table.value_serializer = AvroRecordCodec(schema)
+        table.changelog_topic = table._new_changelog_topic()
+        install_catchup(self.app, table, source_topic)
+        self.tables[name] = table
+        return table
+
+    async def decode(self, event: faust.EventT, spec: TopicSpec, validate=None) -> tuple[str, dict[str, Any]] | None:
+        """Decode an event of ``spec``; on failure send a dead letter and return ``None``."""
+        try:
+            name, record = self.codec.decode(event.value, spec.value_schemas)
+            if validate is not None:
+                validate(record)
+            return name, record
+        except (SchemaError, InvalidRecord) as exc:
+            await self.dead_letter(event, str(exc))
+            return None
+
+    async def dead_letter(self, event: faust.EventT, reason: str, agent: str = "") -> None:
+        """Send the raw message with its origin and ``reason`` to ``dead-letters``.
+
+        Sent before the event is acknowledged; Faust flushes the producer before it commits offsets, so a
+        dead letter is never lost (at-least-once).
+        """
+        msg = event.message
+        letter = {
+            "source_topic": msg.topic,
+            "partition": msg.partition,
+            "offset": msg.offset,
+            "key": msg.key if isinstance(msg.key, bytes) else None,
+            "value": msg.value if isinstance(msg.value, bytes) else b"",
+            "reason": reason[:1000],
+            "agent": agent or self.settings.app_id,
+            "failed_at": datetime.now(UTC),
+        }
+        self.dead_letter_count += 1
+        log.warning("dead letter %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
+        await self.topic("dead-letters").send(
+            key=msg.topic.encode(), value=self.codec.encode("DeadLetter", letter), force=True
+        )
+
+    async def send(self, topic_name: str, record: dict[str, Any], schema: str | None = None) -> None:
+        """Encode ``record`` and send it now, keyed per the topic's contract (flushed before offsets commit)."""
+        spec = topic(topic_name)
+        await self.topic(topic_name).send(
+            key=spec.key_of(record).encode(),
+            value=self.codec.encode(schema or spec.schema, record),
+            partition=spec.partition_of(record),
+            force=True,
+        )

@@ -1,0 +1,55 @@
+"""The one Faust app. ``create_app()`` builds it (no import-time side effects) and installs every agent
+module found in ``streams/agents`` (each exposes ``install(app, ctx)``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+import faust
+
+import streams.agents as agents_package
+from streams.agent_context import AgentContext
+from streams.settings import Settings, get_settings
+
+# Agents installed first, in this order (others depend on their tables); the rest follow alphabetically.
+_FIRST = ("games",)
+
+
+def agent_modules() -> list[str]:
+    names = [m.name for m in pkgutil.iter_modules(agents_package.__path__) if not m.name.startswith("_")]
+    return [n for n in _FIRST if n in names] + sorted(n for n in names if n not in _FIRST)
+
+
+def create_app(settings: Settings | None = None) -> faust.App:
+    """Build the Faust app from settings and install all agents."""
+    settings = settings or get_settings()
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.bootstrap}",
+        store="memory://",
+        datadir=str(settings.data_dir / "faust"),
+        autodiscover=False,
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        topic_disable_leader=True,
+        table_standby_replicas=0,
+        consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.broker_session_timeout,
+        broker_heartbeat_interval=max(0.5, settings.broker_session_timeout / 4),
+        broker_commit_every=settings.worker_batch_size,
+        broker_commit_interval=1.0,
+        stream_wait_empty=False,
+        processing_guarantee="at_least_once",
+        producer_linger=0.002,
+        producer_max_batch_size=256 * 1024,
+        producer_acks=-1,
+    )
+    ctx = AgentContext(app, settings)
+    app.wirereport = ctx  # type: ignore[attr-defined]
+    for name in agent_modules():
+        importlib.import_module(f"streams.agents.{name}").install(app, ctx)
+    return app
