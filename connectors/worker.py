@@ -20,5 +20,6 @@ def run_worker(settings: Settings, loglevel: str = "INFO") -> int:
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     worker = ReadyWorker(app, loglevel=loglevel.lower(), quiet=True, redirect_stdouts=False)
+    worker.spinner = None  # no terminal spinner: our output is read line by line
     worker.execute_from_commandline()
     return 0

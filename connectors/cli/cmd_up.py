@@ -1,0 +1,19 @@
+"""``wirereport up``: broker, topics, worker, API and a replay of real data as one supervised group."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("up", help="run everything locally: broker, worker, API, and a replay (Ctrl-C stops all)")
+    p.add_argument("--replay", default="demo", help="'demo' (bundled NFL Sunday), 'none', or a plays JSON-lines file")
+    p.add_argument("--schedule", help="schedule JSON-lines file for --replay FILE (league-events)")
+    p.add_argument("--speed", type=float, default=240.0, help="replay time compression (default 240x)")
+    p.add_argument("--no-api", action="store_true", help="do not start the API")
+    p.add_argument("--quiet", action="store_true", help="only the live view, not the processes' logs")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from connectors.up import run_up
+
+    return run_up(args)
