@@ -31,6 +31,7 @@ class EdgeProducer:
             "linger.ms": 5,
             "message.timeout.ms": 30000,
             "error_cb": self._on_error,
+            "logger": logging.getLogger("librdkafka"),
         }
         conf.update(config)
         self._producer = Producer(conf)
@@ -104,6 +105,7 @@ def consume_raw(
         "enable.auto.commit": group_id is not None,
         "auto.offset.reset": "earliest" if from_beginning else "latest",
         "enable.partition.eof": False,
+        "logger": logging.getLogger("librdkafka"),
     }
     consumer = Consumer(conf)
     try:
