@@ -1,0 +1,54 @@
+"""Raw Kafka client speed on the same broker, measured in the same run as the pipeline it is compared to."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from confluent_kafka import Producer
+
+
+def confluent_produce_rate(bootstrap: str, topic_name: str, count: int, size: int = 200) -> float:
+    """Messages/s of a plain confluent-kafka producer (``size``-byte values)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.num.messages": 10000})
+    payload = b"x" * size
+    started = time.perf_counter()
+    for i in range(count):
+        while True:
+            try:
+                producer.produce(topic_name, payload, key=str(i % 64).encode())
+                break
+            except BufferError:
+                producer.poll(0.01)
+    producer.flush(60)
+    return count / (time.perf_counter() - started)
+
+
+async def _aiokafka_consume(bootstrap: str, topic_name: str, count: int) -> float:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic_name) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic_name) or set()
+        tps = [TopicPartition(topic_name, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        seen = 0
+        started = time.perf_counter()
+        idle = 0
+        while seen < count and idle < 20:
+            batches = await consumer.getmany(timeout_ms=200, max_records=10000)
+            got = sum(len(v) for v in batches.values())
+            idle = 0 if got else idle + 1
+            seen += got
+        return seen / (time.perf_counter() - started)
+    finally:
+        await consumer.stop()
+
+
+def aiokafka_consume_rate(bootstrap: str, topic_name: str, count: int) -> float:
+    """Messages/s of a plain aiokafka consumer reading ``count`` messages of a topic from the beginning."""
+    return asyncio.run(_aiokafka_consume(bootstrap, topic_name, count))
