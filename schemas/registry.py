@@ -45,7 +45,7 @@ class SchemaRegistry:
             if not match:
                 continue
             raw = json.loads(entry.read_text())
-            parsed = parse_schema(raw, _write_hint=False)
+            parsed = parse_schema(raw)
             canonical = to_parsing_canonical_form(raw)
             fp = int(fingerprint(canonical, "CRC-64-AVRO"), 16).to_bytes(8, "little")
             versions.append(SchemaVersion(match["name"], int(match["version"]), raw, parsed, fp))
