@@ -11,6 +11,7 @@ import faust
 
 import streams.agents as agents_package
 from streams.agent_context import AgentContext
+from streams.kafka_transport import WireReportApp
 from streams.settings import Settings, get_settings
 
 # Agents installed first, in this order (others depend on their tables); the rest follow alphabetically.
@@ -25,7 +26,7 @@ def agent_modules() -> list[str]:
 def create_app(settings: Settings | None = None) -> faust.App:
     """Build the Faust app from settings and install all agents."""
     settings = settings or get_settings()
-    app = faust.App(
+    app = WireReportApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
         store="memory://",
