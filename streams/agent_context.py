@@ -16,7 +16,7 @@ from schemas.codec import get_codec
 from schemas.exceptions import SchemaError
 from streams.changelog_catchup import install_catchup
 from streams.exceptions import InvalidRecord
-from streams.faust_codec import AvroRecordCodec, Utf8Codec
+from streams.faust_codec import AvroRecordCodec, JsonStateCodec, Utf8Codec
 from streams.settings import Settings
 from streams.topics import TopicSpec, topic
 
@@ -52,6 +52,8 @@ class AgentContext:
     def table(self, name: str, schema: str, source_topic: str, help_text: str = "") -> faust.Table:
         """An in-memory table backed by a compacted changelog whose values are Avro records of ``schema``.
 
+        ``schema="JsonState"`` stores a pure module's JSON-able state dict (wrapped in the Avro record).
+
         The table is co-partitioned with ``source_topic`` (the topic whose events update it); after a
         restart it is recovered from its changelog to the true end (see ``changelog_catchup``).
         """
@@ -59,11 +61,19 @@ class AgentContext:
         # Faust derives serializers from types (JSON by default) and built the changelog topic with them
         # when the table was registered: switch both to our codecs before anything is read or written.
         table.key_serializer = Utf8Codec()
-        table.value_serializer = AvroRecordCodec(schema)
+        table.value_serializer = JsonStateCodec() if schema == "JsonState" else AvroRecordCodec(schema)
         table.changelog_topic = table._new_changelog_topic()
         install_catchup(self.app, table, source_topic)
         self.tables[name] = table
         return table
+
+    def store(self, table: faust.Table, key: str, value: Any, partition: int) -> None:
+        """Write one key of a table and its changelog record (to ``partition``, the source event's partition).
+
+        Agents call this once per changed key per batch (bulk update), not once per event.
+        """
+        table.data[key] = value
+        table.send_changelog(partition, key, value)
 
     async def decode(self, event: faust.EventT, spec: TopicSpec, validate=None) -> tuple[str, dict[str, Any]] | None:
         """Decode an event of ``spec``; on failure send a dead letter and return ``None``."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 from faust.serializers.codecs import Codec as FaustCodec
@@ -31,3 +33,19 @@ class AvroRecordCodec(FaustCodec):
 
     def _loads(self, s: bytes) -> Any:
         return get_codec().decode(s, (self.schema_name,))[1]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class JsonStateCodec(FaustCodec):
+    """A JSON-able dict of a pure domain module's state, wrapped in the Avro ``JsonState`` record."""
+
+    def _dumps(self, obj: Any) -> bytes:
+        return get_codec().encode("JsonState", {"json": json.dumps(obj, default=_json_default, separators=(",", ":"))})
+
+    def _loads(self, s: bytes) -> Any:
+        return json.loads(get_codec().decode(s, ("JsonState",))[1]["json"])

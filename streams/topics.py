@@ -52,7 +52,8 @@ _TOPICS = (
         "league-events",
         "league",
         ("ScheduledGame", "LeagueEvent"),
-        description="Schedules and league events (breaking news ...).",
+        partition_by="league",
+        description="Schedules and league events (breaking news ...); co-partitioned with plays by league.",
     ),
     TopicSpec("system-metrics", "server_id", ("SystemMetrics",), description="Samples from league servers."),
     TopicSpec("deployment-events", "server_id", ("DeploymentEvent",), description="Deployment requests and reports."),
@@ -72,12 +73,29 @@ _TOPICS = (
     TopicSpec("scaling-state", "league", ("ScalingState",), compacted=True, description="Agents and policy state."),
     TopicSpec("server-health", "server_id", ("ServerHealth",), compacted=True, description="Health per server."),
     TopicSpec("breaker-state", "breaker", ("BreakerState",), compacted=True, description="Circuit breakers."),
+    TopicSpec("silences", "silence_id", ("Silence",), compacted=True, description="Alert silences with expiry."),
     TopicSpec(
         "deployment-state",
         "deployment_id",
         ("DeploymentState",),
         compacted=True,
         description="Deployments and their phase.",
+    ),
+    # internal: the deployment manager's inputs funnelled into one partition (it needs one global view)
+    TopicSpec(
+        "deployment-manager-feed",
+        "league",
+        ("DeploymentEvent", "GameState", "SystemMetrics"),
+        partitions=1,
+        description="Deployment events, game live/final changes and canary metrics for the deployment manager.",
+    ),
+    # internal: the scaling agent's inputs re-keyed by league (metrics, schedule, events, overrides in one order)
+    TopicSpec(
+        "scaling-feed",
+        "league",
+        ("SystemMetrics", "ScheduledGame", "LeagueEvent", "ScalingOverride"),
+        partition_by="league",
+        description="Metrics, games, league events and overrides of a league, in one partition, for scaling.",
     ),
 )
 
