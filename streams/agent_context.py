@@ -6,6 +6,7 @@ goes on), call pure domain functions, update tables, :meth:`AgentContext.send` t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -109,12 +110,26 @@ class AgentContext:
             key=msg.topic.encode(), value=self.codec.encode("DeadLetter", letter), force=True
         )
 
-    async def send(self, topic_name: str, record: dict[str, Any], schema: str | None = None) -> None:
-        """Encode ``record`` and send it now, keyed per the topic's contract (flushed before offsets commit)."""
+    async def send(self, topic_name: str, record: dict[str, Any], schema: str | None = None) -> asyncio.Future:
+        """Encode ``record`` and send it now, keyed per the topic's contract (flushed before offsets commit).
+
+        Returns the delivery future; :meth:`publish` awaits a whole batch of them.
+        """
         spec = topic(topic_name)
-        await self.topic(topic_name).send(
+        return await self.topic(topic_name).send(
             key=spec.key_of(record).encode(),
             value=self.codec.encode(schema or spec.schema, record),
             partition=spec.partition_of(record),
             force=True,
         )
+
+    async def publish(self, outputs: list[tuple[str, dict[str, Any]]]) -> None:
+        """Send ``(topic, record)`` outputs and wait until the broker has them all.
+
+        Call this before writing the table changes that the outputs came from: if the worker dies in between,
+        the inputs are redelivered and recomputed from the older state, so an output is repeated (with the
+        same deterministic id) but never lost.
+        """
+        futures = [await self.send(name, record) for name, record in outputs]
+        if futures:
+            await asyncio.gather(*futures)

@@ -86,11 +86,8 @@ def install(app: faust.App, ctx: AgentContext) -> None:
                 if decision["command"] is not None:
                     commands.append(decision["command"])
 
+            states = [("game-state", value) for (name, _), (_, value) in changed.items() if name == games.name]
+            await ctx.publish([("tweet-commands", c) for c in commands] + states)
             tables = {t.name: t for t in (games, decisions, budgets)}
             for (table_name, key), (partition, value) in changed.items():
                 ctx.store(tables[table_name], key, value, partition)
-            for command in commands:
-                await ctx.send("tweet-commands", command)
-            for (table_name, _), (_, value) in changed.items():
-                if table_name == games.name:
-                    await ctx.send("game-state", value)
