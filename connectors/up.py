@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import secrets
 import signal
 import sys
 import threading
@@ -35,6 +36,19 @@ def _replay_files(args) -> tuple[Path | None, Path | None]:
     return plays, Path(args.schedule) if args.schedule else None
 
 
+def _api_credentials(settings) -> tuple[dict[str, str], str | None]:
+    """With no JWT secret configured, give this local session a random one and a read token to try the API."""
+    if settings.jwt_secret is not None:
+        return {}, None
+    from connectors.auth_tokens import mint_token
+
+    secret = secrets.token_urlsafe(32)
+    token = mint_token(
+        secret, "local-demo", "read", ttl_seconds=8 * 3600, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+    )
+    return {"WIREREPORT_JWT_SECRET": secret}, token
+
+
 def run_up(args) -> int:
     settings = get_settings()
     plays, schedule = _replay_files(args)
@@ -59,8 +73,14 @@ def run_up(args) -> int:
         worker = group.start(Child("worker", _cli("worker"), env={**env, **quiet_env}))
         group.wait_for(worker, lambda: worker.printed("worker ready"), 120, "the worker was ready")
         if not args.no_api and importlib.util.find_spec("api.main") is not None:
-            group.start(Child("api", _cli("api", "--port", str(settings.api_port)), env={**env, **quiet_env}))
-            group.say("up", f"API on http://{settings.api_host}:{settings.api_port}/docs")
+            api_env, token = _api_credentials(settings)
+            group.start(
+                Child("api", _cli("api", "--port", str(settings.api_port)), env={**env, **quiet_env, **api_env})
+            )
+            base = f"http://{settings.api_host}:{settings.api_port}"
+            group.say("up", f"API on {base}/docs")
+            if token:
+                group.say("up", f"try: curl -H 'Authorization: Bearer {token}' {base}/v1/games")
         viewer = threading.Thread(target=watch, args=(settings.bootstrap, group.say, stop), daemon=True)
         viewer.start()
         if schedule:
