@@ -61,6 +61,101 @@ class Settings(BaseSettings):
     # Logging
     log_level: str = "INFO"
 
+    # Health, alerting, circuit breakers, self-healing (issue 6, items 1-5)
+    health_cpu_warning: float = 70.0
+    health_cpu_critical: float = 90.0
+    health_memory_warning: float = 80.0
+    health_memory_critical: float = 95.0
+    health_disk_warning: float = 85.0
+    health_disk_critical: float = 95.0
+    health_warning_for_seconds: float = Field(default=120.0, description="How long a warning must hold to fire.")
+    health_critical_for_seconds: float = Field(default=60.0, description="How long a critical must hold to fire.")
+    health_resolve_margin: float = Field(default=5.0, description="Points below the threshold that count as clear.")
+    health_resolve_for_seconds: float = 60.0
+    health_heartbeat_intervals: float = Field(default=3.0, description="Missed intervals before ServerDown.")
+    health_default_interval_seconds: float = 30.0
+    alert_group_by: str = Field(default="league,alertname", description="Comma-separated labels to group by.")
+    alert_group_wait_seconds: float = 30.0
+    alert_group_interval_seconds: float = 300.0
+    alert_repeat_interval_seconds: float = 14400.0
+    alert_send_resolved: bool = True
+    alert_webhook_timeout_seconds: float = 10.0
+    alert_retry_initial_seconds: float = 1.0
+    alert_retry_max_seconds: float = 300.0
+    breaker_failure_rate_threshold: float = 50.0
+    breaker_slow_call_rate_threshold: float = 100.0
+    breaker_slow_call_duration_seconds: float = 60.0
+    breaker_sliding_window_type: str = Field(default="COUNT_BASED", description="COUNT_BASED or TIME_BASED.")
+    breaker_sliding_window_size: int = 100
+    breaker_minimum_number_of_calls: int = 100
+    breaker_wait_duration_in_open_state_seconds: float = 60.0
+    breaker_permitted_calls_in_half_open_state: int = 10
+    remediation_max_restarts_per_hour: int = 3
+    remediation_process_name: str = Field(default="league-server", description="Process the supervisor restarts.")
+
+    # Query and control API (issue 7)
+    api_rate_per_second: float = Field(default=50.0, description="Sustained requests/s allowed per credential.")
+    api_rate_burst: int = Field(default=200, description="Burst size of each credential's token bucket.")
+    api_max_page_size: int = Field(default=200, description="Largest page a list endpoint returns.")
+    api_max_body_bytes: int = Field(default=65536, description="Largest request body accepted (413 above).")
+    api_history_size: int = Field(default=5000, description="Recent commands/alerts kept per read-model log view.")
+    api_ready_max_lag: int = Field(default=10000, description="Read-model lag (messages) above which /ready is 503.")
+    api_docs_enabled: bool = Field(default=True, description="Serve OpenAPI docs at /docs and /openapi.json.")
+    api_sse_max_clients: int = Field(default=500, description="Concurrent SSE streams allowed (503 above).")
+    api_command_timeout: float = Field(default=5.0, description="Seconds to wait for Kafka to ack an admin command.")
+
+    # Safe deployments (issue 6, item 6)
+    deploy_windows: str = Field(
+        default="Mon-Sun 09:00-17:00 America/New_York",
+        description="When deployments may start: 'DAYS HH:MM-HH:MM TZ' entries separated by ';' (empty = always).",
+    )
+    deploy_canary_alpha: float = Field(default=0.05, description="Significance level of the canary's rank tests.")
+    deploy_canary_min_samples: int = Field(default=10, description="Samples needed before and after the canary.")
+    deploy_canary_bake_seconds: float = Field(default=300.0, description="Canary runs at least this long.")
+    deploy_canary_timeout_seconds: float = Field(default=1800.0, description="Roll back if still inconclusive.")
+    deploy_canary_baseline_seconds: float = Field(default=3600.0, description="Baseline samples look this far back.")
+    deploy_min_error_rate_increase: float = Field(default=0.01, description="Smallest error-rate rise that counts.")
+    deploy_min_latency_increase: float = Field(default=0.10, description="Smallest relative latency rise that counts.")
+    deploy_request_ttl_seconds: float = Field(default=86400.0, description="A blocked request expires after this.")
+    deploy_restart_cmd: str | None = Field(default=None, description="Deployment agent: command run after checkout.")
+    deploy_command_timeout_seconds: float = Field(default=300.0, description="Deployment agent: git/restart timeout.")
+    deploy_agent_backlog_seconds: float = Field(
+        default=900.0, description="A new deployment agent skips decisions older than this (no replay of history)."
+    )
+
+    # Load forecasting and predictive scaling (issue 5)
+    scaling_capacity_per_agent: float = Field(default=1.0, description="Work units/s one agent handles at 100%.")
+    scaling_target_utilization: float = Field(default=0.7, description="Planned utilization of the agents.")
+    scaling_min_agents: int = Field(default=1, description="Fewest agents per league.")
+    scaling_max_agents: int = Field(default=150, description="Most agents per league (profiles may lower it).")
+    scaling_max_total_agents: int = Field(default=150, description="Most agents over all leagues.")
+    scaling_max_cpu_percent: float = Field(default=80.0, description="No scale-up at or above this CPU.")
+    scaling_max_memory_percent: float = Field(default=70.0, description="No scale-up at or above this memory.")
+    scaling_emergency_cpu_percent: float = Field(default=90.0, description="Emergency scale-down above this CPU.")
+    scaling_emergency_memory_percent: float = Field(default=85.0, description="Emergency scale-down above this.")
+    scaling_emergency_cut: float = Field(default=0.3, description="Fraction of agents an emergency removes.")
+    scaling_up_cooldown_seconds: float = Field(default=60.0, description="Least time between scalings before an up.")
+    scaling_down_cooldown_seconds: float = Field(default=300.0, description="Least time before a down; its window.")
+    scaling_prescale_seconds: float = Field(default=1800.0, description="Pre-scale this long before a game.")
+    scaling_headroom_quantile: float = Field(default=0.75, description="Forecast-error quantile used as headroom.")
+    scaling_forecast_only: bool = Field(default=False, description="Record decisions; the scaler does not act.")
+    scaling_profiles: str | None = Field(default=None, description="JSON replacing league profile fields.")
+    scaling_models: str = Field(
+        default="profile_daily,profile_weekly,hw_daily,hw_weekly", description="Forecasting models per league."
+    )
+    scaling_refit_seconds: float = Field(default=86400.0, description="Statsmodels refit period (0 = never).")
+    metrics_interval_seconds: float = Field(default=30.0, description="wirereport agent: seconds between samples.")
+    metrics_buffer_max: int = Field(default=100000, description="wirereport agent: samples kept on disk offline.")
+    scaler_executor: str = Field(default="local", description="Scaler executor: local or kubernetes.")
+    scaler_worker_cmd: str | None = Field(
+        default=None, description="Local executor: command of one worker (default: wirereport agent-worker)."
+    )
+    k8s_api_url: str | None = Field(default=None, description="Kubernetes API URL (in-cluster default if unset).")
+    k8s_token: SecretStr | None = Field(default=None, description="Kubernetes bearer token (else in-cluster).")
+    k8s_namespace: str = Field(default="default", description="Namespace of the scaled Deployments.")
+    k8s_deployment: str = Field(default="wirereport-{league}", description="Deployment name ({league} lowercase).")
+    k8s_ca_file: str | None = Field(default=None, description="CA bundle for the API (in-cluster default).")
+
     @property
     def bootstrap(self) -> str:
         """The bootstrap servers every client uses: the real cluster if set, else the embedded broker."""

@@ -1,0 +1,90 @@
+"""The FastAPI app factory: ``uvicorn api.main:create_app --factory`` (or ``wirereport api``)."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api import exceptions
+from api.commands import CommandSender
+from api.deps import AppState
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.read_model import ReadModel
+from api.routers import (
+    admin,
+    alerts,
+    breakers,
+    deployments,
+    games,
+    leagues,
+    scaling,
+    servers,
+    stream,
+    system,
+    tweets,
+)
+from api.security import Authenticator, RateLimiter
+
+log = logging.getLogger(__name__)
+ROUTERS = (games, tweets, leagues, scaling, servers, alerts, breakers, deployments, admin, stream, system)
+
+
+def create_app(settings=None) -> FastAPI:
+    """Build the app from ``settings`` (default: the environment). Kafka is touched only at startup."""
+    if settings is None:
+        from streams.settings import get_settings
+
+        settings = get_settings()
+    auth = Authenticator.from_settings(settings)
+    if not auth.configured:
+        log.warning("no WIREREPORT_JWT_SECRET or WIREREPORT_API_KEYS: every /v1 request will be refused (401)")
+    read_model = ReadModel(
+        settings.bootstrap, history_size=settings.api_history_size, ready_max_lag=settings.api_ready_max_lag
+    )
+    metrics = ApiMetrics(read_model)
+    state = AppState(
+        settings=settings,
+        read_model=read_model,
+        auth=auth,
+        limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
+        sender=CommandSender(settings.bootstrap, settings.api_command_timeout),
+        metrics=metrics,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        await read_model.start()
+        try:
+            yield
+        finally:
+            await read_model.stop()
+            state.sender.close()
+
+    docs = settings.api_docs_enabled
+    app = FastAPI(
+        title="Wire Report API",
+        version="1",
+        description="Query the state of games, tweets, scaling, health and deployments; act through Kafka commands.",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    app.state.wirereport = state
+    exceptions.install(app)
+    for module in ROUTERS:
+        app.include_router(module.router)
+    origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+    if origins:  # CORS is off unless origins are listed explicitly (never "*" with credentials)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-None-Match", "Idempotency-Key"],
+            expose_headers=["ETag", "Retry-After"],
+        )
+    app.add_middleware(MetricsMiddleware, metrics=metrics, max_body=settings.api_max_body_bytes)
+    return app

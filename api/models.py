@@ -1,0 +1,151 @@
+"""Request (``*Create``) and response (``*Public``) models.
+
+Create models forbid unknown fields: server-owned properties (ids, ``created_by``, ``created_at``,
+``requested_by``) cannot be set by a client (mass assignment, OWASP API3).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+League = Literal["NFL", "NBA", "WNBA"]
+MAX_AGENTS = 150  # seed: hard ceiling of agents per league
+WEEK = 7 * 86400
+
+
+class _Create(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _future(value: datetime | None, name: str) -> None:
+    if value is not None and value <= datetime.now(UTC):
+        raise ValueError(f"{name} must be in the future")
+
+
+class OverrideCreate(_Create):
+    """A manual scaling override for a league; it expires at ``expires_at`` or after ``ttl_seconds``."""
+
+    league: League
+    reason: str = Field(min_length=3, max_length=500)
+    min_agents: int | None = Field(default=None, ge=0, le=MAX_AGENTS)
+    max_agents: int | None = Field(default=None, ge=1, le=MAX_AGENTS)
+    predictive_enabled: bool = True
+    expires_at: AwareDatetime | None = None
+    ttl_seconds: int | None = Field(default=None, ge=60, le=WEEK)
+
+    @model_validator(mode="after")
+    def _check(self) -> OverrideCreate:
+        if (self.expires_at is None) == (self.ttl_seconds is None):
+            raise ValueError("give exactly one of expires_at or ttl_seconds")
+        _future(self.expires_at, "expires_at")
+        if self.expires_at is not None and (self.expires_at - datetime.now(UTC)).total_seconds() > WEEK:
+            raise ValueError("an override may last at most 7 days")
+        if self.min_agents is not None and self.max_agents is not None and self.min_agents > self.max_agents:
+            raise ValueError("min_agents must not exceed max_agents")
+        return self
+
+
+class LeagueEventCreate(_Create):
+    """Event scaling (breaking news, trade deadline, draft ...): a load multiplier for a while."""
+
+    league: League
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$", examples=["breaking_news"])
+    multiplier: float = Field(gt=0, le=10)
+    duration_seconds: int = Field(ge=60, le=WEEK)
+    starts_at: AwareDatetime | None = Field(default=None, description="Default: now.")
+    description: str = Field(default="", max_length=500)
+
+
+_SERVER = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
+
+
+class DeploymentCreate(_Create):
+    """A deployment request: ``version`` to ``targets`` (the first is the canary) of a league."""
+
+    version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+\-]{0,63}$", examples=["v1.4.2"])
+    league: League | None = None
+    targets: list[str] = Field(default_factory=list, max_length=500)
+    strategy: Literal["canary", "all_at_once"] = "canary"
+    force: bool = Field(default=False, description="Deploy even during a live game or outside the deploy windows.")
+
+    @model_validator(mode="after")
+    def _check(self) -> DeploymentCreate:
+        import re
+
+        bad = [t for t in self.targets if not re.match(_SERVER, t)]
+        if bad:
+            raise ValueError(f"bad server id {bad[0][:70]!r}")
+        if len(set(self.targets)) != len(self.targets):
+            raise ValueError("targets must not repeat")
+        return self
+
+
+class RollbackCreate(_Create):
+    reason: str = Field(default="", max_length=500)
+    version: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+\-]{0,63}$")
+
+
+class SilenceCreate(_Create):
+    """Mute alerts whose labels equal every matcher, from ``starts_at`` (default now) to ``ends_at``."""
+
+    matchers: dict[str, str] = Field(min_length=1, max_length=10, examples=[{"alertname": "HighCPU"}])
+    ends_at: AwareDatetime | None = None
+    duration_seconds: int | None = Field(default=None, ge=60, le=WEEK)
+    starts_at: AwareDatetime | None = None
+    comment: str = Field(min_length=3, max_length=500)
+
+    @model_validator(mode="after")
+    def _check(self) -> SilenceCreate:
+        if (self.ends_at is None) == (self.duration_seconds is None):
+            raise ValueError("give exactly one of ends_at or duration_seconds")
+        _future(self.ends_at, "ends_at")
+        for k, v in self.matchers.items():
+            if not (0 < len(k) <= 64 and 0 < len(v) <= 200):
+                raise ValueError("matcher names must be 1-64 and values 1-200 characters")
+        return self
+
+
+class Accepted(BaseModel):
+    """The answer to an admin action: the command was acknowledged by Kafka."""
+
+    command_id: str
+    topic: str
+    status: Literal["accepted"] = "accepted"
+    record: dict[str, Any]
+
+
+class Page(BaseModel):
+    items: list[dict[str, Any]]
+    total: int
+    limit: int
+    offset: int
+
+
+class GamePublic(BaseModel):
+    """The JSON form of a GameState record."""
+
+    model_config = ConfigDict(extra="allow")
+    game_id: str
+    league: League
+    home_team: str
+    away_team: str
+    home_score: int
+    away_score: int
+    period: int
+    clock_seconds: int
+    status: str
+    win_prob_home: float | None = None
+    updated_at: str
+
+
+class GameDetail(BaseModel):
+    game: GamePublic
+    top_moments: list[dict[str, Any]] = Field(description="The game's most significant tweeted plays.")
+
+
+class ErrorPublic(BaseModel):
+    error: str
+    detail: str

@@ -1,0 +1,108 @@
+"""Admin actions (scope ``admin``): scaling overrides, league events, alert silences; dead-letter summary."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response, status
+
+from api.commands import build_record, command_id
+from api.deps import Admin, Paging, Reader, StateDep, check_league
+from api.exceptions import APIError
+from api.models import Accepted, LeagueEventCreate, OverrideCreate, Page, SilenceCreate
+from api.responses import etag_json
+from streams.topics import TOPICS
+
+router = APIRouter(tags=["admin"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
+ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": Accepted}
+
+
+async def _send(state, topic: str, schema: str, record: dict, id_field: str) -> Accepted:
+    if topic not in TOPICS:
+        raise APIError(503, f"topic {topic!r} is not declared; this action is not available yet")
+    sent = await state.sender.send(topic, schema, record)
+    state.metrics.commands.labels(topic).inc()
+    return Accepted(command_id=record[id_field], topic=topic, record=sent)
+
+
+@router.post("/v1/overrides", **ACCEPTED, summary="Override scaling of a league until it expires")
+async def create_override(
+    body: OverrideCreate, state: StateDep, principal: Admin, idempotency_key: IdempotencyKey = None
+) -> Accepted:
+    check_league(principal, body.league)
+    now = datetime.now(UTC)
+    expires = body.expires_at or now + timedelta(seconds=body.ttl_seconds or 0)
+    cause = {**body.model_dump(mode="json", exclude={"ttl_seconds"}), "expires_at": expires.isoformat()}
+    record = build_record(
+        "ScalingOverride",
+        {
+            **cause,
+            "override_id": command_id("override", principal.subject, cause, idempotency_key),
+            "expires_at": expires,
+            "created_at": now,
+            "created_by": principal.subject,
+        },
+    )
+    return await _send(state, "scaling-overrides", "ScalingOverride", record, "override_id")
+
+
+@router.post("/v1/events", **ACCEPTED, summary="Announce a league event (event scaling)")
+async def create_event(
+    body: LeagueEventCreate, state: StateDep, principal: Admin, idempotency_key: IdempotencyKey = None
+) -> Accepted:
+    check_league(principal, body.league)
+    starts = body.starts_at or datetime.now(UTC)
+    cause = {**body.model_dump(mode="json"), "starts_at": starts.isoformat()}
+    record = build_record(
+        "LeagueEvent",
+        {**cause, "event_id": command_id("event", principal.subject, cause, idempotency_key), "starts_at": starts},
+    )
+    return await _send(state, "league-events", "LeagueEvent", record, "event_id")
+
+
+@router.post("/v1/silences", **ACCEPTED, summary="Silence alerts matching labels for a while")
+async def create_silence(
+    body: SilenceCreate, state: StateDep, principal: Admin, idempotency_key: IdempotencyKey = None
+) -> Accepted:
+    league = body.matchers.get("league")
+    if principal.leagues is not None:
+        check_league(principal, league)
+    starts = body.starts_at or datetime.now(UTC)
+    ends = body.ends_at or starts + timedelta(seconds=body.duration_seconds or 0)
+    if ends <= starts:
+        raise APIError(422, "ends_at: must be after starts_at")
+    cause = {"matchers": body.matchers, "starts_at": starts.isoformat(), "ends_at": ends.isoformat()}
+    cause["comment"] = body.comment
+    record = build_record(
+        "Silence",
+        {
+            **cause,
+            "silence_id": command_id("silence", principal.subject, cause, idempotency_key),
+            "starts_at": starts,
+            "ends_at": ends,
+            "created_by": principal.subject,
+            "created_at": datetime.now(UTC),
+        },
+    )
+    return await _send(state, "silences", "Silence", record, "silence_id")
+
+
+@router.get("/v1/silences", response_model=Page, summary="Alert silences (active ones by default)")
+async def list_silences(
+    request: Request, state: StateDep, principal: Reader, paging: Paging, include_expired: bool = False
+) -> Response:
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    items = state.read_model.keyed["silences"].select(
+        lambda s: (
+            (include_expired or str(s.get("ends_at", "")) > now)
+            and principal.may_see(s.get("matchers", {}).get("league"))
+        )
+    )
+    return etag_json(request, paging.page(items))
+
+
+@router.get("/v1/admin/dead-letters", summary="Dead letters per source topic and reason (no raw payloads)")
+async def dead_letters(request: Request, state: StateDep, principal: Admin) -> Response:
+    return etag_json(request, state.read_model.dead_letters.as_dict())

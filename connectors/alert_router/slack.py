@@ -1,0 +1,50 @@
+"""Slack-compatible webhook delivery: the message text of a notification and one async POST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class WebhookError(Exception):
+    """The webhook did not accept the notification (connection error or non-2xx status)."""
+
+
+def _line(a: dict[str, Any]) -> str:
+    labels = a["labels"]
+    where = labels.get("server_id") or labels.get("breaker") or ""
+    text = f"• *{labels.get('severity', '')}* {labels.get('alertname', '')} {where}: {a.get('summary', '')}"
+    if a["status"] == "firing" and a.get("suggestion"):
+        text += f"\n    _{a['suggestion']}_"
+    return text
+
+
+def slack_text(note: dict[str, Any]) -> str:
+    """Alertmanager-like message: a title with counts, one line per alert, suggestions for firing ones."""
+    head = f"[{note['status'].upper()}:{len(note['firing'])}] {' '.join(note['group_labels'].values())}"
+    if note.get("repeat"):
+        head += " (still firing)"
+    parts = [head]
+    parts += [_line(a) for a in note["firing"]]
+    if note["resolved"]:
+        parts.append(f"Resolved ({len(note['resolved'])}):")
+        parts += [_line(a) for a in note["resolved"]]
+    return "\n".join(parts)
+
+
+def slack_payload(note: dict[str, Any]) -> dict[str, Any]:
+    return {"text": slack_text(note), "username": "Wire Report", "notification_id": note["notification_id"]}
+
+
+async def post_notification(client: httpx.AsyncClient, url: str, note: dict[str, Any]) -> int:
+    """POST one notification; raise ``WebhookError`` unless the webhook answers 2xx."""
+    try:
+        resp = await client.post(
+            url, json=slack_payload(note), headers={"X-Wirereport-Notification-Id": note["notification_id"]}
+        )
+    except httpx.HTTPError as exc:
+        raise WebhookError(f"{exc.__class__.__name__}: {exc}") from None
+    if not 200 <= resp.status_code < 300:
+        raise WebhookError(f"webhook answered {resp.status_code}: {resp.text[:200]}")
+    return resp.status_code

@@ -1,0 +1,97 @@
+"""``wirereport agent``: the metrics agent of a league server; ``wirereport agent-worker``: one scaled worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("agent", help="sample this league server and produce SystemMetrics")
+    p.add_argument("--server-id", required=True, help="this server's id (the message key)")
+    p.add_argument("--league", required=True, choices=["NFL", "NBA", "WNBA"])
+    p.add_argument("--interval", type=float, help="seconds between samples (settings default 30)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--workload-file", help="file holding the work-unit counter the league server increments")
+    src.add_argument("--workload-cmd", help="command printing the work-unit counter")
+    src.add_argument("--replay", help="LoadSample JSON lines to replay (their timestamps and workloads)")
+    p.add_argument("--speed", type=float, default=1.0, help="replay: trace seconds per wall second (default 1)")
+    p.add_argument("--count", type=int, help="stop after this many samples")
+    p.add_argument("--verbose-samples", action="store_true", help="print every sample")
+    p.set_defaults(func=run_agent)
+
+    w = subparsers.add_parser("agent-worker", help="one league worker process (what the local scaler runs)")
+    w.add_argument("--league", required=True)
+    w.add_argument("--index", type=int, default=0)
+    w.set_defaults(func=run_worker)
+
+
+def run_agent(args) -> int:
+    from connectors.exceptions import InputError
+    from connectors.metrics_agent import (
+        CounterWorkload,
+        MetricsAgent,
+        counter_command,
+        counter_file,
+        replay_readings,
+    )
+    from streams.settings import get_settings
+
+    settings = get_settings()
+    interval = args.interval if args.interval is not None else settings.metrics_interval_seconds
+    if interval <= 0 or args.speed <= 0:
+        raise InputError("--interval and --speed must be positive")
+    if args.replay:
+        if not Path(args.replay).exists():
+            raise InputError(f"{args.replay}: no such file")
+        workload = replay_readings(Path(args.replay), args.league)
+    elif args.workload_cmd:
+        workload = CounterWorkload(counter_command(args.workload_cmd))
+    else:
+        path = Path(args.workload_file or settings.data_dir / f"workload-{args.league.lower()}.counter")
+        workload = CounterWorkload(counter_file(path))
+
+    def event(line: str) -> None:
+        if args.verbose_samples or not line.startswith("sample "):
+            print(line, flush=True)
+
+    agent = MetricsAgent(
+        args.server_id,
+        args.league,
+        settings.bootstrap,
+        Path(settings.data_dir),
+        interval=interval,
+        workload=workload,
+        max_buffered=settings.metrics_buffer_max,
+        speed=args.speed if args.replay else None,
+        on_event=event,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: agent.stop())
+    runner = threading.Thread(target=agent.run, kwargs={"count": args.count}, daemon=True)
+    runner.start()
+    try:
+        while runner.is_alive():
+            runner.join(0.5)
+    except KeyboardInterrupt:
+        agent.stop()
+        runner.join(30)
+    buffered = len(agent.buffer)
+    agent.close()
+    print(f"agent stopped: {agent.samples} sample(s) taken, {agent.sender.sent} sent, {buffered} left on disk")
+    return 0
+
+
+def run_worker(args) -> int:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print(f"worker ready: league {args.league} index {args.index} pid {os.getpid()}", flush=True)
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    print(f"worker {args.index} stopped", file=sys.stderr, flush=True)
+    return 0

@@ -1,0 +1,45 @@
+"""``wirereport deploy-agent``: apply this server's deployment decisions to a git working copy."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("deploy-agent", help="apply deployment decisions for one server (git checkout + restart)")
+    p.add_argument("--server-id", required=True, help="this league server's id")
+    p.add_argument("--repo", required=True, type=Path, help="git working copy to deploy into")
+    p.add_argument(
+        "--restart-cmd",
+        default=None,
+        help="shell command run after a checkout (default: WIREREPORT_DEPLOY_RESTART_CMD)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from connectors.deployment_agent import DeploymentAgent
+    from connectors.git_executor import GitExecutor
+    from streams.settings import get_settings
+
+    settings = get_settings()
+    executor = GitExecutor(
+        args.repo, args.restart_cmd or settings.deploy_restart_cmd, timeout=settings.deploy_command_timeout_seconds
+    )
+    state_path = settings.data_dir / f"deploy-agent-{args.server_id}.json"
+    agent = DeploymentAgent(
+        settings.bootstrap,
+        args.server_id,
+        executor,
+        state_path,
+        backlog_seconds=settings.deploy_agent_backlog_seconds,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    ready = f"deploy agent ready: server {args.server_id}, repo {executor.repo}, at {executor.current_version()}"
+    agent.run(stop, on_ready=lambda: print(ready, flush=True))
+    print(f"deploy agent {args.server_id} stopped", flush=True)
+    return 0

@@ -1,0 +1,56 @@
+"""``wirereport scaler``: carry out scaling commands (local worker processes or a Kubernetes Deployment)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("scaler", help="carry out scaling commands through an executor")
+    p.add_argument("--executor", choices=["local", "kubernetes"], help="settings default: local")
+    p.add_argument("--league", action="append", choices=["NFL", "NBA", "WNBA"], help="only these leagues")
+    p.add_argument("--worker-cmd", help="local: a worker's command ({league} and {index} are filled in)")
+    p.add_argument("--group-id", default="wirereport-scaler", help="consumer group (default wirereport-scaler)")
+    p.set_defaults(func=run)
+
+
+def build_executor(kind: str, settings, worker_cmd: str | None):
+    from connectors.scaling.executors import KubernetesExecutor, LocalProcessExecutor
+
+    if kind == "kubernetes":
+        token = settings.k8s_token.get_secret_value() if settings.k8s_token else None
+        return KubernetesExecutor(
+            settings.k8s_api_url, token, settings.k8s_namespace, settings.k8s_deployment, settings.k8s_ca_file
+        )
+    return LocalProcessExecutor(worker_cmd or settings.scaler_worker_cmd)
+
+
+def run(args) -> int:
+    from connectors.exceptions import InputError
+    from connectors.scaling.scaler import AppliedCommands, Scaler, run_scaler
+    from streams.settings import get_settings
+
+    settings = get_settings()
+    kind = args.executor or settings.scaler_executor
+    if kind not in ("local", "kubernetes"):
+        raise InputError(f"unknown executor {kind!r} (local or kubernetes)")
+    executor = build_executor(kind, settings, args.worker_cmd)
+    applied = AppliedCommands(Path(settings.data_dir) / "scaler-applied.sqlite3")
+    scaler = Scaler(
+        executor, applied, set(args.league) if args.league else None, on_event=lambda line: print(line, flush=True)
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    converge = getattr(executor, "converge", None)
+    try:
+        scaler.restore()
+        run_scaler(scaler, settings.bootstrap, stop, args.group_id, settings.broker_session_timeout, converge)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        executor.close()
+        applied.close()
+    print("scaler stopped", flush=True)
+    return 0

@@ -1,0 +1,81 @@
+"""``wirereport train wp --league NFL``: reproduce the fit of the shipped win-probability model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from connectors.exceptions import InputError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("train", help="fit models from the bundled real data")
+    targets = p.add_subparsers(dest="train_target", metavar="MODEL")
+    wp = targets.add_parser("wp", help="win-probability model")
+    wp.add_argument("--league", default="NFL", choices=["NFL"], help="NFL (NBA/WNBA use fixed Stern parameters)")
+    wp.add_argument("--train-seasons", default="2009-2017", help="seasons to fit on (default 2009-2017)")
+    wp.add_argument("--validate-season", type=int, default=2018, help="held-out season to score (default 2018)")
+    wp.add_argument("--out", help="model file (default: the shipped streams/models/nfl_wp.json)")
+    wp.set_defaults(func=run_wp)
+    moments = targets.add_parser("moments", help="table of tweet-worthy moments still to come (for the budget)")
+    moments.add_argument("--league", default="NFL", choices=["NFL"])
+    moments.add_argument("--train-seasons", default="2009-2017", help="seasons to learn from (default 2009-2017)")
+    moments.add_argument("--out", help="table file (default: the shipped streams/models/nfl_moment_rates.json)")
+    moments.set_defaults(func=run_moments)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def _seasons(text: str) -> list[int]:
+    try:
+        first, _, last = text.partition("-")
+        return list(range(int(first), int(last or first) + 1))
+    except ValueError:
+        raise InputError(f"--train-seasons: expected YEAR or YEAR-YEAR, got {text!r}") from None
+
+
+def run_wp(args) -> int:
+    from connectors.importers.nfl_seasons import season_plays
+    from streams.win_probability import nfl
+    from streams.win_probability.nfl_training import train
+
+    seasons = _seasons(args.train_seasons)
+    if 2019 in seasons or args.validate_season == 2019:
+        raise InputError("2019 is held out of all tuning; train and validate on 2009-2018")
+    print(f"importing seasons {seasons[0]}-{seasons[-1]} and {args.validate_season} ...", file=sys.stderr)
+    train_plays = [p for s in seasons for p in season_plays(s)]
+    validation_plays = season_plays(args.validate_season)
+    model = train(train_plays, validation_plays)
+    out = Path(args.out) if args.out else nfl.MODEL_PATH
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(model, indent=1) + "\n")
+    val = model["validation"]
+    print(f"fitted on {model['train']['plays']} plays of {model['train']['games']} games; wrote {out}")
+    print(
+        f"{args.validate_season}: Brier {val['brier']:.4f} on {val['plays']} plays of {val['games']} games "
+        f"(margin+time logistic: {val['baseline_margin_time_brier']:.4f})"
+    )
+    print("calibration (predicted vs observed home win rate per decile):")
+    for row in val["calibration"]:
+        if row["plays"]:
+            print(f"  {row['bin']}: {row['plays']:6d} plays  predicted {row['predicted']:.3f}  observed {row['observed']:.3f}")
+    return 0
+
+
+def run_moments(args) -> int:
+    from connectors.importers.nfl_seasons import season_plays
+    from streams import moment_rates
+    from streams.moment_training import fit_table
+
+    seasons = _seasons(args.train_seasons)
+    if 2019 in seasons or 2018 in seasons:
+        raise InputError("2018 validates and 2019 is held out: learn the table from 2009-2017")
+    print(f"importing seasons {seasons[0]}-{seasons[-1]} ...", file=sys.stderr)
+    table = fit_table(p for s in seasons for p in season_plays(s))
+    out = Path(args.out) if args.out else moment_rates.MODELS / "nfl_moment_rates.json"
+    out.write_text(json.dumps(table) + "\n")
+    grid = table["value_grid"]
+    print(f"learned from {table['games']} games; wrote {out}")
+    print("expected moments per game at kick-off: " + ", ".join(
+        f">={v:.2f}: {n:.2f}" for v, n in zip(grid, table["pregame"], strict=True) if v in (0.2, 0.4, 0.6, 0.8, 0.9)))
+    return 0

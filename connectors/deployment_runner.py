@@ -1,0 +1,154 @@
+"""Runs the pure deployment manager on Kafka (``wirereport deploy manager``), without Faust.
+
+Reads ``deployment-events``, ``game-state`` and ``system-metrics``, feeds each decoded record to a
+:class:`~streams.deployment_controller.DeploymentController` with the wall clock as ``now``, ticks it every
+second (blocked requests, bake time, timeouts), and sends its decisions to ``deployment-decisions`` and the
+changed deployments to ``deployment-state``. Undecodable input goes to ``dead-letters``. The controller's
+snapshot and the consumed offsets are saved together (after the outputs are flushed) under
+``settings.data_dir``: a restart resumes where it stopped; redelivered input yields the same decision ids.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+
+from connectors.edge import EdgeProducer
+from connectors.exceptions import BrokerUnavailable
+from schemas.codec import get_codec
+from schemas.exceptions import SchemaError
+from streams.deployment_controller import DeploymentController, Output
+from streams.deployment_manager import DeploymentPolicy
+from streams.topics import topic
+
+log = logging.getLogger(__name__)
+INPUTS = ("deployment-events", "game-state", "system-metrics")
+
+
+class DeploymentRunner:
+    """The manager's Kafka loop (see the module docstring)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        policy: DeploymentPolicy,
+        state_path: Path,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        echo: Callable[[str], None] = lambda line: print(line, flush=True),
+    ):
+        self.bootstrap = bootstrap
+        self.state_path = state_path
+        self.clock = clock
+        self.echo = echo
+        self.codec = get_codec()
+        data = json.loads(state_path.read_text()) if state_path.exists() else {}
+        self.offsets: dict[str, int] = data.get("offsets", {})
+        self.controller = DeploymentController.from_snapshot(policy, data.get("controller", {}))
+        self.producer = EdgeProducer(bootstrap)
+
+    def save(self) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"offsets": self.offsets, "controller": self.controller.snapshot()}))
+        os.replace(tmp, self.state_path)
+
+    def _consumer(self) -> Consumer:
+        consumer = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"wirereport-deploy-manager-{uuid.uuid4().hex[:6]}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        assignment = []
+        for name in INPUTS:
+            try:
+                meta = consumer.list_topics(name, timeout=10)
+            except KafkaException as exc:
+                consumer.close()
+                raise BrokerUnavailable(f"cannot reach Kafka at {self.bootstrap}: {exc.args[0]}") from None
+            partitions = sorted(meta.topics[name].partitions) if name in meta.topics else []
+            if not partitions:
+                consumer.close()
+                raise BrokerUnavailable(
+                    f"topic {name!r} does not exist on {self.bootstrap} (run: wirereport topics create)"
+                )
+            for p in partitions:
+                assignment.append(TopicPartition(name, p, self.offsets.get(f"{name}:{p}", OFFSET_BEGINNING)))
+        consumer.assign(assignment)
+        return consumer
+
+    def publish(self, out: Output) -> None:
+        for decision in out.decisions:
+            self.producer.send("deployment-decisions", decision)
+            self.echo(
+                f"decision {decision['action']} {decision['deployment_id']} server={decision['server_id']} "
+                f"phase={decision['phase']}: {decision['reason']}"
+            )
+        for state in out.states:
+            self.producer.send("deployment-state", state)
+            self.echo(f"deployment {state['deployment_id']} phase={state['phase']}: {state['reason']}")
+
+    def _dead_letter(self, msg, reason: str) -> None:
+        self.producer.send(
+            "dead-letters",
+            {
+                "source_topic": msg.topic(),
+                "partition": msg.partition(),
+                "offset": msg.offset(),
+                "key": msg.key(),
+                "value": msg.value() or b"",
+                "reason": reason,
+                "agent": "deploy-manager",
+                "failed_at": self.clock(),
+            },
+        )
+
+    def step(self, messages) -> bool:
+        """Feed a batch of messages (and a tick) to the controller and publish; True if anything changed."""
+        out = Output()
+        for msg in messages:
+            if msg.error():
+                log.warning("consume error: %s", msg.error().str())
+                continue
+            name = msg.topic()
+            try:
+                schema, record = self.codec.decode(msg.value(), topic(name).value_schemas)
+            except SchemaError as exc:
+                self._dead_letter(msg, str(exc))
+            else:
+                out.extend(self.controller.handle(schema, record, self.clock()))
+            self.offsets[f"{name}:{msg.partition()}"] = msg.offset() + 1
+        out.extend(self.controller.tick(self.clock()))
+        self.publish(out)
+        return bool(messages) or bool(out.decisions) or bool(out.states)
+
+    def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
+        consumer = self._consumer()
+        if on_ready:
+            on_ready()
+        last_tick = 0.0
+        try:
+            while not stop.is_set():
+                messages = consumer.consume(500, 0.2)
+                if not messages and time.monotonic() - last_tick < 1.0:
+                    continue
+                last_tick = time.monotonic()
+                if self.step(messages):
+                    self.producer.flush()
+                    self.save()
+        finally:
+            consumer.close()
+            self.producer.flush()
+            self.save()

@@ -1,0 +1,139 @@
+"""The scaling agent: league inputs -> forecasts -> policy -> ``scaling-commands``, ``load-forecasts``, ``scaling-state``.
+
+``system-metrics`` (keyed by server), ``league-events`` and ``scaling-overrides`` are re-keyed into
+``scaling-feed`` by league, so one partition holds everything of a league in order. Per league the
+``scaling`` table holds the ScalingState (policy state + the open metrics interval); the online
+forecasters live in memory (re-learned after a restart, naive meanwhile) and are refitted with
+statsmodels in an executor every ``scaling_refit_seconds``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import faust
+
+from streams.agent_context import AgentContext
+from streams.forecasting.ensemble import LeagueForecaster
+from streams.forecasting.records import forecast_record
+from streams.forecasting.refit import refit
+from streams.league_profiles import load_profiles
+from streams.scaling_policy import PolicyConfig, add_league_event, add_override, decide
+from streams.scaling_state import add_metrics, from_record, new_league_state, to_record
+from streams.topics import topic
+
+log = logging.getLogger(__name__)
+INPUTS = ("system-metrics", "league-events", "scaling-overrides")
+
+
+def install(app: faust.App, ctx: AgentContext) -> None:
+    settings = ctx.settings
+    feed_spec = topic("scaling-feed")
+    feed = ctx.topic("scaling-feed")
+    table = ctx.table("scaling", "ScalingState", source_topic="scaling-feed", help_text="Scaling state per league.")
+    config = PolicyConfig.from_settings(settings)
+    profiles = load_profiles(settings.scaling_profiles)
+    models = tuple(m.strip() for m in settings.scaling_models.split(",") if m.strip())
+    bucket = settings.metrics_interval_seconds
+    forecasters: dict[str, LeagueForecaster] = {}
+
+    def forecaster(league: str) -> LeagueForecaster:
+        if league not in forecasters:
+            forecasters[league] = LeagueForecaster(models=models, headroom_quantile=settings.scaling_headroom_quantile)
+        return forecasters[league]
+
+    for name in INPUTS:
+        spec = topic(name)
+
+        async def route(stream: faust.StreamT, spec=spec) -> None:
+            async for events in stream.take_events(settings.worker_batch_size, settings.worker_batch_seconds):
+                for event in events:
+                    decoded = await ctx.decode(event, spec)
+                    if decoded is None:
+                        continue
+                    league = decoded[1]["league"]
+                    await feed.send(
+                        key=league.encode(),
+                        value=event.value,
+                        partition=feed_spec.partition_of({"league": league}),
+                        force=True,
+                    )
+
+        app.agent(ctx.topic(name), name=f"scaling-route-{name}")(route)
+
+    def step(state: dict, closed: dict, others: int) -> tuple[dict, dict | None, dict]:
+        league = state["league"]
+        model = forecaster(league)
+        model.learn_one(closed["t"], closed["workload"])
+        horizon = model.step or bucket
+        target = closed["t"] + horizon
+        forecast = model.forecast(horizon)
+        state, command = decide(
+            state,
+            closed["t"],
+            closed["workload"],
+            forecast,
+            config,
+            headroom=model.headroom(forecast, target),
+            cpu_percent=closed["cpu_percent"],
+            memory_percent=closed["memory_percent"],
+            target_t=target,
+            profile=profiles.get(league),
+            other_agents=others,
+        )
+        return state, command, forecast_record(league, model, closed["t"], closed["workload"], horizon)
+
+    @app.agent(feed, name="scaling")
+    async def scale(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(settings.worker_batch_size, settings.worker_batch_seconds):
+            changed: dict[str, dict] = {}
+            commands: list[dict] = []
+            forecasts: dict[str, dict] = {}
+            for event in events:
+                decoded = await ctx.decode(event, feed_spec)
+                if decoded is None:
+                    continue
+                name, record = decoded
+                league = record["league"]
+                if league in changed:
+                    state = changed[league]
+                else:
+                    stored = table.get(league)
+                    state = from_record(stored) if stored else new_league_state(league, config.min_agents)
+                if name == "SystemMetrics":
+                    state, closed = add_metrics(state, record, bucket)
+                    if closed is not None:
+                        others = sum(r["agents"] for k, r in table.data.items() if k != league)
+                        state, command, forecasts[league] = step(state, closed, others)
+                        if command is not None:
+                            commands.append(command)
+                elif name == "ScalingOverride":
+                    state = add_override(state, record)
+                else:
+                    state = add_league_event(state, record)
+                changed[league] = state
+            now = time.time()
+            for league, state in changed.items():
+                record = to_record(state, now, config.forecast_only)
+                table.data[league] = record
+                table.send_changelog(feed_spec.partition_of({"league": league}), league, record)
+                await ctx.send("scaling-state", record)
+            for record in forecasts.values():
+                await ctx.send("load-forecasts", record)
+            for command in commands:
+                await ctx.send("scaling-commands", command)
+
+    if settings.scaling_refit_seconds > 0:
+
+        @app.timer(interval=settings.scaling_refit_seconds)
+        async def refit_models() -> None:
+            loop = asyncio.get_running_loop()
+            for league, model in list(forecasters.items()):
+                if model.step is None:
+                    continue
+                history = list(model.history)
+                result = await loop.run_in_executor(None, refit, history, model.step)
+                if result is not None and model.swap_in(result.model, result.holdout_mae, result.last_t):
+                    log.info("%s: refitted ETS model swapped in (held-out MAE %.4g)", league, result.holdout_mae)

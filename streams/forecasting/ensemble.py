@@ -1,0 +1,273 @@
+"""Per-league forecaster: several online models learn every sample; the one with the lowest rolling
+error answers. Tracks accuracy (MAE/MAPE per horizon) and the recent forecast-error quantile that the
+scaling policy turns into headroom.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from river import stats
+
+from streams.forecasting.base import DAY, WEEK, Forecaster
+from streams.forecasting.profile import LastValue, SeasonalProfile
+from streams.forecasting.river_models import RiverHoltWinters, RiverSNARIMAX
+
+DEFAULT_MODELS = ("profile_daily", "profile_weekly", "hw_daily", "hw_weekly")
+ALL_MODELS = (*DEFAULT_MODELS, "snarimax")
+MEAN = "mean"  # the average of the ready models, scored like a model
+
+
+def build_model(name: str, step: float) -> Forecaster:
+    """A fresh model by name, for series sampled every ``step`` seconds (smoothing tuned on bank_calls)."""
+    if name == "profile_daily":
+        return SeasonalProfile(DAY, slot_seconds=step, alpha=0.2, gamma=0.1)
+    if name == "profile_weekly":
+        return SeasonalProfile(WEEK, slot_seconds=step, alpha=0.2, gamma=0.2)
+    if name == "hw_daily":
+        return RiverHoltWinters(step, DAY, alpha=0.3, gamma=0.1)
+    if name == "hw_weekly":
+        return RiverHoltWinters(step, WEEK, alpha=0.2, gamma=0.1)
+    if name == "snarimax":
+        return RiverSNARIMAX(step, DAY)
+    if name == "naive":
+        return LastValue()
+    raise ValueError(f"unknown forecasting model {name!r}; known: {', '.join((*ALL_MODELS, 'naive'))}")
+
+
+@dataclass
+class HorizonAccuracy:
+    """Running MAE and MAPE of forecasts made ``horizon`` seconds ahead."""
+
+    horizon: float
+    count: int = 0
+    abs_error: float = 0.0
+    pct_count: int = 0
+    pct_error: float = 0.0
+
+    def add(self, forecast: float, actual: float) -> None:
+        self.count += 1
+        self.abs_error += abs(actual - forecast)
+        if actual > 0:
+            self.pct_count += 1
+            self.pct_error += abs(actual - forecast) / actual
+
+    def as_dict(self) -> dict:
+        return {
+            "horizon_seconds": self.horizon,
+            "count": self.count,
+            "mae": self.abs_error / self.count if self.count else None,
+            "mape": self.pct_error / self.pct_count if self.pct_count else None,
+        }
+
+
+@dataclass
+class LeagueForecaster:
+    """Online ensemble for one league. Feed ``learn_one(t, y)``; read ``forecast(horizon)`` and ``headroom()``."""
+
+    name: ClassVar[str] = "ensemble"
+    models: tuple[str, ...] = DEFAULT_MODELS
+    error_decay: float = 0.05
+    switch_margin: float = 0.05
+    headroom_quantile: float = 0.9
+    error_window: int = 288
+    hour_window: int = 60
+    hour_min_count: int = 10
+    accuracy_horizons: tuple[float, ...] = (1800.0, 3600.0)
+    warmup: int = 4
+    candidates: dict[str, Forecaster] = field(default_factory=dict)
+    chosen: str = "naive"
+    step: float | None = None
+    last_t: float | None = None
+    samples: int = 0
+    last_seen: float | None = None
+    history_size: int = 8064
+    skipped: int = 0
+    outage_factor: float = 4.0
+
+    def __post_init__(self) -> None:
+        for name in self.models:
+            build_model(name, 300.0)  # fail fast on a bad name
+        self._naive = LastValue()
+        self._errors: dict[str, float] = {}
+        self._steps: list[float] = []
+        self._rel_errors = stats.RollingQuantile(self.headroom_quantile, window_size=self.error_window)
+        # forecast errors differ by time of day (mornings are harder): one quantile per quarter hour, too
+        self._hour_errors = [
+            stats.RollingQuantile(self.headroom_quantile, window_size=self.hour_window) for _ in range(96)
+        ]
+        self._hour_counts = [0] * 96
+        self._error_count = 0
+        self._one_step = HorizonAccuracy(0.0)
+        self._accuracy = {h: HorizonAccuracy(h) for h in self.accuracy_horizons}
+        # per horizon: (target t, forecast) in target order
+        self._pending: dict[float, deque[tuple[float, float]]] = {h: deque() for h in self.accuracy_horizons}
+        self._cache: dict[float, dict[str, float]] = {}
+        self.history: deque[tuple[float, float]] = deque(maxlen=self.history_size)  # for statsmodels refits
+        self._scale = 0.0  # EWMA of the workload: the error scale where forecasts are near zero
+
+    # -- learning -----------------------------------------------------------------------------------
+    def learn_one(self, t: float, y: float) -> None:
+        """Score every model's forecast for ``t`` against ``y``, then let each learn ``y``."""
+        y = float(y)
+        if self.last_seen is not None and t <= self.last_seen:
+            return  # duplicate or out of order: ignore (samples are learned once, in order)
+        self.last_seen = t
+        if self.last_t is not None:
+            gap = t - self.last_t
+            if y <= 0.0 and self._is_outage(gap):
+                # zero workload where plenty was expected: an outage or a holiday, not the new level;
+                # learning (or scoring) it would drag every season down for days.
+                self.skipped += 1
+                return
+            self._score(t, y, gap)
+            if self.step is None:
+                self._steps.append(gap)
+                if len(self._steps) >= self.warmup:
+                    self._start_models()
+        self._cache = {}
+        self._scale = y if self.samples == 0 else self._scale + 0.01 * (y - self._scale)
+        self._naive.learn_one(t, y)
+        self.history.append((t, y))
+        for model in self.candidates.values():
+            model.learn_one(t, y)
+        self.last_t = t
+        self.samples += 1
+        if self._pending:
+            self._plan_accuracy(t)
+
+    def forecast_at(self, target_t: float) -> float | None:
+        """The forecast for the sample at epoch second ``target_t``."""
+        if self.last_t is None:
+            return None
+        return self.forecast(target_t - self.last_t)
+
+    def _is_outage(self, gap: float) -> bool:
+        mae = self._errors.get(self.chosen)
+        expected = self.forecast(gap)
+        return mae is not None and expected is not None and expected > self.outage_factor * mae
+
+    def _start_models(self) -> None:
+        step = statistics.median(self._steps)
+        self.step = float(min(max(round(step / 60.0) * 60.0, 60.0), 3600.0))
+        self.candidates = {name: build_model(name, self.step) for name in self.models}
+
+    def _score(self, t: float, y: float, gap: float) -> float | None:
+        decay = self.error_decay
+        errors = self._errors
+        forecasts = self._model_forecasts(gap)
+        for name, f in forecasts.items():
+            previous = errors.get(name)
+            err = y - f if y > f else f - y
+            errors[name] = err if previous is None else previous + decay * (err - previous)
+        chosen_forecast = forecasts.get(self.chosen)
+        if chosen_forecast is None:
+            chosen_forecast = self._naive.forecast(gap)
+        if chosen_forecast is not None:
+            self._one_step.add(chosen_forecast, y)
+            error = (y - chosen_forecast) / (chosen_forecast + self._scale + 1e-12)
+            self._rel_errors.update(error)
+            self._error_count += 1
+            bucket = int(t % 86400.0 // 900.0)
+            self._hour_errors[bucket].update(error)
+            self._hour_counts[bucket] += 1
+        if errors:
+            self._choose()
+        if self._pending:
+            half = gap / 2
+            for horizon, pending in self._pending.items():
+                while pending and pending[0][0] <= t + half:
+                    target, forecast = pending.popleft()
+                    if target >= t - half:
+                        self._accuracy[horizon].add(forecast, y)
+        return chosen_forecast
+
+    def _choose(self) -> None:
+        errors = self._errors
+        if not errors:
+            return
+        best = min(errors, key=errors.__getitem__)
+        current = errors.get(self.chosen)
+        if current is None or errors[best] < current * (1.0 - self.switch_margin):
+            self.chosen = best
+
+    def _plan_accuracy(self, t: float) -> None:
+        if not self.candidates:
+            return
+        for horizon in self.accuracy_horizons:
+            f = self.forecast(horizon)
+            if f is not None:
+                self._pending[horizon].append((t + horizon, f))
+
+    # -- answers ------------------------------------------------------------------------------------
+    def _model_forecasts(self, horizon: float) -> dict[str, float]:
+        """Every ready model's forecast, and their mean (cached until the next sample)."""
+        cached = self._cache.get(horizon)
+        if cached is not None:
+            return cached
+        forecasts = {}
+        total = 0.0
+        for name, model in self.candidates.items():
+            f = model.forecast(horizon)
+            if f is not None:
+                forecasts[name] = f
+                total += f
+        if len(forecasts) > 1:
+            forecasts[MEAN] = total / len(forecasts)
+        self._cache[horizon] = forecasts
+        return forecasts
+
+    def forecast(self, horizon: float) -> float | None:
+        """The chosen model's forecast ``horizon`` seconds after the last learned sample (naive while warming up).
+
+        The chosen model may be ``mean``: the average of every ready model (often better than each).
+        """
+        value = self._model_forecasts(horizon).get(self.chosen)
+        return self._naive.forecast(horizon) if value is None else value
+
+    def headroom(self, forecast: float | None, target_t: float | None = None) -> float:
+        """Relative headroom for ``forecast``: the recent ``headroom_quantile`` of forecast errors.
+
+        Errors are measured relative to (forecast + mean workload), so near-zero forecasts (nights) do not
+        inflate the quantile; the result is relative to ``forecast`` again, and never negative. With a
+        ``target_t``, the quantile of that quarter hour of the day is used once it has enough errors.
+        """
+        if self._error_count < self.hour_min_count:
+            return 0.0  # too few errors for a quantile
+        q = self._rel_errors.get()
+        if target_t is not None:
+            hour = int(target_t % 86400.0 // 900.0)
+            if self._hour_counts[hour] >= self.hour_min_count:
+                q = self._hour_errors[hour].get()
+        if not q or q <= 0 or not forecast:
+            return 0.0
+        return q * (forecast + self._scale) / forecast
+
+    def accuracy(self) -> dict:
+        """MAE/MAPE of one-step forecasts and per planned horizon, and every model's rolling error."""
+        return {
+            "model": self.chosen,
+            "one_step": self._one_step.as_dict(),
+            "horizons": [a.as_dict() for a in self._accuracy.values()],
+            "rolling_mae": dict(self._errors),
+        }
+
+    def swap_in(self, model: Forecaster, recent_mae: float, fitted_until: float) -> bool:
+        """Adopt a refitted model if its held-out error beats the chosen model's rolling error.
+
+        The model learned history up to ``fitted_until``; it catches up on the samples learned since.
+        """
+        current = self._errors.get(self.chosen)
+        if current is not None and recent_mae >= current:
+            return False
+        for t, y in self.history:
+            if t > fitted_until:
+                model.learn_one(t, y)
+        self.candidates[model.name] = model
+        self._errors[model.name] = recent_mae
+        self.chosen = model.name
+        self._cache = {}
+        return True

@@ -1,0 +1,66 @@
+"""Clock-indexed seasonal models: Holt-Winters whose season is a time-of-day or time-of-week profile.
+
+Indexing the season by clock time (not by sample count) makes them indifferent to gaps and irregular
+steps: a sample updates the profile slot its timestamp falls in, and a forecast reads the slot of the
+target time. Level is multiplicative (``y ≈ level x profile[slot]``) and safe with zero workloads.
+"""
+
+from __future__ import annotations
+
+from streams.forecasting.base import DAY, WEEK
+
+
+class SeasonalProfile:
+    """``y ≈ level x P[slot]``: ``P`` an EWMA of de-levelled samples per slot, ``level`` an EWMA of ratios."""
+
+    def __init__(self, period: float = WEEK, slot_seconds: float = 300.0, alpha: float = 0.3, gamma: float = 0.3):
+        if period not in (DAY, WEEK):
+            raise ValueError("period must be one day or one week (in seconds)")
+        self.name = "profile_weekly" if period == WEEK else "profile_daily"
+        self.period = period
+        self.slot_seconds = float(slot_seconds)
+        self.alpha = alpha
+        self.gamma = gamma
+        self.level = 1.0
+        self.profile: dict[int, float] = {}
+        self.last_t: float | None = None
+        self.last_y: float | None = None
+        self._origin = 4 * DAY if period == WEEK else 0.0  # weeks start on Monday 00:00 UTC
+
+    def _slot(self, t: float) -> int:
+        return int((t - self._origin) % self.period // self.slot_seconds)
+
+    def learn_one(self, t: float, y: float) -> None:
+        slot = self._slot(t)
+        p = self.profile.get(slot)
+        if p is None:
+            self.profile[slot] = y / self.level
+        else:
+            if p > 1e-9:
+                ratio = min(max(y / p, 0.2), 5.0)
+                self.level += self.alpha * (ratio - self.level)
+            self.profile[slot] = p + self.gamma * (y / self.level - p)
+        self.last_t, self.last_y = t, y
+
+    def forecast(self, horizon: float) -> float | None:
+        if self.last_t is None:
+            return None
+        p = self.profile.get(self._slot(self.last_t + horizon))
+        if p is None:
+            return None
+        return max(self.level * p, 0.0)
+
+
+class LastValue:
+    """The naive forecast (the last sample); the fallback while seasonal models warm up."""
+
+    name = "naive"
+
+    def __init__(self) -> None:
+        self.last_y: float | None = None
+
+    def learn_one(self, t: float, y: float) -> None:
+        self.last_y = y
+
+    def forecast(self, horizon: float) -> float | None:
+        return self.last_y

@@ -1,0 +1,141 @@
+"""Evaluating tweet decisions against what decided the games (pure).
+
+Decisive moments: the score that put the eventual winner ahead for good when it came in the 4th quarter or
+later, and the last equalizer before the end of a period that forced overtime. A moment is caught when the
+play, or one of the next ``CATCH_WINDOW`` plays of its game, was tweeted. The baseline rule tweets every score
+from the 4th quarter on, first come first served, until the day's budget is spent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from streams import tweet_budget
+from streams.significance import is_garbage_time, leader
+from streams.win_probability import fitting
+
+CATCH_WINDOW = 3
+LATE_PERIOD = 4
+
+
+def by_game(plays: Sequence[dict[str, Any]]) -> dict[str, list[int]]:
+    """Indexes (into ``plays``) of each game's plays, in input order."""
+    games: dict[str, list[int]] = defaultdict(list)
+    for i, play in enumerate(plays):
+        games[play["game_id"]].append(i)
+    return games
+
+
+def decisive_moments(plays: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Decisive moments of every game in ``plays``: dicts with index, game_id, play_id, kind."""
+    moments = []
+    for idx in by_game(plays).values():
+        last = plays[idx[-1]]
+        winner = leader(last["home_score"], last["away_score"])
+        go_ahead_for_good = None
+        last_equalizer = None
+        forced: list[int] = []
+        prev_leader, prev = None, None
+        for i in idx:
+            play = plays[i]
+            if prev is not None and play["period"] > prev["period"] >= LATE_PERIOD:
+                if prev["home_score"] == prev["away_score"] and last_equalizer is not None:
+                    forced.append(last_equalizer)  # the period ended tied and the game went on
+            now = leader(play["home_score"], play["away_score"])
+            if now != prev_leader:
+                if winner is not None and now == winner:
+                    go_ahead_for_good = i
+                if now is None:
+                    last_equalizer = i
+            prev_leader, prev = now, play
+        if go_ahead_for_good is not None and plays[go_ahead_for_good]["period"] >= LATE_PERIOD:
+            moments.append(_moment(plays, go_ahead_for_good, "go_ahead_for_good"))
+        for i in dict.fromkeys(forced):
+            moments.append(_moment(plays, i, "equalizer_forcing_overtime"))
+    return moments
+
+
+def _moment(plays: Sequence[dict[str, Any]], i: int, kind: str) -> dict[str, Any]:
+    p = plays[i]
+    return {"index": i, "game_id": p["game_id"], "play_id": p["play_id"], "kind": kind, "period": p["period"]}
+
+
+def caught(plays: Sequence[dict[str, Any]], tweeted: Sequence[bool], moments: Sequence[dict[str, Any]]) -> list[bool]:
+    """For each moment: was its play, or one of the next CATCH_WINDOW plays of its game, tweeted?"""
+    position: dict[int, tuple[str, int]] = {}
+    games = by_game(plays)
+    for game_id, idx in games.items():
+        for k, i in enumerate(idx):
+            position[i] = (game_id, k)
+    out = []
+    for m in moments:
+        game_id, k = position[m["index"]]
+        window = games[game_id][k : k + CATCH_WINDOW + 1]
+        out.append(any(tweeted[i] for i in window))
+    return out
+
+
+def baseline_tweets(plays: Sequence[dict[str, Any]], budget: int, tz: str = "America/New_York") -> list[bool]:
+    """The simple rule: every score from the 4th quarter on, first come first served, ``budget`` a day."""
+    used: Counter = Counter()
+    last_score: dict[str, tuple[int, int]] = {}
+    out = []
+    for play in plays:
+        score = (play["home_score"], play["away_score"])
+        scored = score != last_score.get(play["game_id"], (0, 0))
+        last_score[play["game_id"]] = score
+        key = (play["league"], tweet_budget.local_day(play["occurred_at"], tz))
+        tweet = scored and play["period"] >= LATE_PERIOD and used[key] < budget
+        if tweet:
+            used[key] += 1
+        out.append(tweet)
+    return out
+
+
+def garbage_share(plays: Sequence[dict[str, Any]], tweeted: Sequence[bool]) -> float:
+    """Share of tweets sent in garbage time (NFL 4th quarter lead 17+, NBA/WNBA last 5 minutes lead 15+)."""
+    sent = [p for p, t in zip(plays, tweeted, strict=True) if t]
+    if not sent:
+        return 0.0
+    garbage = sum(
+        is_garbage_time(p["league"], p["period"], p["clock_seconds"], p["home_score"] - p["away_score"]) for p in sent
+    )
+    return garbage / len(sent)
+
+
+def tweets_per_day(plays: Sequence[dict[str, Any]], tweeted: Sequence[bool], tz: str = "America/New_York") -> dict:
+    """Tweets per (account league, local day), for days with at least one play."""
+    days: Counter = Counter()
+    for play, t in zip(plays, tweeted, strict=True):
+        key = (play["league"], tweet_budget.local_day(play["occurred_at"], tz))
+        days[key] += int(t)
+    return dict(days)
+
+
+def brier(plays: Sequence[dict[str, Any]], win_probs: Sequence[float]) -> float:
+    """Brier score of the per-play home win probabilities against each game's result in the input."""
+    outcomes = fitting.game_outcomes(plays)
+    return fitting.brier(win_probs, [outcomes[p["game_id"]] for p in plays])
+
+
+def summarize(
+    plays: Sequence[dict[str, Any]], tweeted: Sequence[bool], win_probs: Sequence[float], tz: str = "America/New_York"
+) -> dict[str, Any]:
+    """Tweets per day, decisive moments caught, garbage-time share and Brier score."""
+    moments = decisive_moments(plays)
+    hits = caught(plays, tweeted, moments)
+    per_day = tweets_per_day(plays, tweeted, tz)
+    return {
+        "plays": len(plays),
+        "tweets": int(sum(tweeted)),
+        "days": len(per_day),
+        "tweets_per_day_mean": round(sum(per_day.values()) / len(per_day), 2) if per_day else 0.0,
+        "tweets_per_day_max": max(per_day.values()) if per_day else 0,
+        "decisive_moments": len(moments),
+        "decisive_caught": int(sum(hits)),
+        "decisive_caught_share": round(sum(hits) / len(moments), 4) if moments else None,
+        "garbage_share": round(garbage_share(plays, tweeted), 4),
+        "brier": round(brier(plays, win_probs), 5) if plays else None,
+    }

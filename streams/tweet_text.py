@@ -1,0 +1,140 @@
+"""Tweet text per style: score, teams, time and what happened, in a few human-sounding variants (pure)."""
+
+from __future__ import annotations
+
+import re
+import zlib
+from typing import Any
+
+MAX_LENGTH = 280
+
+TEAM_NAMES = {
+    # NFL
+    "ARI": "Cardinals", "ATL": "Falcons", "BAL": "Ravens", "BUF": "Bills", "CAR": "Panthers", "CHI": "Bears",
+    "CIN": "Bengals", "CLE": "Browns", "DAL": "Cowboys", "DEN": "Broncos", "DET": "Lions", "GB": "Packers",
+    "HOU": "Texans", "IND": "Colts", "JAC": "Jaguars", "JAX": "Jaguars", "KC": "Chiefs", "LA": "Rams",
+    "STL": "Rams", "LAC": "Chargers", "SD": "Chargers", "MIA": "Dolphins", "MIN": "Vikings", "NE": "Patriots",
+    "NO": "Saints", "NYG": "Giants", "NYJ": "Jets", "OAK": "Raiders", "LV": "Raiders", "PHI": "Eagles",
+    "PIT": "Steelers", "SEA": "Seahawks", "SF": "49ers", "TB": "Buccaneers", "TEN": "Titans", "WAS": "Washington",
+}  # fmt: skip
+NBA_TEAM_NAMES = {
+    "ATL": "Hawks", "BOS": "Celtics", "BKN": "Nets", "NJN": "Nets", "CHA": "Hornets", "CHI": "Bulls",
+    "CLE": "Cavaliers", "DAL": "Mavericks", "DEN": "Nuggets", "DET": "Pistons", "GSW": "Warriors",
+    "HOU": "Rockets", "IND": "Pacers", "LAC": "Clippers", "LAL": "Lakers", "MEM": "Grizzlies", "MIA": "Heat",
+    "MIL": "Bucks", "MIN": "Timberwolves", "NOP": "Pelicans", "NOH": "Hornets", "NYK": "Knicks",
+    "OKC": "Thunder", "ORL": "Magic", "PHI": "76ers", "PHX": "Suns", "POR": "Trail Blazers", "SAC": "Kings",
+    "SAS": "Spurs", "TOR": "Raptors", "UTA": "Jazz", "WAS": "Wizards",
+}  # fmt: skip
+
+_CLOCK_PREFIX = re.compile(r"^\(\s*\d*:\d\d\)\s*")
+_FORMATION = re.compile(r"^\((?:Shotgun|No Huddle(?:, Shotgun)?|Punt formation|Field Goal formation|Run formation|"
+                        r"Pass formation|Kick formation)\)\s*", re.IGNORECASE)  # fmt: skip
+_NOISE = re.compile(r"\s*(?:\[[^\]]*\]|Center-\S+|Holder-\S+)", re.IGNORECASE)
+_KEY_EVENT = re.compile(r"touchdown|field goal|extra point|INTERCEPTED|FUMBLES|SAFETY|TWO-POINT|blocked", re.I)
+_REPORTED = re.compile(r"^\S+ reported in as eligible\.\s*", re.IGNORECASE)
+
+
+def team_name(league: str, code: str) -> str:
+    names = TEAM_NAMES if league == "NFL" else NBA_TEAM_NAMES
+    return names.get(code, code)
+
+
+def what_happened(description: str) -> str:
+    """The play's description, cleaned of clock stamps, formations and officials' detail."""
+    text = description.strip()
+    for _ in range(3):
+        text = _CLOCK_PREFIX.sub("", text)
+        text = _FORMATION.sub("", text)
+        text = _REPORTED.sub("", text)
+    text = _NOISE.sub("", text)
+    text = re.sub(r"\bTOUCHDOWN\b", "touchdown", text)
+    text = re.sub(r"\bGOOD\b", "good", text)
+    text = re.sub(r"\s{2,}", " ", text).strip().rstrip(".,; ")
+    sentences = re.split(r"(?<=[a-z0-9)])\. (?=[A-Z])", text)
+    key = next((k for k, s in enumerate(sentences[:3]) if _KEY_EVENT.search(s)), 0)
+    text = ". ".join(sentences[: key + 1])
+    return text[:140].rstrip(".,; ") if len(text) > 140 else text
+
+
+def time_phrase(league: str, period: int, clock_seconds: int, final: bool = False) -> str:
+    """'with 2:07 left in the 4th', 'in overtime', 'at the end of the 3rd'."""
+    if final:
+        return "final" + (" in overtime" if period > 4 else "")
+    minutes, seconds = divmod(max(clock_seconds, 0), 60)
+    clock = f"{minutes}:{seconds:02d}" if minutes else f"0:{seconds:02d}"
+    if period > 4:
+        name = "overtime" if period == 5 else f"overtime {period - 4}"
+        return f"with {clock} left in {name}" if clock_seconds > 0 else f"at the end of {name}"
+    ordinal = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th"}[period]
+    if clock_seconds <= 0:
+        return f"at the end of the {ordinal}"
+    return f"with {clock} left in the {ordinal}"
+
+
+TEMPLATES = {
+    "walk_off": (
+        "{leader_name} take the lead {time}! {what}. {leader} {lead_score}, {trailer} {trail_score}.",
+        "Huge. {what} and the {leader_name} lead {lead_score}-{trail_score} {time}.",
+    ),
+    "go_ahead": (
+        "{leader_name} go ahead {lead_score}-{trail_score} {time}. {what}.",
+        "{what}. That puts the {leader_name} in front, {lead_score}-{trail_score}, {time}.",
+    ),
+    "lead_change": (
+        "Lead change! {what}. {leader} {lead_score}, {trailer} {trail_score} {time}.",
+        "The {leader_name} take it back: {lead_score}-{trail_score} {time}. {what}.",
+    ),
+    "equalizer": (
+        "All square. {what}. {away} {away_score}, {home} {home_score} {time}.",
+        "Tied at {home_score} {time}! {what}.",
+    ),
+    "final": (
+        "Final: {winner} {win_score}, {loser} {lose_score}{ot}.",
+        "That's it: the {winner_name} beat the {loser_name} {win_score}-{lose_score}{ot}.",
+    ),
+    "big_swing": (
+        "Big swing in {away} at {home}: {what}. {score_line} {time}.",
+        "{what}. {score_line} {time}, and the {favourite_name} are now {favourite_pct}% to win.",
+    ),
+    "update": ("{what}. {score_line} {time}.",),
+}
+TIED_FINAL = ("Final: {away} {away_score}, {home} {home_score}. A tie after overtime.",)
+
+
+def render(play: dict[str, Any], style: str, win_prob_home: float) -> str:
+    """The tweet for ``play`` in ``style`` (variant chosen deterministically from the play's id)."""
+    league = play["league"]
+    home_code, away_code = play["home_team"], play["away_team"]
+    hs, as_ = play["home_score"], play["away_score"]
+    home, away = team_name(league, home_code), team_name(league, away_code)
+    leader_is_home = hs >= as_
+    final = play.get("event_type") == "game_end"
+    fav_home = win_prob_home >= 0.5
+    fields = {
+        "home": home,
+        "away": away,
+        "home_score": hs,
+        "away_score": as_,
+        "leader": home if leader_is_home else away,
+        "leader_name": home if leader_is_home else away,
+        "trailer": away if leader_is_home else home,
+        "lead_score": max(hs, as_),
+        "trail_score": min(hs, as_),
+        "winner": home if hs > as_ else away,
+        "winner_name": home if hs > as_ else away,
+        "loser": away if hs > as_ else home,
+        "loser_name": away if hs > as_ else home,
+        "win_score": max(hs, as_),
+        "lose_score": min(hs, as_),
+        "ot": " in overtime" if play["period"] > 4 else "",
+        "score_line": f"{away} {as_}, {home} {hs}",
+        "time": time_phrase(league, play["period"], play["clock_seconds"], final),
+        "what": what_happened(play.get("description") or "") or "What a play",
+        "favourite_name": home if fav_home else away,
+        "favourite_pct": round(100 * (win_prob_home if fav_home else 1 - win_prob_home)),
+    }
+    variants = TIED_FINAL if style == "final" and hs == as_ else TEMPLATES.get(style, TEMPLATES["update"])
+    variant = variants[zlib.crc32(f"{play['game_id']}:{play['play_id']}".encode()) % len(variants)]
+    text = variant.format(**fields)
+    text = text[0].upper() + text[1:]
+    return text if len(text) <= MAX_LENGTH else text[: MAX_LENGTH - 1].rstrip() + "…"

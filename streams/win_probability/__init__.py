@@ -1,0 +1,14 @@
+"""Win probability of the home team after a play: NFL logistic model, NBA/WNBA Brownian motion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streams.win_probability import basketball, nfl
+
+
+def win_prob_home(play: dict[str, Any]) -> float:
+    """P(home team wins) given the state after ``play`` (a Play record; scores after the play)."""
+    if play["league"] == "NFL":
+        return nfl.win_prob_home(play)
+    return basketball.win_prob_home(play)

@@ -1,0 +1,152 @@
+"""NFL win probability: a logistic model on the game situation after a play (pure, a few arithmetic ops).
+
+Features are built from the home team's point of view: score margin, time left, possession, field position,
+down and distance, and their interactions with ``1/sqrt(time left)`` (a lead or the ball matters more the less
+time is left, as in a Brownian-motion model). The fitted weights ship in ``streams/models/nfl_wp.json``
+(``wirereport train wp --league NFL`` reproduces them) and are read once, on first use.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "nfl_wp.json"
+TIME_OFFSET = 0.01  # hours added to time left inside 1/sqrt(.), so the last second stays finite
+REGULATION_PERIODS = 4
+PERIOD_SECONDS = 900
+
+FEATURE_NAMES = (
+    "intercept",
+    "margin_g",
+    "poss_g",
+    "poss_field_g",
+    "poss_third_down_g",
+    "poss_fourth_down_g",
+    "poss_to_go_g",
+    "poss_try_pending_g",
+    "poss_kickoff_g",
+    "hours_left",
+    "margin",
+    "poss",
+    "poss_field",
+    "poss_field_sq_g",
+    "lead3_g",
+    "lead8_g",
+    "lead_over8_g",
+    "lead_over16_g",
+    "leader_has_ball_last2min",
+    "leader_has_ball_last5min",
+    "poss_tied_g",
+    "poss_within3_g",
+    "poss_overtime",
+)
+
+
+def seconds_left(period: int, clock_seconds: int) -> int:
+    """Seconds left in regulation (in overtime: left in the overtime period)."""
+    if period <= REGULATION_PERIODS:
+        return (REGULATION_PERIODS - period) * PERIOD_SECONDS + max(clock_seconds, 0)
+    return max(clock_seconds, 0)
+
+
+def features(
+    period: int,
+    clock_seconds: int,
+    margin: int,
+    possession: int,
+    yardline_100: int | None,
+    down: int | None,
+    yards_to_go: int | None,
+) -> list[float]:
+    """The feature vector (order of FEATURE_NAMES). ``possession`` is +1 home, -1 away, 0 unknown."""
+    t = seconds_left(period, clock_seconds)
+    hours = t / 3600.0
+    g = 1.0 / math.sqrt(hours + TIME_OFFSET)
+    s = possession
+    yl = 75 if yardline_100 is None else yardline_100
+    d = down or 0
+    has_down = 1 if (s and d) else 0
+    try_pending = 1 if (s and not d and yl <= 15) else 0
+    kickoff = 1 if (s and not d and yl > 15) else 0
+    field = (50 - yl) / 50.0
+    sign = (margin > 0) - (margin < 0)
+    lead = abs(margin)
+    leader_has_ball = sign if s * margin > 0 else 0
+    regulation = period <= REGULATION_PERIODS
+    ytg = min(yards_to_go or 0, 20) / 10.0
+    return [
+        1.0,
+        margin * g,
+        s * g,
+        s * field * g,
+        has_down * s * (d == 3) * g,
+        has_down * s * (d == 4) * g,
+        has_down * s * ytg * g,
+        s * try_pending * g,
+        s * kickoff * g,
+        hours,
+        float(margin),
+        float(s),
+        s * field,
+        s * field * field * g,
+        sign * min(lead, 3) * g,
+        sign * min(lead, 8) * g,
+        sign * max(lead - 8, 0) * g,
+        sign * max(lead - 16, 0) * g,
+        float(leader_has_ball * (regulation and t <= 120)),
+        float(leader_has_ball * (t <= 300)),
+        s * (margin == 0) * g,
+        s * (lead <= 3) * g,
+        float(s * (not regulation)),
+    ]
+
+
+def play_features(play: dict[str, Any]) -> list[float]:
+    """Features of a Play record (scores and situation after the play)."""
+    pos = play.get("possession")
+    s = 1 if pos == play["home_team"] else -1 if pos and pos == play["away_team"] else 0
+    return features(
+        play["period"],
+        play["clock_seconds"],
+        play["home_score"] - play["away_score"],
+        s,
+        play.get("yardline_100"),
+        play.get("down"),
+        play.get("yards_to_go"),
+    )
+
+
+@cache
+def load_model(path: str | None = None) -> dict[str, Any]:
+    """The fitted model (weights keyed by feature name), read once per path."""
+    model = json.loads(Path(path or MODEL_PATH).read_text())
+    if tuple(model["features"]) != FEATURE_NAMES:
+        raise ValueError(f"{path or MODEL_PATH}: model features do not match this code")
+    return model
+
+
+@cache
+def _weights() -> tuple[float, ...]:
+    return tuple(load_model()["weights"])
+
+
+def probability(z: float) -> float:
+    if z >= 0:
+        return 1.0 / (1.0 + math.exp(-z))
+    e = math.exp(z)
+    return e / (1.0 + e)
+
+
+def win_prob_home(play: dict[str, Any], weights: tuple[float, ...] | None = None) -> float:
+    """Probability that the home team wins, given the state after ``play`` (a tie counts as half)."""
+    w = weights or _weights()
+    margin = play["home_score"] - play["away_score"]
+    if play.get("event_type") == "game_end" or (
+        play["period"] >= REGULATION_PERIODS and play["clock_seconds"] <= 0 and margin != 0
+    ):  # over: regulation or overtime ran out with a leader
+        return 1.0 if margin > 0 else 0.0 if margin < 0 else 0.5
+    return probability(sum(wi * xi for wi, xi in zip(w, play_features(play), strict=True)))

@@ -1,0 +1,73 @@
+"""End to end: two metrics agents replay a real trace; the worker forecasts and decides; the scaler runs workers."""
+
+from __future__ import annotations
+
+import json
+
+import psutil
+import pytest
+
+from connectors.admin import create_topics
+from connectors.broker import EmbeddedBroker, free_port
+from connectors.edge import consume_records
+from connectors.importers.load import read_named_trace
+from connectors.testing import WirereportProcess, wait_until
+
+
+@pytest.fixture
+def own_broker():
+    with EmbeddedBroker(free_port()) as broker:
+        create_topics(broker.bootstrap)
+        yield broker.bootstrap
+
+
+def _workers(scaler: WirereportProcess) -> int:
+    children = psutil.Process(scaler.process.pid).children(recursive=True)
+    return sum(1 for c in children if "agent-worker" in " ".join(c.cmdline()) and c.status() != psutil.STATUS_ZOMBIE)
+
+
+def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
+    trace = tmp_path / "load.jsonl"
+    with open(trace, "w") as fh:
+        for sample in list(read_named_trace("bank_calls"))[:120]:  # 10 hours of a weekday, 5-minute steps
+            fh.write(json.dumps(sample) + "\n")
+    env = {
+        "WIREREPORT_APP_ID": "e2e-scaling",
+        "WIREREPORT_DATA_DIR": str(tmp_path / "worker"),
+        "WIREREPORT_SCALING_CAPACITY_PER_AGENT": "0.5",
+        "WIREREPORT_SCALING_PROFILES": json.dumps({"NBA": {"base_agents": 1, "max_agents": 4}}),
+        # the test machine's own CPU must not trigger the resource rules
+        "WIREREPORT_SCALING_MAX_CPU_PERCENT": "101",
+        "WIREREPORT_SCALING_EMERGENCY_CPU_PERCENT": "101",
+        "WIREREPORT_SCALING_MAX_MEMORY_PERCENT": "101",
+        "WIREREPORT_SCALING_EMERGENCY_MEMORY_PERCENT": "101",
+        "WIREREPORT_SCALING_UP_COOLDOWN_SECONDS": "0",
+    }
+    replay = ["--league", "NBA", "--replay", str(trace), "--speed", "1500"]
+    with (
+        WirereportProcess(["worker"], bootstrap=own_broker, env=env) as worker,
+        WirereportProcess(["scaler"], bootstrap=own_broker, env={"WIREREPORT_DATA_DIR": str(tmp_path / "s")}) as scaler,
+    ):
+        worker.wait_for_output("worker ready", timeout=60)
+        scaler.wait_for_output("scaler ready", timeout=60)
+        with (
+            WirereportProcess(["agent", "--server-id", "nba-1", *replay], bootstrap=own_broker) as a1,
+            WirereportProcess(["agent", "--server-id", "nba-2", *replay], bootstrap=own_broker) as a2,
+        ):
+            a1.wait_for_output("all 120 sample(s) sent", timeout=60)
+            a2.wait_for_output("all 120 sample(s) sent", timeout=60)
+
+        def commands():
+            got = [r for _, r in consume_records(own_broker, "scaling-commands", timeout=1)]
+            return got if got and any(c["action"] == "scale_up" for c in got) else None
+
+        got = wait_until(commands, 30)
+        wait_until(lambda: _workers(scaler) == got[-1]["agents_after"], 20)
+        assert "scaled NBA" in scaler.output
+        forecasts = [r for _, r in consume_records(own_broker, "load-forecasts", timeout=1)]
+        states = [r for _, r in consume_records(own_broker, "scaling-state", timeout=1)]
+    assert forecasts and forecasts[-1]["league"] == "NBA" and forecasts[-1]["forecast"] > 0
+    assert forecasts[-1]["samples"] >= 100  # one league sample per trace step (two servers summed)
+    assert states[-1]["agents"] == got[-1]["agents_after"]
+    assert all(1 <= c["agents_after"] <= 4 for c in got)
+    assert len({c["command_id"] for c in got}) == len(got)

@@ -1,0 +1,120 @@
+"""Executors against real parts: local worker processes, and a real HTTP server standing in for Kubernetes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import psutil
+import pytest
+
+from connectors.scaling.executors import KubernetesExecutor, LocalProcessExecutor, ScaleError
+from connectors.scaling.scaler import AppliedCommands, Scaler
+from connectors.testing import wait_until
+
+SLEEPER = f"{sys.executable} -c 'import time; time.sleep(120)' {{league}} {{index}}"
+
+
+def _alive(pids):
+    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+def test_local_executor_changes_the_number_of_processes():
+    executor = LocalProcessExecutor(SLEEPER, stop_timeout=5)
+    try:
+        executor.scale("NBA", 3)
+        first = executor.pids("NBA")
+        assert len(first) == 3 and len(_alive(first)) == 3
+        executor.scale("NBA", 1)
+        assert executor.current("NBA") == 1
+        assert len(_alive(first)) == 1
+        # a crashed worker is replaced on the next convergence
+        psutil.Process(executor.pids("NBA")[0]).kill()
+        wait_until(lambda: executor.current("NBA") == 0, 10)
+        executor.converge()
+        assert executor.current("NBA") == 1
+    finally:
+        executor.close()
+    assert executor.current("NBA") == 0
+
+
+def test_scaler_applies_each_command_once(tmp_path):
+    executor = LocalProcessExecutor(SLEEPER, stop_timeout=5)
+    applied = AppliedCommands(tmp_path / "applied.sqlite3")
+    scaler = Scaler(executor, applied)
+    up = {
+        "command_id": "c1",
+        "league": "WNBA",
+        "agents_before": 0,
+        "agents_after": 2,
+        "action": "scale_up",
+        "reason": "test",
+        "forecast": 1.0,
+        "forecast_only": False,
+    }
+    down = {**up, "command_id": "c2", "agents_before": 2, "agents_after": 1, "action": "scale_down"}
+    shadow = {**up, "command_id": "c3", "agents_after": 5, "forecast_only": True}
+    try:
+        assert scaler.handle(up)
+        assert scaler.handle(down)
+        assert not scaler.handle(up)  # redelivered: ignored
+        assert not scaler.handle(shadow)  # forecast-only: recorded, not acted on
+        assert executor.current("WNBA") == 1
+        assert scaler.duplicates == 1
+        # the record survives a restart: a new scaler restores the count and still ignores c1
+        executor.close()
+        applied.close()
+        applied = AppliedCommands(tmp_path / "applied.sqlite3")
+        executor = LocalProcessExecutor(SLEEPER, stop_timeout=5)
+        again = Scaler(executor, applied)
+        again.restore()
+        assert executor.current("WNBA") == 1
+        assert not again.handle(up)
+    finally:
+        executor.close()
+        applied.close()
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    requests: list = []
+    status = 200
+
+    def do_PATCH(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).requests.append((self.path, dict(self.headers), json.loads(body)))
+        self.send_response(type(self).status)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def k8s_api():
+    _Recorder.requests = []
+    _Recorder.status = 200
+    server = HTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_kubernetes_executor_patches_replicas(k8s_api):
+    executor = KubernetesExecutor(k8s_api, token="s3cret", namespace="sports", deployment="wr-{league}")
+    executor.scale("NBA", 7)
+    path, headers, body = _Recorder.requests[-1]
+    assert path == "/apis/apps/v1/namespaces/sports/deployments/wr-nba"
+    assert headers["Content-Type"] == "application/merge-patch+json"
+    assert headers["Authorization"] == "Bearer s3cret"
+    assert body == {"spec": {"replicas": 7}}
+    assert executor.current("NBA") == 7
+    _Recorder.status = 403
+    with pytest.raises(ScaleError, match="HTTP 403"):
+        executor.scale("NBA", 8)
+    assert executor.current("NBA") == 7
+    executor.close()

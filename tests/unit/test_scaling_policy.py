@@ -1,0 +1,219 @@
+"""Each rule of the scaling policy, with an injected clock (times are plain epoch seconds)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from schemas.codec import get_codec
+from streams.league_profiles import LeagueProfile, load_profiles
+from streams.scaling_policy import PolicyConfig, add_league_event, add_override, command_id, decide, new_state
+from streams.scaling_state import add_metrics, from_record, new_league_state, to_record
+
+T0 = 1_767_254_400.0  # 2026-01-01 08:00 UTC
+CFG = PolicyConfig(capacity_per_agent=1.0, target_utilization=0.5, up_cooldown_seconds=60, down_cooldown_seconds=600)
+
+
+def step(state, t, workload, forecast=None, **kw):
+    return decide(state, t, workload, workload if forecast is None else forecast, kw.pop("config", CFG), **kw)
+
+
+def test_predictive_term_uses_headroom_and_target_utilization():
+    state, cmd = step(new_state("NBA", 1), T0, 1.0, forecast=4.0, headroom=0.25)
+    assert state["agents"] == 10  # 4 * 1.25 / (1.0 * 0.5)
+    assert cmd["action"] == "scale_up" and cmd["agents_before"] == 1 and cmd["agents_after"] == 10
+    assert cmd["forecast"] == 4.0 and not cmd["forecast_only"]
+
+
+def test_never_below_what_the_observed_load_needs():
+    state, _ = step(new_state("NBA", 1), T0, 7.0, forecast=0.5)
+    assert state["agents"] == 7  # reactive floor: 7 work units/s at 1 per agent
+
+
+def test_scale_up_fast_scale_down_slow_without_flapping():
+    state, _ = step(new_state("NBA", 1), T0, 5.0)
+    assert state["agents"] == 10
+    state, cmd = step(state, T0 + 30, 1.0)  # load drops at once: no scale-down inside the cooldown
+    assert cmd is None and state["agents"] == 10
+    state, cmd = step(state, T0 + 90, 6.0)  # up again after the up cooldown
+    assert cmd["action"] == "scale_up" and state["agents"] == 12
+    for t in (T0 + 300, T0 + 600):
+        state, cmd = step(state, t, 1.0)
+        assert cmd is None
+    state, cmd = step(state, T0 + 700, 1.0)  # cooldown over, and every desired count in the window is 2
+    assert cmd["action"] == "scale_down" and state["agents"] == 2
+    state, cmd = step(state, T0 + 720, 2.0)  # an up right after a down waits for the up cooldown
+    assert cmd is None
+    state, cmd = step(state, T0 + 780, 2.0)
+    assert cmd["action"] == "scale_up" and state["agents"] == 4
+
+
+def test_scale_down_goes_to_the_highest_recent_desire():
+    state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
+    state, _ = step(state, T0, 3.0)  # desired 6
+    state, _ = step(state, T0 + 100, 1.0, config=PolicyConfig(down_cooldown_seconds=0, target_utilization=0.5))
+    assert state["agents"] == 2
+    state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
+    state, cmd = step(state, T0, 3.0)
+    assert cmd["agents_after"] == 6
+
+
+def test_emergency_scale_down_by_30_percent_then_cooldown():
+    state = new_state("NBA", 20)
+    state, cmd = step(state, T0, 50.0, cpu_percent=95.0)
+    assert cmd["action"] == "emergency_scale_down" and state["agents"] == 14
+    state, cmd = step(state, T0 + 30, 50.0, memory_percent=90.0)  # within the emergency cooldown: hold
+    assert cmd is None and state["agents"] == 14
+    state, cmd = step(state, T0 + 150, 50.0, memory_percent=86.0)
+    assert cmd["agents_after"] == 9  # int(14 * 0.7)
+    state, cmd = step(state, T0 + 160, 50.0, cpu_percent=90.0)  # 90% is not above 90%: normal rules, but ...
+    assert cmd is None  # ... CPU >= 80% blocks any scale-up
+
+
+def test_resource_limits_block_scale_up_only():
+    state, cmd = step(new_state("NBA", 2), T0, 10.0, memory_percent=70.0)
+    assert cmd is None and state["agents"] == 2
+    state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
+    state, cmd = step(state, T0, 1.0, cpu_percent=85.0)
+    assert cmd["action"] == "scale_down"
+
+
+def test_total_agent_limit_over_leagues_and_league_maximum():
+    state, _ = step(new_state("NBA", 1), T0, 100.0, other_agents=140)
+    assert state["agents"] == 10  # 150 in total, 140 used by the other leagues
+    cfg = PolicyConfig(target_utilization=0.5, max_agents=30)
+    state, _ = decide(new_state("NBA", 1), T0, 100.0, 100.0, cfg)
+    assert state["agents"] == 30
+
+
+def test_overrides_set_bounds_disable_and_expire():
+    state = add_override(
+        new_state("NBA", 2),
+        {
+            "override_id": "o1",
+            "league": "NBA",
+            "min_agents": 8,
+            "max_agents": None,
+            "reason": "playoffs",
+            "expires_at": T0 + 1000,
+            "created_at": T0,
+        },
+    )
+    state, cmd = step(state, T0, 1.0)
+    assert cmd["action"] == "scale_up" and state["agents"] == 8 and "bounded" in cmd["reason"]
+    state, cmd = step(state, T0 + 900, 1.0)
+    assert cmd is None and state["agents"] == 8
+    state, cmd = step(state, T0 + 1600, 1.0)  # expired: back to what the load needs
+    assert cmd["action"] == "scale_down" and state["agents"] == 2 and state["overrides"] == {}
+    state = add_override(
+        state,
+        {
+            "override_id": "m",
+            "league": "NBA",
+            "predictive_enabled": False,
+            "reason": "maintenance",
+            "expires_at": T0 + 5000,
+            "created_at": T0,
+        },
+    )
+    state, cmd = step(state, T0 + 2000, 50.0)
+    assert cmd is None and state["agents"] == 2
+    state = add_override(
+        state, {"override_id": "cap", "league": "NBA", "max_agents": 1, "reason": "budget", "expires_at": T0 + 9000}
+    )
+    state = add_override(state, {"override_id": "m", "league": "NBA", "reason": "done", "expires_at": T0})
+    state, cmd = step(state, T0 + 2010, 50.0)  # a lowered ceiling applies at once, cooldown or not
+    assert cmd["agents_after"] == 1
+
+
+def test_pre_scaling_30_minutes_before_a_scheduled_game():
+    profile = LeagueProfile(
+        "NBA", base_agents=4, peak_hours=(20,), game_day_multiplier=2.5, game_duration_seconds=3 * 3600
+    )
+    start = T0 + 7200
+    state = add_league_event(
+        new_state("NBA", 1),
+        {"league": "NBA", "game_id": "g1", "home_team": "A", "away_team": "B", "scheduled_start": start},
+    )
+    state, cmd = step(state, start - 1900, 0.5, target_t=start - 1860, profile=profile)
+    assert state["agents"] == 2  # the profile's off-peak floor (half of base), no game yet
+    state, cmd = step(state, start - 1800, 0.5, target_t=start - 1770, profile=profile)
+    assert cmd["action"] == "scale_up" and state["agents"] == 10 and "g1" in cmd["reason"]
+    state, cmd = step(state, start + 3 * 3600 + 700, 0.5, target_t=start + 3 * 3600 + 730, profile=profile)
+    assert state["agents"] == 2
+
+
+def test_event_multiplier_for_its_duration():
+    state = add_league_event(
+        new_state("WNBA", 1),
+        {
+            "event_id": "trade",
+            "league": "WNBA",
+            "kind": "breaking_news",
+            "multiplier": 3.0,
+            "starts_at": T0,
+            "duration_seconds": 3600,
+        },
+    )
+    state, cmd = step(state, T0 + 10, 1.0, forecast=1.0)
+    assert state["agents"] == 6 and "trade" in cmd["reason"]
+    state, _ = step(state, T0 + 4000, 1.0, forecast=1.0)
+    assert state["agents"] == 2 and state["events"] == []
+
+
+def test_forecast_only_mode_and_deterministic_ids():
+    cfg = PolicyConfig(target_utilization=0.5, forecast_only=True)
+    a = decide(new_state("NFL", 1), T0, 3.0, 3.0, cfg)[1]
+    b = decide(new_state("NFL", 1), T0, 3.0, 3.0, cfg)[1]
+    assert a["forecast_only"] and a == b
+    assert a["command_id"] == command_id("NFL", T0, 1, 6, "scale_up")
+    assert a["command_id"] != decide(new_state("NFL", 1), T0 + 1, 3.0, 3.0, cfg)[1]["command_id"]
+
+
+def test_history_is_bounded_and_state_is_json_and_avro():
+    cfg = PolicyConfig(target_utilization=0.5, up_cooldown_seconds=0, down_cooldown_seconds=0, history_size=5)
+    state = new_league_state("NBA", 1)
+    for i in range(20):
+        state, _ = decide(state, T0 + 60 * i, float(i % 2 * 10 + 1), None, cfg)
+    assert len(state["history"]) == 5
+    json.dumps(state)
+    state, _ = add_metrics(
+        state, {"server_id": "s1", "observed_at": T0, "workload": 2.0, "cpu_percent": 10.0, "memory_percent": 20.0}, 30
+    )
+    codec = get_codec()
+    record = to_record(state, T0, False)
+    _, decoded = codec.decode(codec.encode("ScalingState", record))
+    assert from_record(decoded) == {**state, "overrides": {}}
+
+
+def test_league_interval_sums_servers():
+    state = new_league_state("NBA", 1)
+    samples = [("a", 0, 1.0), ("b", 5, 2.0), ("a", 10, 3.0), ("b", 31, 4.0), ("a", 12, 9.0), ("a", 65, 1.0)]
+    closed = []
+    for sid, dt, w in samples:
+        state, c = add_metrics(
+            state,
+            {"server_id": sid, "observed_at": T0 + dt, "workload": w, "cpu_percent": dt, "memory_percent": 1},
+            30,
+        )
+        closed.append(c)
+    assert closed[3] == {"t": T0, "workload": 2.0 + 2.0, "cpu_percent": 10, "memory_percent": 1, "servers": 2}
+    assert closed[4] is None and state["late_samples"] == 1  # a's sample of the closed interval came late
+    assert closed[5]["workload"] == 4.0
+
+
+def test_profiles_from_settings_json():
+    profiles = load_profiles('{"NBA": {"base_agents": 3, "peak_hours": [20]}, "XFL": {"max_agents": 9}}')
+    assert profiles["NBA"].base_agents == 3 and profiles["NBA"].peak_hours == (20,)
+    assert profiles["WNBA"].base_agents == 8 and profiles["XFL"].max_agents == 9
+    with pytest.raises(ValueError):
+        load_profiles('{"NBA": {"nope": 1}}')
+    assert profiles["NBA"].ceiling_agents(T0 + 220 * 86400) == 24  # August: off-season, 60% of 40
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError):
+        PolicyConfig(target_utilization=0)
+    with pytest.raises(ValueError):
+        PolicyConfig(min_agents=5, max_agents=2)
