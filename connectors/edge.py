@@ -86,6 +86,65 @@ class EdgeProducer:
             self.flush()
 
 
+def new_consumer(bootstrap: str, group_id: str | None = None, **config: Any) -> Consumer:
+    """A confluent-kafka consumer with our defaults (manual commits, librdkafka logs through ``logging``)."""
+    conf = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group_id or f"wirereport-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+        "fetch.wait.max.ms": 50,  # the embedded broker answers a fetch only when this wait is over
+        "logger": logging.getLogger("librdkafka"),
+    }
+    conf.update(config)
+    return Consumer(conf)
+
+
+def partitions_of(consumer: Consumer, bootstrap: str, topic_name: str) -> list[int]:
+    """The topic's partition numbers; ``BrokerUnavailable`` with a readable reason if it cannot be had."""
+    try:
+        meta = consumer.list_topics(topic_name, timeout=10)
+    except KafkaException as exc:
+        raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap}: {exc.args[0]}") from None
+    partitions = sorted(meta.topics[topic_name].partitions) if topic_name in meta.topics else []
+    if not partitions:
+        raise BrokerUnavailable(f"topic {topic_name!r} does not exist on {bootstrap} (run: wirereport topics create)")
+    return partitions
+
+
+def assigned_consumer(
+    bootstrap: str,
+    topics: list[str],
+    start: int | str | dict[tuple[str, int], int] = OFFSET_BEGINNING,
+    group_id: str | None = None,
+    **config: Any,
+) -> Consumer:
+    """A consumer with every partition of ``topics`` assigned directly (no group join to wait for).
+
+    ``start`` is an offset for all partitions (e.g. ``OFFSET_BEGINNING``), ``"end"`` for the current end, or a
+    mapping ``(topic, partition) -> next offset`` (positions an effector stored itself; others start at the
+    beginning).
+    """
+    consumer = new_consumer(bootstrap, group_id, **config)
+    try:
+        assignment = []
+        for name in topics:
+            for p in partitions_of(consumer, bootstrap, name):
+                if isinstance(start, dict):
+                    offset = start.get((name, p), OFFSET_BEGINNING)
+                elif start == "end":
+                    offset = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)[1]
+                else:
+                    offset = start
+                assignment.append(TopicPartition(name, p, offset))
+        consumer.assign(assignment)
+    except BaseException:
+        consumer.close()
+        raise
+    return consumer
+
+
 def consume_raw(
     bootstrap: str,
     topic_name: str,
@@ -100,35 +159,20 @@ def consume_raw(
     Without a ``group_id`` partitions are assigned directly (no group join), which is fast on any broker.
     """
     conf = {
-        "bootstrap.servers": bootstrap,
-        "group.id": group_id or f"wirereport-cli-{uuid.uuid4().hex[:8]}",
         "enable.auto.commit": group_id is not None,
         "auto.offset.reset": "earliest" if from_beginning else "latest",
-        "enable.partition.eof": False,
-        "logger": logging.getLogger("librdkafka"),
     }
-    consumer = Consumer(conf)
-    try:
+    if group_id is None:
+        consumer = assigned_consumer(bootstrap, [topic_name], OFFSET_BEGINNING if from_beginning else "end", **conf)
+    else:
+        consumer = new_consumer(bootstrap, group_id, **conf)
         try:
-            meta = consumer.list_topics(topic_name, timeout=10)
-        except KafkaException as exc:
-            raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap}: {exc.args[0]}") from None
-        partitions = meta.topics[topic_name].partitions if topic_name in meta.topics else {}
-        if not partitions:
-            raise BrokerUnavailable(
-                f"topic {topic_name!r} does not exist on {bootstrap} (run: wirereport topics create)"
-            )
-        if group_id is None:
-            assignment = []
-            for p in partitions:
-                if from_beginning:
-                    assignment.append(TopicPartition(topic_name, p, OFFSET_BEGINNING))
-                else:
-                    _, high = consumer.get_watermark_offsets(TopicPartition(topic_name, p), timeout=10)
-                    assignment.append(TopicPartition(topic_name, p, high))
-            consumer.assign(assignment)
-        else:
-            consumer.subscribe([topic_name])
+            partitions_of(consumer, bootstrap, topic_name)
+        except BrokerUnavailable:
+            consumer.close()
+            raise
+        consumer.subscribe([topic_name])
+    try:
         seen = 0
         deadline = time.monotonic() + timeout
         while max_messages is None or seen < max_messages:

@@ -6,10 +6,12 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 
+from connectors.edge import assigned_consumer
 from schemas.codec import get_codec
 from schemas.exceptions import SchemaError
+from streams.topics import TOPICS
 
 WATCHED = ("game-state", "tweet-commands", "scaling-commands", "alerts", "dead-letters")
 
@@ -43,19 +45,8 @@ def describe(name: str, record: dict[str, Any]) -> str | None:
 def watch(bootstrap: str, emit: Callable[[str, str], None], stop: threading.Event, topics=WATCHED) -> None:
     """Print new records of ``topics`` through ``emit(topic, line)`` until ``stop`` is set."""
     codec = get_codec()
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "wirereport-live-view", "enable.auto.commit": False}
-    )
-    try:  # direct assignment: no group join to wait for
-        meta = consumer.list_topics(timeout=10)
-        consumer.assign(
-            [
-                TopicPartition(t, p, OFFSET_BEGINNING)
-                for t in topics
-                if t in meta.topics
-                for p in meta.topics[t].partitions
-            ]
-        )
+    consumer = assigned_consumer(bootstrap, [t for t in topics if t in TOPICS], group_id="wirereport-live-view")
+    try:
         while not stop.is_set():
             try:
                 msg = consumer.poll(0.3)

@@ -16,13 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confluent_kafka import OFFSET_END, Consumer, TopicPartition
-
-from connectors.edge import EdgeProducer
+from connectors.edge import EdgeProducer, assigned_consumer
 from connectors.testing import WirereportProcess
 from schemas.codec import get_codec
 from schemas.json_form import from_json
-from streams.topics import topic
 
 SAMPLE = Path(__file__).parents[1] / "sample_data" / "nfl_2018_week1_sunday.jsonl.gz"
 
@@ -63,24 +60,8 @@ class OutputWatcher:
 
     def _run(self) -> None:
         codec = get_codec()
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": "bench-watch",
-                "enable.auto.commit": False,
-                "fetch.wait.max.ms": 10,
-            }
-        )
+        consumer = assigned_consumer(self.bootstrap, list(self.topics), "end", **{"fetch.wait.max.ms": 10})
         try:
-            assignment = [
-                TopicPartition(name, p, OFFSET_END) for name in self.topics for p in range(topic(name).partitions)
-            ]
-            consumer.assign(assignment)
-            # resolve OFFSET_END positions before anything is produced
-            for tp in assignment:
-                _, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
-                tp.offset = high
-            consumer.assign(assignment)
             self._ready.set()
             while not self._stop.is_set():
                 for msg in consumer.consume(1000, 0.1):
