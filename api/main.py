@@ -35,7 +35,7 @@ ROUTERS = (games, tweets, leagues, scaling, servers, alerts, breakers, deploymen
 def create_app(settings=None) -> FastAPI:
     """Build the app from ``settings`` (default: the environment). Kafka is touched only at startup."""
     if settings is None:
-        from streams.settings import get_settings
+        from connectors.config import get_settings
 
         settings = get_settings()
     auth = Authenticator.from_settings(settings)

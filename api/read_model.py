@@ -19,10 +19,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from api.views import DeadLetterSummary, KeyedView, LogView
+from connectors.config import TOPICS
 from schemas.codec import Codec, get_codec
 from schemas.exceptions import SchemaError
 from schemas.json_form import to_json
-from streams.topics import TOPICS
 
 log = logging.getLogger(__name__)
 

@@ -71,7 +71,7 @@ class EmbeddedBroker:
         self.stop()
         raise BrokerStartError(f"embedded broker did not accept connections on {self.bootstrap} in {timeout:.0f}s")
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 2.0) -> None:
         proc, self.process = self.process, None
         if proc is None or proc.poll() is not None:
             return

@@ -156,6 +156,13 @@ class Settings(BaseSettings):
     k8s_deployment: str = Field(default="wirereport-{league}", description="Deployment name ({league} lowercase).")
     k8s_ca_file: str | None = Field(default=None, description="CA bundle for the API (in-cluster default).")
 
+    # Game significance, tweet budget and tweet publisher (issue 4)
+    x_api_base_url: str = Field(default="https://api.x.com", description="X API base URL (tests point it locally).")
+    x_api_timeout: float = Field(default=10.0, description="Seconds before an X API request times out.")
+    publisher_retry_base_seconds: float = Field(default=1.0, description="First retry delay; doubles each time.")
+    publisher_retry_max_seconds: float = Field(default=300.0, description="Longest delay between retries.")
+    publisher_max_attempts: int = Field(default=8, description="Attempts before a tweet is marked failed.")
+
     @property
     def bootstrap(self) -> str:
         """The bootstrap servers every client uses: the real cluster if set, else the embedded broker."""

@@ -12,7 +12,7 @@ from api.deps import Admin, Paging, Reader, StateDep, check_league
 from api.exceptions import APIError
 from api.models import Accepted, LeagueEventCreate, OverrideCreate, Page, SilenceCreate
 from api.responses import etag_json
-from streams.topics import TOPICS
+from connectors.config import TOPICS
 
 router = APIRouter(tags=["admin"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]

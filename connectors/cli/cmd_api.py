@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 
 
 def register(subparsers) -> None:
@@ -23,6 +24,11 @@ def run(args) -> int:
     port = settings.api_port if args.port is None else args.port
     if not 0 < port < 65536:
         raise InputError(f"bad --port {port}")
+    try:  # one readable line instead of uvicorn's startup failure
+        with socket.socket() as probe:
+            probe.bind((host, port))
+    except OSError as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another with --port") from None
     config = uvicorn.Config(
         "api.main:create_app",  # by name: connectors must not import api
         factory=True,

@@ -398,3 +398,18 @@ def codec_defaults(schema: str, record: dict) -> dict:
     from schemas.json_form import from_json
 
     return from_json(schema, record)
+
+
+def test_api_command_refuses_a_busy_port_in_one_line(capsys):
+    import socket
+
+    from connectors.cli.main import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["api", "--port", str(port)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"wirereport: error: cannot listen on 127.0.0.1:{port}: Address already in use; pick another with --port"
+    )

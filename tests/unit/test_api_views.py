@@ -164,3 +164,11 @@ def test_token_bucket_forgets_least_recently_used_keys():
     assert limiter.take("a") == 0.0  # "a" was forgotten: a fresh bucket
     with pytest.raises(ValueError):
         RateLimiter(rate=0, burst=1)
+
+
+def test_log_view_dedupes_on_several_fields():
+    view = LogView("alert_history", maxlen=10, id_field=("fingerprint", "status", "at"), index_field="fingerprint")
+    assert view.append({"fingerprint": "f", "status": "firing", "at": "t1"})
+    assert not view.append({"fingerprint": "f", "status": "firing", "at": "t1"})  # read again after a rewind
+    assert view.append({"fingerprint": "f", "status": "resolved", "at": "t2"})
+    assert [r["status"] for r in view.by_index("f")] == ["firing", "resolved"]
