@@ -284,3 +284,17 @@ def edge_publisher(producer: Any) -> Callable[[dict[str, Any], dict[str, Any] | 
             producer.send("alerts", alert)
 
     return publish
+
+
+def breaker_from_settings(name: str, producer: Any = None, settings: Any = None, **overrides: Any) -> CircuitBreaker:
+    """A breaker with the ``WIREREPORT_BREAKER_*`` settings (``overrides`` win) that publishes its state changes
+    to ``breaker-state`` and ``alerts`` through ``producer`` (an EdgeProducer) if one is given.
+
+    Example for any outside call: ``await breaker_from_settings("x-api", producer).call(client.post, url)``.
+    """
+    if settings is None:
+        from streams.settings import get_settings
+
+        settings = get_settings()
+    config = BreakerConfig.from_settings(settings, **overrides)
+    return CircuitBreaker(name, config, on_state_change=edge_publisher(producer) if producer is not None else None)

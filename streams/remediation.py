@@ -6,7 +6,8 @@ in a table keyed by ``server_id``) and returns ``(state, commands, alerts)``:
 - a critical ``HighCpu``: ``shed_load`` (a fraction of low-priority work) and ``request_scale_up``;
 - a warning ``HighCpu``: ``request_scale_up``.
 At most ``max_restarts_per_hour`` restarts of one process in any rolling hour; the next one becomes an
-``escalate`` command plus a critical ``RemediationEscalated`` alert for a human (once per hour).
+``escalate`` command plus a critical ``RemediationEscalated`` alert for a human (once per hour), resolved
+when the alert that caused it resolves.
 Command ids hash the cause (alert fingerprint, its start, the action): a redelivered alert yields the same
 ids, and an id already issued is not issued (or counted) again.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from streams.health_rules import fingerprint
@@ -61,18 +62,25 @@ def remediate(
 ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
     """Commands (and escalation alerts) for one Alert transition; only firing alerts of a server act."""
     config = config or RemediationConfig()
-    state = state or {"restarts": [], "issued": [], "escalated_at": None}
-    if alert["status"] != "firing" or not alert.get("server_id"):
+    state = state or {"restarts": [], "issued": [], "escalated_at": None, "escalation_open": None}
+    target = config.process_name
+    if not alert.get("server_id"):
+        return state, [], []
+    if alert["status"] != "firing":
+        opened = state.get("escalation_open")
+        if opened is not None and any(a == "restart_process" for a, _ in plan(alert, config)):
+            why = f"{alert['alertname']} resolved on {alert['server_id']}; automatic restarts go on"
+            return {**state, "escalation_open": None}, [], [_escalation_alert(alert, target, why, opened)]
         return state, [], []
     now = _ms(alert["at"])
     state = {
         "restarts": [t for t in state["restarts"] if now - t < HOUR_MS],
         "issued": [x for x in state["issued"] if now - x["at"] < 24 * HOUR_MS],
         "escalated_at": state["escalated_at"],
+        "escalation_open": state.get("escalation_open"),
     }
     issued = {x["id"] for x in state["issued"]}
     commands, alerts = [], []
-    target = config.process_name
     for action, params in plan(alert, config):
         cid = command_id(alert, action)
         if cid in issued:
@@ -84,6 +92,7 @@ def remediate(
                 state["issued"].append({"at": now, "id": cid})
                 continue
             state["escalated_at"] = now
+            state["escalation_open"] = now
             reason = f"{len(state['restarts'])} restarts of {target} in the last hour did not help; {reason}"
             alerts.append(_escalation_alert(alert, target, reason))
         elif action == "restart_process":
@@ -104,7 +113,8 @@ def remediate(
     return state, commands, alerts
 
 
-def _escalation_alert(alert: dict[str, Any], target: str, reason: str) -> dict[str, Any]:
+def _escalation_alert(alert: dict[str, Any], target: str, reason: str, opened: int | None = None) -> dict[str, Any]:
+    """The ``RemediationEscalated`` alert: firing when restarts are exhausted, resolved when the cause resolves."""
     server = alert["server_id"]
     return {
         "fingerprint": fingerprint("RemediationEscalated", server, "critical", process=target),
@@ -112,13 +122,13 @@ def _escalation_alert(alert: dict[str, Any], target: str, reason: str) -> dict[s
         "server_id": server,
         "league": alert.get("league"),
         "severity": "critical",
-        "status": "firing",
+        "status": "firing" if opened is None else "resolved",
         "value": None,
         "threshold": None,
         "summary": reason,
         "suggestion": f"Automatic restarts of {target} on {server} are exhausted: a human must investigate.",
         "at": alert["at"],
-        "starts_at": alert["at"],
+        "starts_at": alert["at"] if opened is None else datetime.fromtimestamp(opened / 1000, tz=UTC),
         "labels": {"process": target, "source": "remediation", "cause": alert["alertname"]},
     }
 

@@ -22,7 +22,8 @@ def _line(a: dict[str, Any]) -> str:
 
 def slack_text(note: dict[str, Any]) -> str:
     """Alertmanager-like message: a title with counts, one line per alert, suggestions for firing ones."""
-    head = f"[{note['status'].upper()}:{len(note['firing'])}] {' '.join(note['group_labels'].values())}"
+    status = f"FIRING:{len(note['firing'])}" if note["firing"] else "RESOLVED"
+    head = f"[{status}] {' '.join(note['group_labels'].values())}"
     if note.get("repeat"):
         head += " (still firing)"
     parts = [head]

@@ -9,15 +9,17 @@ from typing import Any
 from connectors.exceptions import InvalidInputLines
 from connectors.jsonl import open_text, read_jsonl, write_jsonl
 from schemas.exceptions import SchemaError
-from schemas.json_form import from_json
+from schemas.json_form import from_json, to_json
 from streams.health_backtest import alert_row, run_health_backtest
 from streams.health_rules import HealthConfig
+from streams.remediation import RemediationConfig
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("health", help="replay SystemMetrics JSON lines through the health rules")
     p.add_argument("--input", required=True, help="SystemMetrics JSON lines (.gz ok, - for stdin)")
     p.add_argument("--out", default="-", help="alert transitions as JSON lines (default stdout)")
+    p.add_argument("--commands", help="also write the RemediationCommands the agent would send (JSON lines)")
     p.set_defaults(func=run)
 
 
@@ -36,15 +38,28 @@ def read_samples(path: str, bad: list[str]) -> Iterator[dict[str, Any]]:
 def run(args) -> int:
     from streams.settings import get_settings
 
-    config = HealthConfig.from_settings(get_settings())
+    settings = get_settings()
+    config = HealthConfig.from_settings(settings)
+    commands: list[dict] | None = [] if args.commands else None
     bad: list[str] = []
     count = 0
     with open_text(args.out, "w") as out:
-        for alert in run_health_backtest(read_samples(args.input, bad), config):
+        alerts = run_health_backtest(
+            read_samples(args.input, bad),
+            config,
+            remediation=RemediationConfig.from_settings(settings),
+            commands=commands,
+        )
+        for alert in alerts:
             write_jsonl(out, alert_row(alert))
             count += 1
         out.flush()
-    print(f"backtest health: {count} alert transition(s)", file=sys.stderr)
+    if commands is not None:
+        with open_text(args.commands, "w") as fh:
+            for command in commands:
+                write_jsonl(fh, to_json("RemediationCommand", command))
+    extra = f", {len(commands)} remediation command(s)" if commands is not None else ""
+    print(f"backtest health: {count} alert transition(s){extra}", file=sys.stderr)
     if bad:
         for line in bad[:10]:
             print(f"wirereport: invalid input {line}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """The health agent: ``system-metrics`` -> health rules -> ``alerts``, ``server-health``, ``remediation-commands``.
 
 Per server the ``health`` table holds a HealthState (rule state + remediation state). A batch of samples is
-folded with the pure ``evaluate_sample``; every Alert transition goes through the pure ``remediate``. A
+folded with the pure ``evaluate_sample``; the Alert transitions go through the pure ``remediate_all``. A
 timer fires ``ServerDown`` for servers past their heartbeat deadline between samples. Each server's clock is
 its last ``observed_at`` plus the wall time elapsed since that sample was processed: a server whose clock is
 skewed, or a backlog replayed after a restart, does not make a server look down; silence does.
@@ -23,7 +23,7 @@ HEARTBEAT_CHECK_SECONDS = 5.0
 
 
 def _remediation_default() -> dict:
-    return {"restarts": [], "issued": [], "escalated_at": None}
+    return {"restarts": [], "issued": [], "escalated_at": None, "escalation_open": None}
 
 
 def install(app: faust.App, ctx: AgentContext) -> None:
@@ -47,9 +47,10 @@ def install(app: faust.App, ctx: AgentContext) -> None:
         return {**state, "remediation": rem}, alerts + escalations, commands
 
     async def publish(changed: dict[str, dict], alerts: list[dict], commands: list[dict]) -> None:
-        for server_id, state in changed.items():
+        for server_id, state in changed.items():  # all table writes before the first await (timer vs agent)
             table.data[server_id] = state
             table.send_changelog(state["partition"], server_id, state)
+        for state in changed.values():
             await ctx.send("server-health", server_health(state, config))
         for alert in alerts:
             await ctx.send("alerts", alert)

@@ -40,8 +40,11 @@ def test_backtest_of_the_recording_shows_firing_resolved_and_server_down(tmp_pat
         last[r["fingerprint"]] = r["status"]
     assert set(last.values()) == {"resolved"}
     # deterministic: the same input gives the same bytes
-    again = wirereport("backtest", "health", "--input", str(SAMPLE))
+    again = wirereport("backtest", "health", "--input", str(SAMPLE), "--commands", str(tmp_path / "cmds.jsonl"))
     assert again.stdout == out.read_text()
+    commands = [json.loads(line) for line in (tmp_path / "cmds.jsonl").read_text().splitlines()]
+    assert [c["action"] for c in commands].count("restart_process") == 1  # the one outage of the recording
+    assert {c["action"] for c in commands} == {"restart_process", "shed_load", "request_scale_up"}
 
 
 def test_bad_lines_are_reported_and_valid_ones_still_processed(tmp_path):

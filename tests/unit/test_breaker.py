@@ -180,3 +180,12 @@ def test_publish_failure_does_not_break_calls():
     )
     outcomes(cb, "F")
     assert cb.state == OPEN
+
+
+def test_breaker_from_settings_reads_settings_and_overrides():
+    from connectors.circuit_breaker import breaker_from_settings
+    from streams.settings import Settings
+
+    cb = breaker_from_settings("x-api", settings=Settings(breaker_minimum_number_of_calls=5), sliding_window_size=7)
+    assert cb.name == "x-api" and cb.config.minimum_number_of_calls == 5 and cb.config.sliding_window_size == 7
+    assert cb.config.failure_rate_threshold == 50.0 and cb.on_state_change is None

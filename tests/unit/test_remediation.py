@@ -83,6 +83,14 @@ def test_escalation_alert_is_a_valid_critical_alert():
     (esc,) = alerts
     assert esc["severity"] == "critical" and "3 restarts" in esc["summary"]
     get_codec().encode("Alert", esc, validate_first=True)
+    # the server recovers: the escalation resolves (same fingerprint), once
+    state, cmds, alerts = remediate(
+        state, alert(minutes=9, status="resolved"), RemediationConfig(process_name="nba-agent")
+    )
+    (resolved,) = alerts
+    assert cmds == [] and resolved["status"] == "resolved" and resolved["fingerprint"] == esc["fingerprint"]
+    assert resolved["starts_at"] == esc["at"]
+    assert remediate(state, alert(minutes=10, status="resolved"))[2] == []
 
 
 def test_an_outage_reported_together_with_its_recovery_restarts_nothing():
