@@ -15,15 +15,15 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer
 
-from connectors.exceptions import BrokerUnavailable, InputError
+from connectors.edge import assigned_consumer
+from connectors.exceptions import InputError
 from schemas.codec import get_codec
 from schemas.exceptions import SchemaError
 
@@ -118,27 +118,8 @@ class Supervisor:
         return True
 
     def _consumer(self) -> Consumer:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"wirereport-supervisor-{self.server_id}-{uuid.uuid4().hex[:6]}",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-            }
-        )
-        try:
-            meta = consumer.list_topics(TOPIC, timeout=10)
-        except KafkaException as exc:
-            consumer.close()
-            raise BrokerUnavailable(f"cannot reach Kafka at {self.bootstrap}: {exc.args[0]}") from None
-        partitions = sorted(meta.topics[TOPIC].partitions) if TOPIC in meta.topics else []
-        if not partitions:
-            consumer.close()
-            raise BrokerUnavailable(
-                f"topic {TOPIC!r} does not exist on {self.bootstrap} (run: wirereport topics create)"
-            )
-        consumer.assign([TopicPartition(TOPIC, p, self.offsets.get(str(p), OFFSET_BEGINNING)) for p in partitions])
-        return consumer
+        positions = {(TOPIC, int(p)): offset for p, offset in self.offsets.items()}
+        return assigned_consumer(self.bootstrap, [TOPIC], positions, group_id=f"wirereport-supervisor-{self.server_id}")
 
     def run(self, stop: threading.Event) -> None:
         codec = get_codec()

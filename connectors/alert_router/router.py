@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from connectors.alert_router.outbox import Outbox
 from connectors.alert_router.slack import WebhookError, post_notification
 from connectors.circuit_breaker import BreakerConfig, CallNotPermitted, CircuitBreaker, edge_publisher
-from connectors.edge import EdgeProducer
-from connectors.exceptions import BrokerUnavailable
+from connectors.edge import EdgeProducer, assigned_consumer
 from schemas.codec import get_codec
 from schemas.exceptions import SchemaError
 from streams.alert_grouping import AlertGrouper, GroupingConfig
@@ -73,36 +72,20 @@ class AlertRouter:
 
     # -- Kafka ------------------------------------------------------------------------------------------
     def _open_consumer(self) -> tuple[Consumer, dict[int, int]]:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": GROUP_ID,
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-            }
-        )
-        assignment, silence_highs = [], {}
-        for name in ("alerts", "silences"):
-            try:
-                meta = consumer.list_topics(name, timeout=10)
-            except KafkaException as exc:
-                consumer.close()
-                raise BrokerUnavailable(f"cannot reach Kafka at {self.bootstrap}: {exc.args[0]}") from None
-            partitions = sorted(meta.topics[name].partitions) if name in meta.topics else []
-            if not partitions:
-                consumer.close()
-                raise BrokerUnavailable(
-                    f"topic {name!r} does not exist on {self.bootstrap} (run: wirereport topics create)"
-                )
-            for p in partitions:
-                if name == "alerts":
-                    assignment.append(TopicPartition(name, p, self.offsets.get(f"alerts:{p}", OFFSET_BEGINNING)))
-                else:
-                    low, high = consumer.get_watermark_offsets(TopicPartition(name, p), timeout=10)
-                    if high > low:
-                        silence_highs[p] = high
-                    assignment.append(TopicPartition(name, p, OFFSET_BEGINNING))
-        consumer.assign(assignment)
+        """Alerts from the router's own stored positions; silences from the beginning (their high
+        watermarks tell when all existing silences are known)."""
+        positions = {
+            ("alerts", int(key.split(":")[1])): offset
+            for key, offset in self.offsets.items()
+            if key.startswith("alerts:")
+        }
+        consumer = assigned_consumer(self.bootstrap, ["alerts", "silences"], positions, group_id=GROUP_ID)
+        silence_highs = {}
+        for tp in consumer.assignment():
+            if tp.topic == "silences":
+                low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
+                if high > low:
+                    silence_highs[tp.partition] = high
         return consumer, silence_highs
 
     def _dead_letter(self, msg, reason: str) -> None:
