@@ -16,16 +16,14 @@ import json
 import logging
 import os
 import threading
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer
 
-from connectors.edge import EdgeProducer
-from connectors.exceptions import BrokerUnavailable
+from connectors.edge import EdgeProducer, assigned_consumer
 from connectors.git_executor import ApplyResult
 from schemas.codec import get_codec
 from schemas.exceptions import SchemaError
@@ -159,29 +157,9 @@ class DeploymentAgent:
 
     # --- the loop ----------------------------------------------------------------------------------------------
     def _consumer(self) -> Consumer:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"wirereport-deploy-agent-{self.server_id}-{uuid.uuid4().hex[:6]}",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-            }
-        )
-        try:
-            meta = consumer.list_topics(TOPIC, timeout=10)
-        except KafkaException as exc:
-            consumer.close()
-            raise BrokerUnavailable(f"cannot reach Kafka at {self.bootstrap}: {exc.args[0]}") from None
-        partitions = sorted(meta.topics[TOPIC].partitions) if TOPIC in meta.topics else []
-        if not partitions:
-            consumer.close()
-            raise BrokerUnavailable(
-                f"topic {TOPIC!r} does not exist on {self.bootstrap} (run: wirereport topics create)"
-            )
-        consumer.assign(
-            [TopicPartition(TOPIC, p, self.state.offsets.get(str(p), OFFSET_BEGINNING)) for p in partitions]
-        )
-        return consumer
+        """Every partition of the decisions topic, from the stored positions (the beginning for new ones)."""
+        start = {(TOPIC, int(p)): offset for p, offset in self.state.offsets.items()}
+        return assigned_consumer(self.bootstrap, [TOPIC], start, group_id=f"wirereport-deploy-agent-{self.server_id}")
 
     def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
         """Consume and apply decisions until ``stop`` is set."""

@@ -15,15 +15,13 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer
 
-from connectors.edge import EdgeProducer
-from connectors.exceptions import BrokerUnavailable
+from connectors.edge import EdgeProducer, assigned_consumer
 from schemas.codec import get_codec
 from schemas.exceptions import SchemaError
 from streams.deployment_controller import DeploymentController, Output
@@ -63,31 +61,9 @@ class DeploymentRunner:
         os.replace(tmp, self.state_path)
 
     def _consumer(self) -> Consumer:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"wirereport-deploy-manager-{uuid.uuid4().hex[:6]}",
-                "enable.auto.commit": False,
-                "auto.offset.reset": "earliest",
-            }
-        )
-        assignment = []
-        for name in INPUTS:
-            try:
-                meta = consumer.list_topics(name, timeout=10)
-            except KafkaException as exc:
-                consumer.close()
-                raise BrokerUnavailable(f"cannot reach Kafka at {self.bootstrap}: {exc.args[0]}") from None
-            partitions = sorted(meta.topics[name].partitions) if name in meta.topics else []
-            if not partitions:
-                consumer.close()
-                raise BrokerUnavailable(
-                    f"topic {name!r} does not exist on {self.bootstrap} (run: wirereport topics create)"
-                )
-            for p in partitions:
-                assignment.append(TopicPartition(name, p, self.offsets.get(f"{name}:{p}", OFFSET_BEGINNING)))
-        consumer.assign(assignment)
-        return consumer
+        """Every partition of the inputs, from the saved positions (the beginning without a state file)."""
+        start = {(name, int(p)): offset for key, offset in self.offsets.items() for name, p in [key.rsplit(":", 1)]}
+        return assigned_consumer(self.bootstrap, list(INPUTS), start, group_id="wirereport-deploy-manager")
 
     def publish(self, out: Output) -> None:
         for decision in out.decisions:

@@ -11,6 +11,7 @@ built from SystemMetrics records by :func:`sample_of`.
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -47,11 +48,12 @@ def sample_of(metrics: Mapping[str, Any]) -> Sample:
 
 def add_sample(buffer: list[Sample], sample: Sample, horizon_ms: int) -> list[Sample]:
     """Insert ``sample`` in time order and drop samples older than ``horizon_ms`` before the newest one."""
-    out = [s for s in buffer if s[0] != sample[0]]
-    out.append(sample)
-    out.sort(key=lambda s: s[0])
-    cutoff = out[-1][0] - horizon_ms
-    return [s for s in out if s[0] >= cutoff]
+    if not buffer or sample[0] > buffer[-1][0]:  # the usual case: the newest sample
+        out = [*buffer, sample]
+    else:  # late or redelivered: replace a sample of the same timestamp, keep the order
+        out = sorted([*(s for s in buffer if s[0] != sample[0]), sample], key=lambda s: s[0])
+    first = bisect.bisect_left(out, out[-1][0] - horizon_ms, key=lambda s: s[0])
+    return out[first:]
 
 
 def split_samples(

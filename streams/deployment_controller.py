@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from schemas.json_form import from_json
+from schemas.json_form import format_timestamp, from_json
 from streams.canary_analysis import Sample, add_sample, sample_of
 from streams.deployment_manager import (
     TERMINAL,
@@ -69,6 +69,10 @@ class DeploymentController:
     def active(self) -> list[dict[str, Any]]:
         return [d for d in self.deployments.values() if d["phase"] not in TERMINAL]
 
+    def busy(self) -> dict[str, str]:
+        """Servers of deployments that have started and not finished: server id -> deployment id."""
+        return {t: d["deployment_id"] for d in self.active() if d["phase"] != "waiting" for t in d["targets"]}
+
     # --- inputs --------------------------------------------------------------------------------------------
     def handle(self, schema: str, record: Mapping[str, Any], now: datetime) -> Output:
         """Apply one decoded record (DeploymentEvent, GameState or SystemMetrics)."""
@@ -95,7 +99,13 @@ class DeploymentController:
 
     def _evaluate(self, dep: dict[str, Any], now: datetime) -> Output:
         step = evaluate(
-            dep, now, self.policy, live_games=self.games.values(), samples=self.samples, versions=self.versions
+            dep,
+            now,
+            self.policy,
+            live_games=self.games.values(),
+            samples=self.samples,
+            versions=self.versions,
+            busy=self.busy(),
         )
         return self._apply(step)
 
@@ -111,6 +121,7 @@ class DeploymentController:
                 live_games=self.games.values(),
                 samples=self.samples,
                 versions=self.versions,
+                busy=self.busy(),
             )
             return self._apply(step)
         if kind == "rollback":
@@ -135,6 +146,7 @@ class DeploymentController:
                 "home_team": game.get("home_team"),
                 "away_team": game.get("away_team"),
                 "status": "live",
+                "updated_at": format_timestamp(game["updated_at"]) if game.get("updated_at") else None,
             }
         else:
             self.games.pop(game_id, None)

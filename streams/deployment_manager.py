@@ -38,6 +38,7 @@ class DeploymentPolicy:
     canary_timeout_seconds: float = 1800.0
     baseline_seconds: float = 3600.0
     request_ttl_seconds: float = 86400.0
+    live_game_max_age_seconds: float = 21600.0
 
     @classmethod
     def from_settings(cls, settings: Any) -> DeploymentPolicy:
@@ -53,6 +54,7 @@ class DeploymentPolicy:
             canary_timeout_seconds=settings.deploy_canary_timeout_seconds,
             baseline_seconds=settings.deploy_canary_baseline_seconds,
             request_ttl_seconds=settings.deploy_request_ttl_seconds,
+            live_game_max_age_seconds=settings.deploy_live_game_max_age_seconds,
         )
 
 
@@ -166,6 +168,7 @@ def on_request(
     live_games: Iterable[Mapping[str, Any]] = (),
     samples: Mapping[str, Sequence[Sample]] | None = None,
     versions: Mapping[str, str] | None = None,
+    busy: Mapping[str, str] | None = None,
 ) -> Step:
     """A deployment request: a redelivered one (same deployment id) is ignored; a new one is evaluated at once."""
     if state is not None:
@@ -175,7 +178,7 @@ def on_request(
     if problem:
         _set_phase(state, "rejected", f"invalid request: {problem}", now)
         return Step(state, [_decide(state, ALL_SERVERS, "blocked", "rejected", state["reason"], now)], True)
-    step = evaluate(state, now, policy, live_games=live_games, samples=samples, versions=versions)
+    step = evaluate(state, now, policy, live_games=live_games, samples=samples, versions=versions, busy=busy)
     step.changed = True
     return step
 
@@ -218,6 +221,15 @@ def _blocked(state: dict[str, Any], code: str, reason: str, now: datetime) -> St
     return Step(state, [_decide(state, ALL_SERVERS, "blocked", code, reason, now)], True)
 
 
+def _recent(games: Iterable[Mapping[str, Any]], now: datetime, max_age: float) -> list[Mapping[str, Any]]:
+    """Games updated within ``max_age`` seconds (a 'live' game whose feed went silent for hours is over)."""
+    return [g for g in games if not g.get("updated_at") or _seconds_since(_iso_of(g["updated_at"]), now) <= max_age]
+
+
+def _iso_of(value: Any) -> str:
+    return value if isinstance(value, str) else _iso(value)
+
+
 def evaluate(
     state: dict[str, Any],
     now: datetime,
@@ -226,15 +238,18 @@ def evaluate(
     live_games: Iterable[Mapping[str, Any]] = (),
     samples: Mapping[str, Sequence[Sample]] | None = None,
     versions: Mapping[str, str] | None = None,
+    busy: Mapping[str, str] | None = None,
 ) -> Step:
     """Re-evaluate a deployment at ``now`` (on a tick, a game-state change or a canary sample).
 
     ``live_games``: GameState records (only live games of the deployment's league count); ``samples``: canary
-    samples by server id; ``versions``: the version each server last reported running.
+    samples by server id; ``versions``: the version each server last reported running; ``busy``: servers taken
+    by other deployments that have started (server id -> deployment id): a request waits until they finish.
     """
     if state["phase"] in TERMINAL:
         return Step(state)
     state = copy.deepcopy(state)
+    live_games = _recent(live_games, now, policy.live_game_max_age_seconds)
     phase = state["phase"]
     if phase == "waiting":
         if _seconds_since(state["requested_at"], now) > policy.request_ttl_seconds:
@@ -242,6 +257,12 @@ def evaluate(
                 state, "expired", f"still blocked after {policy.request_ttl_seconds:.0f}s: {state['reason']}", now
             )
             return Step(state, [_decide(state, ALL_SERVERS, "blocked", "expired", state["reason"], now)], True)
+        taken = {server: dep for server, dep in (busy or {}).items() if dep != state["deployment_id"]}
+        overlap = sorted(t for t in state["targets"] if t in taken)
+        if overlap:
+            others = sorted({taken[t] for t in overlap})
+            reason = f"blocked: {', '.join(overlap)} busy with deployment {', '.join(others)}"
+            return _blocked(state, f"busy:{','.join(others)}", reason, now)
         safety = check_safety(
             league=state["league"], live_games=live_games, now=now, windows=policy.windows, force=state["force"]
         )

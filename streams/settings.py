@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     deploy_agent_backlog_seconds: float = Field(
         default=900.0, description="A new deployment agent skips decisions older than this (no replay of history)."
     )
+    deploy_live_game_max_age_seconds: float = Field(
+        default=21600.0, description="A 'live' game not updated for this long no longer blocks deployments."
+    )
 
     # Load forecasting and predictive scaling (issue 5)
     scaling_capacity_per_agent: float = Field(default=1.0, description="Work units/s one agent handles at 100%.")

@@ -2,9 +2,9 @@
 
 Two league servers (s1, s2), each a clone of an origin repository with tags v1 and v2 and a restart script
 that appends "<version> <app.txt>" to a marker file. The worker (with the deployments agents) and both
-deployment agents run as real ``wirereport`` processes. The test drives them through: blocked during a live NBA game, allowed once it ends;
-a canary with injected errors rolled back (s1 back at v1, s2 never touched); a healthy canary promoted to
-every target.
+deployment agents run as real ``wirereport`` processes. The test drives them through: blocked during a live
+NBA game, allowed once it ends; a canary with injected errors rolled back (s1 back at v1, s2 never touched);
+a healthy canary, with a worker crash while it bakes, promoted to every target.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from connectors.edge import EdgeProducer
+from connectors.edge import EdgeProducer, assigned_consumer
 from connectors.testing import WirereportProcess, running_broker, wait_until
 from schemas.codec import get_codec
 from streams.topics import topic
@@ -95,12 +94,32 @@ def fleet(tmp_path_factory):
             manager.wait_for_output("worker ready", timeout=90)
             names = ("deployment-decisions", "deployment-state", "deployment-manager-feed")
             watch = {name: TopicWatch(bootstrap, name) for name in names}
-            yield {"bootstrap": bootstrap, "root": root, "repos": repos, "agents": processes[:2], "watch": watch}
+
+            def restart_worker() -> None:
+                """Crash the worker (SIGKILL) and start it again: its tables must come back from the changelogs."""
+                old = processes[2]
+                old.kill()
+                new = WirereportProcess(
+                    ["worker"], bootstrap=bootstrap, env={**env, "WIREREPORT_DATA_DIR": str(old.data_dir)}
+                )
+                processes[2] = new.start()
+                new.wait_for_output("worker ready", timeout=90)
+
+            yield {
+                "bootstrap": bootstrap,
+                "root": root,
+                "repos": repos,
+                "agents": processes[:2],
+                "watch": watch,
+                "restart_worker": restart_worker,
+            }
         finally:
             for w in watch.values():
                 w.close()
-            for p in processes:  # SIGINT to all first: they shut down in parallel
+            for p in processes[:2]:  # the agents: Ctrl-C, in parallel
                 p.signal(signal.SIGINT)
+            if len(processes) > 2:
+                processes[2].kill()  # the worker's graceful shutdown takes seconds and is not under test here
             for p in processes:
                 p.stop()
 
@@ -165,11 +184,7 @@ class TopicWatch:
     def __init__(self, bootstrap: str, name: str):
         self.name = name
         self.records: list[dict] = []
-        self.consumer = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": f"watch-{name}", "enable.auto.commit": False}
-        )
-        partitions = self.consumer.list_topics(name, timeout=10).topics[name].partitions
-        self.consumer.assign([TopicPartition(name, p, OFFSET_BEGINNING) for p in partitions])
+        self.consumer = assigned_consumer(bootstrap, [name])
 
     def poll(self) -> list[dict]:
         for msg in self.consumer.consume(500, 0.1):
@@ -248,6 +263,8 @@ def test_blocked_during_live_game_then_bad_canary_rolled_back_then_healthy_rollo
     _request(bootstrap, "dep-good")
     wait_decision(watch, "dep-good", "deploy", "s1")
     s1_agent.wait_for_output("applied v2 on s1 (dep-good)")
+    wait_phase(watch, "dep-good", "baking")
+    fleet["restart_worker"]()  # the baking deployment and the canary's baseline samples survive a crash
     with EdgeProducer(bootstrap) as producer:
         start = datetime.now(UTC)
         for i in range(12):

@@ -146,6 +146,26 @@ def test_live_game_blocks_once_then_deploys_the_canary_when_it_ends(world):
     assert world.servers() == {"s1": "deploying", "s2": "pending"}
 
 
+def test_a_live_game_whose_feed_went_silent_for_hours_no_longer_blocks(world):
+    record = {"game_id": "g1", "league": "NBA", "status": "live", "home_team": "BOS", "away_team": "LAL"}
+    world.feed("GameState", {**record, "updated_at": at(-7 * 60)}, at(-7 * 60))  # last update 7 h ago
+    assert actions(world.request(at(0))) == [("deploy", "s1")]
+    world.feed("GameState", {**record, "game_id": "g2", "updated_at": at(-30)}, at(-30))  # 30 min ago: live
+    assert actions(world.request(at(1), dep="d2", targets=("s3",))) == [("blocked", "*")]
+    assert "g2" in world.ctl.deployments["d2"]["reason"]
+
+
+def test_a_request_waits_while_another_deployment_has_its_servers(world):
+    world.request(at(0))  # d1: canary on s1, then s2
+    out = world.request(at(1), dep="d2", targets=("s2", "s3"))
+    assert actions(out) == [("blocked", "*")]
+    assert world.ctl.deployments["d2"]["reason"] == "blocked: s2 busy with deployment d1"
+    assert actions(world.request(at(1), dep="d3", targets=("s4",))) == [("deploy", "s4")]  # other servers: go
+    world.report("s1", "failed", at(2), version="v1")  # d1 ends (rolled back)
+    assert world.phase() == "rolled_back"
+    assert actions(world.tick(at(3))) == [("deploy", "s2")]
+
+
 def test_a_game_of_another_league_does_not_block(world):
     world.game("live", at(-5), league="NFL")
     assert actions(world.request(at(0))) == [("deploy", "s1")]
