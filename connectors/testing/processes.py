@@ -14,15 +14,21 @@ from pathlib import Path
 from typing import Any
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, message: str = "") -> Any:
-    """Poll ``predicate`` until it returns a truthy value (returned) or raise ``TimeoutError``."""
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.1, message: str | Callable[[], str] = ""
+) -> Any:
+    """Poll ``predicate`` until it returns a truthy value (returned) or raise ``TimeoutError``.
+
+    ``message`` may be a function, called only on timeout (e.g. to include a process's output).
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise TimeoutError(message or f"condition not met in {timeout:.0f}s")
+            text = message() if callable(message) else message
+            raise TimeoutError(text or f"condition not met in {timeout:.0f}s")
         time.sleep(interval)
 
 

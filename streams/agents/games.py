@@ -2,7 +2,8 @@
 the league account's daily tweet budget.
 
 ``plays`` -> ``play_decisions.decide`` (the code path of ``wirereport backtest plays``) -> tables ``games``
-(GameState), ``game_decisions`` and ``tweet_budgets`` -> ``game-state``, ``tweet-commands``. The schedule comes
+(GameState) and ``account_decisions`` (budget and decision state of each league account, one record so
+it updates atomically) -> ``game-state``, ``tweet-commands``. The schedule comes
 from ``league-events`` (co-partitioned with ``plays`` by league), kept in the ``schedule`` table.
 
 This is the reference pattern for agents: take a batch, decode (bad input goes to dead letters), call pure
@@ -13,24 +14,26 @@ from __future__ import annotations
 
 import faust
 
+from streams.account_decisions import decide_for_account
 from streams.agent_context import AgentContext
 from streams.game_state import apply_play, validate_play
-from streams.play_decisions import account_for, decide
+from streams.play_decisions import account_for
 from streams.topics import topic
 from streams.tweet_budget import ScheduleIndex
 
 
-def _latest(changed: dict, table: faust.Table, key: str):
+def _latest(changed: dict[str, tuple[int, dict]], table: faust.Table, key: str):
     """A key's value as of the events processed so far in this batch."""
-    hit = changed.get((table.name, key))
+    hit = changed.get(key)
     return hit[1] if hit else table.get(key)
 
 
 def install(app: faust.App, ctx: AgentContext) -> None:
     plays_spec, events_spec = topic("plays"), topic("league-events")
     games = ctx.table("games", "GameState", source_topic="plays", help_text="Current state of each game.")
-    decisions = ctx.table("game_decisions", "JsonState", source_topic="plays", help_text="Significance state.")
-    budgets = ctx.table("tweet_budgets", "JsonState", source_topic="plays", help_text="Budget per account.")
+    accounts = ctx.table(
+        "account_decisions", "JsonState", source_topic="plays", help_text="Budget and game decision states per account."
+    )
     schedule = ctx.table("schedule", "ScheduledGame", source_topic="league-events", help_text="Scheduled games.")
     limit, tz = ctx.settings.tweets_per_day, ctx.settings.tweet_timezone
     batch, within = ctx.settings.worker_batch_size, ctx.settings.worker_batch_seconds
@@ -59,35 +62,30 @@ def install(app: faust.App, ctx: AgentContext) -> None:
     async def decide_plays(stream: faust.StreamT) -> None:
         async for events in stream.take_events(batch, within):
             index = schedule_index()
-            changed: dict[tuple[str, str], tuple[int, dict]] = {}  # (table, key) -> (partition, value)
+            changed_games: dict[str, tuple[int, dict]] = {}
+            changed_accounts: dict[str, tuple[int, dict]] = {}
             commands: list[dict] = []
-
             for event in events:
                 decoded = await ctx.decode(event, plays_spec, validate_play)
                 if decoded is None:
                     continue
                 play = decoded[1]
                 game_id, account, partition = play["game_id"], account_for(play["league"]), event.message.partition
-                state = apply_play(_latest(changed, games, game_id), play)
-                if state is None:  # redelivered: decided before
-                    continue
-                decision, game_decision, budget = decide(
-                    play,
-                    _latest(changed, decisions, game_id),
-                    _latest(changed, budgets, account),
-                    index,
-                    limit=limit,
-                    tz=tz,
+                decision, account_state = decide_for_account(
+                    play, _latest(changed_accounts, accounts, account), index, limit=limit, tz=tz
                 )
-                state["win_prob_home"] = decision["win_prob_home"]
-                changed[(games.name, game_id)] = (partition, state)
-                changed[(decisions.name, game_id)] = (partition, game_decision)
-                changed[(budgets.name, account)] = (partition, budget)
+                changed_accounts[account] = (partition, account_state)
                 if decision["command"] is not None:
                     commands.append(decision["command"])
+                state = apply_play(_latest(changed_games, games, game_id), play)
+                if state is not None:  # None: a redelivered play the games table already has
+                    state["win_prob_home"] = decision["win_prob_home"]
+                    changed_games[game_id] = (partition, state)
 
-            states = [("game-state", value) for (name, _), (_, value) in changed.items() if name == games.name]
-            await ctx.publish([("tweet-commands", c) for c in commands] + states)
-            tables = {t.name: t for t in (games, decisions, budgets)}
-            for (table_name, key), (partition, value) in changed.items():
-                ctx.store(tables[table_name], key, value, partition)
+            await ctx.publish(
+                [("tweet-commands", c) for c in commands] + [("game-state", s) for _, s in changed_games.values()]
+            )
+            for account, (partition, value) in changed_accounts.items():
+                ctx.store(accounts, account, value, partition)
+            for game_id, (partition, value) in changed_games.items():
+                ctx.store(games, game_id, value, partition)

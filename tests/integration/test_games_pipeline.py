@@ -80,7 +80,7 @@ def test_real_game_with_bad_input_and_a_worker_restart(own_broker, tmp_path):
         after = wait_until(
             lambda: next((s for s in states_of(own_broker, GAME_ID) if s["last_play_id"] == "after-restart"), None),
             timeout=30,
-            message="no state update after the restart",
+            message=lambda: f"no state update after the restart; worker said:\n{worker.output[-3000:]}",
         )
     assert after["plays_seen"] == len(plays) + 1
     assert (after["home_score"], after["away_score"], after["status"]) == (27, 20, "final")
