@@ -6,6 +6,9 @@ sample times themselves are the schedule, known in advance. References on the sa
 
 - reactive (like Kubernetes' HPA): enough agents for the previous sample's workload (one sample late);
 - seasonal-naive: max(reactive, enough agents for the workload at the same time one week earlier).
+
+Scores are time-weighted: a sample stands for the time since the previous one, at most the trace's
+median step (an overnight gap counts one step); a league's first sample is not scored (nothing was known).
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ class PolicyScore:
     last_agents: int | None = None
 
     def add(self, agents: int, workload: float, duration: float, capacity_per_agent: float, target: float) -> None:
+        if self.last_agents is not None and agents != self.last_agents:
+            self.actions += 1
+        self.last_agents = agents
+        if duration <= 0:
+            return
         capacity = agents * capacity_per_agent
         self.seconds += duration
         self.agent_seconds += agents * duration
@@ -46,9 +54,6 @@ class PolicyScore:
             self.above_target_seconds += duration
         if capacity > 0:
             self.slack_seconds += max(0.0, 1.0 - workload / capacity) * duration
-        if self.last_agents is not None and agents != self.last_agents:
-            self.actions += 1
-        self.last_agents = agents
 
     def summary(self, days: float) -> dict[str, float]:
         total = self.seconds or 1.0
@@ -113,8 +118,9 @@ def run_backtest(
     config: PolicyConfig,
     *,
     models: tuple[str, ...] = DEFAULT_MODELS,
-    headroom_quantile: float = 0.75,
+    headroom_quantile: float = 0.7,
     horizons: tuple[float, ...] = (),
+    lookahead: bool = True,
     keep_rows: bool = True,
 ) -> BacktestResult:
     """Run the policy over ``samples`` (``league``, ``observed_at``, ``workload``) in input order.
@@ -162,6 +168,9 @@ def run_backtest(
                 config,
                 headroom=forecaster.headroom(forecast, t),
                 target_t=t,
+                upcoming=(lambda f=forecaster, at=t + (forecaster.step or gap): f.forecast_at(at))
+                if lookahead
+                else None,
             )
             if command is not None:
                 action = "scale_down" if command["action"] != "scale_up" else "scale_up"
@@ -194,7 +203,8 @@ def run_backtest(
     target = config.target_utilization
     p, r, s = (scores[name] for name in POLICIES)
     for _, y, gap, agents, reactive, seasonal in pending:
-        duration = step if gap <= 0 else min(gap, step)
+        # a league's first sample is not scored: nothing was known before it (every policy starts at min)
+        duration = 0.0 if gap <= 0 else min(gap, step)
         p.add(agents, y, duration, cap, target)
         r.add(reactive, y, duration, cap, target)
         s.add(seasonal, y, duration, cap, target)
@@ -214,7 +224,7 @@ def format_table(result: BacktestResult) -> Iterator[str]:
     for name in POLICIES:
         s = result.scores[name]
         yield (
-            f"{name:<16}{s['under_provisioned']:>18.2%} {s['above_target']:>13.2%}{s['slack']:>8.1%}"
+            f"{name:<16}{s['under_provisioned']:>18.3%} {s['above_target']:>13.2%}{s['slack']:>8.1%}"
             f"{s['actions_per_day']:>13.1f}{s['agent_hours']:>13.0f}"
         )
     for target, status in result.targets().items():

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -147,8 +148,14 @@ def decide(
     target_t: float | None = None,
     profile: LeagueProfile | None = None,
     other_agents: int = 0,
+    upcoming: float | Callable[[], float | None] | None = None,
 ) -> tuple[dict, dict | None]:
-    """One decision at ``now`` for the interval ending at ``target_t``; returns (new state, command or None)."""
+    """One decision at ``now`` for the interval ending at ``target_t``; returns (new state, command or None).
+
+    ``upcoming`` is the forecast for the interval after that one (or a function computing it, called only
+    when a scale-down is considered): a scale-down never goes below what it needs (no agents are removed
+    that the next interval would add back: no flapping).
+    """
     agents = state["agents"]
     target_t = now if target_t is None else target_t
     state = _expire(state, now)
@@ -170,17 +177,13 @@ def decide(
     multiplier, why = _event_multiplier(state, target_t)
     predicted = 0.0 if forecast is None else forecast * (1.0 + headroom) * multiplier
     desired = max(math.ceil(predicted / capacity - 1e-9), math.ceil(workload / config.capacity_per_agent - 1e-9))
-    reason = (
-        f"forecast {predicted:.4g} ({why})"
-        if predicted >= workload * config.target_utilization
-        else (f"observed load {workload:.4g}")
-    )
+    game_reason = None
     if profile is not None:
         game = _game_in_window(state, target_t, config.prescale_seconds, profile.game_duration_seconds)
         if game is not None:
             game_agents = math.ceil(profile.base_agents * profile.game_day_multiplier)
             if game_agents > desired:
-                desired, reason = game_agents, f"game {game}: pre-scaling x{profile.game_day_multiplier:g}"
+                desired, game_reason = game_agents, f"game {game}: pre-scaling x{profile.game_day_multiplier:g}"
 
     floor, ceiling = config.min_agents, config.max_agents
     if profile is not None:
@@ -191,9 +194,17 @@ def decide(
         if o["max_agents"] is not None:
             ceiling = min(ceiling, o["max_agents"])
     ceiling = min(ceiling, max(config.max_total_agents - other_agents, 0))
-    bounded = min(max(desired, floor), ceiling)
-    if bounded != desired:
-        reason = f"{reason}; bounded to [{floor}, {ceiling}]"
+    unbounded, bounded = desired, min(max(desired, floor), ceiling)
+
+    def reason() -> str:  # formatted only when acting (the hot path of a backtest rarely acts)
+        if game_reason:
+            text = game_reason
+        elif predicted >= workload * config.target_utilization:
+            text = f"forecast {predicted:.4g} ({why})"
+        else:
+            text = f"observed load {workload:.4g}"
+        return text if bounded == unbounded else f"{text}; bounded to [{floor}, {ceiling}]"
+
     desired = bounded
 
     resources_tight = cpu_percent >= config.max_cpu_percent or memory_percent >= config.max_memory_percent
@@ -204,14 +215,19 @@ def decide(
     last = state["last_scale_at"]
     if desired > agents:
         if agents < floor or last is None or now - last >= config.up_cooldown_seconds:
-            return _act(state, now, desired, SCALE_UP, reason, forecast, config)
+            return _act(state, now, desired, SCALE_UP, reason(), forecast, config)
     elif desired < agents:
         if agents > ceiling:  # an override or a limit lowered the ceiling: obey at once
-            return _act(state, now, ceiling, SCALE_DOWN, reason, forecast, config)
+            return _act(state, now, ceiling, SCALE_DOWN, reason(), forecast, config)
         if last is None or now - last >= config.down_cooldown_seconds:
             stable = max(n for _, n in state["recent_desired"])
+            if upcoming is not None and stable < agents:
+                expected = upcoming() if callable(upcoming) else upcoming
+                if expected is not None:
+                    ahead = math.ceil(expected * multiplier / capacity - 1e-9)  # the point forecast: no headroom
+                    stable = max(stable, min(ahead, ceiling))
             if stable < agents:
-                return _act(state, now, stable, SCALE_DOWN, f"{reason}; stable for the cooldown", forecast, config)
+                return _act(state, now, stable, SCALE_DOWN, f"{reason()}; stable for the cooldown", forecast, config)
     return state, None
 
 
@@ -243,7 +259,8 @@ def _game_in_window(state: dict, t: float, before: float, duration: float) -> st
 
 def _remember(state: dict, now: float, desired: int, config: PolicyConfig) -> dict:
     horizon = now - config.down_cooldown_seconds
-    recent = [d for d in state["recent_desired"] if d[0] > horizon]
+    recent = state["recent_desired"]
+    recent = [d for d in recent if d[0] > horizon] if recent and recent[0][0] <= horizon else list(recent)
     recent.append([now, desired])
     return {**state, "recent_desired": recent}
 

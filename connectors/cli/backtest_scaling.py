@@ -16,7 +16,7 @@ def add_policy_arguments(p) -> None:
     p.add_argument("--target-utilization", type=float, help="planned utilization, 0-1 (default 0.7)")
     p.add_argument("--min-agents", type=int, help="fewest agents (default 1)")
     p.add_argument("--max-agents", type=int, help="most agents (default 150)")
-    p.add_argument("--headroom-quantile", type=float, help="forecast-error quantile used as headroom (0.75)")
+    p.add_argument("--headroom-quantile", type=float, help="forecast-error quantile used as headroom (0.7)")
     p.add_argument("--down-cooldown", type=float, help="seconds before a scale-down, and its window (300)")
     p.add_argument("--models", help="comma-separated forecasting models (settings default)")
 

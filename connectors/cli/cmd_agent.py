@@ -69,15 +69,13 @@ def run_agent(args) -> int:
         speed=args.speed if args.replay else None,
         on_event=event,
     )
+    # Ctrl-C and SIGTERM stop the agent cleanly (a KeyboardInterrupt inside Thread.join is unsafe before 3.13)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
+    signal.signal(signal.SIGINT, lambda *_: agent.stop())
     runner = threading.Thread(target=agent.run, kwargs={"count": args.count}, daemon=True)
     runner.start()
-    try:
-        while runner.is_alive():
-            runner.join(0.5)
-    except KeyboardInterrupt:
-        agent.stop()
-        runner.join(30)
+    while runner.is_alive():
+        runner.join(0.5)
     buffered = len(agent.buffer)
     agent.close()
     print(f"agent stopped: {agent.samples} sample(s) taken, {agent.sender.sent} sent, {buffered} left on disk")

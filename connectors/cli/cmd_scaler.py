@@ -12,7 +12,6 @@ def register(subparsers) -> None:
     p.add_argument("--executor", choices=["local", "kubernetes"], help="settings default: local")
     p.add_argument("--league", action="append", choices=["NFL", "NBA", "WNBA"], help="only these leagues")
     p.add_argument("--worker-cmd", help="local: a worker's command ({league} and {index} are filled in)")
-    p.add_argument("--group-id", default="wirereport-scaler", help="consumer group (default wirereport-scaler)")
     p.set_defaults(func=run)
 
 
@@ -43,10 +42,11 @@ def run(args) -> int:
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     converge = getattr(executor, "converge", None)
     try:
         scaler.restore()
-        run_scaler(scaler, settings.bootstrap, stop, args.group_id, settings.broker_session_timeout, converge)
+        run_scaler(scaler, settings.bootstrap, stop, converge)
     except KeyboardInterrupt:
         pass
     finally:

@@ -6,12 +6,12 @@ import logging
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException
 
+from connectors.edge import assigned_consumer
 from connectors.exceptions import BrokerUnavailable
 from connectors.scaling.executors import Executor, ScaleError
 from schemas.codec import get_codec
@@ -30,6 +30,21 @@ class AppliedCommands:
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS applied (seq INTEGER PRIMARY KEY AUTOINCREMENT, command_id TEXT UNIQUE,"
             " league TEXT, agents INTEGER)"
+        )
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS positions (topic TEXT, partition INTEGER, next_offset INTEGER,"
+            " PRIMARY KEY (topic, partition))"
+        )
+
+    def positions(self) -> dict[tuple[str, int], int]:
+        """Where to resume each partition (the offset after the last message handled)."""
+        rows = self._db.execute("SELECT topic, partition, next_offset FROM positions").fetchall()
+        return {(t, p): o for t, p, o in rows}
+
+    def save_positions(self, positions: dict[tuple[str, int], int]) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO positions (topic, partition, next_offset) VALUES (?, ?, ?)",
+            [(t, p, o) for (t, p), o in positions.items()],
         )
 
     def __contains__(self, command_id: str) -> bool:
@@ -103,33 +118,27 @@ def run_scaler(
     scaler: Scaler,
     bootstrap: str,
     stop: threading.Event,
-    group_id: str = "wirereport-scaler",
-    session_timeout: float = 6.0,
     converge: Callable[[], None] | None = None,
 ) -> None:
-    """Consume ``scaling-commands`` until ``stop``; offsets are committed after the commands are applied."""
+    """Consume ``scaling-commands`` until ``stop``, resuming where the scaler left off (positions kept with
+    the applied ids, so a restart neither skips nor - thanks to the ids - repeats a command)."""
     codec = get_codec()
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": group_id,
-            "client.id": f"scaler-{uuid.uuid4().hex[:6]}",
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "session.timeout.ms": int(session_timeout * 1000),
-            "heartbeat.interval.ms": int(max(session_timeout / 4, 0.5) * 1000),
-        }
-    )
     try:
-        consumer.subscribe(["scaling-commands"], on_assign=lambda c, parts: scaler.on_event("scaler ready"))
+        consumer = assigned_consumer(bootstrap, ["scaling-commands"], start=scaler.applied.positions())
+    except KafkaException as exc:
+        raise BrokerUnavailable(f"scaler cannot consume from {bootstrap}: {exc}") from None
+    scaler.on_event("scaler ready")
+    try:
         last_converge = time.monotonic()
         while not stop.is_set():
             messages = consumer.consume(500, 0.5)
+            positions = {}
             for msg in messages:
                 if msg.error():
                     if msg.error().code() != KafkaError._PARTITION_EOF:
                         log.warning("consume error: %s", msg.error().str())
                     continue
+                positions[(msg.topic(), msg.partition())] = msg.offset() + 1
                 try:
                     _, command = codec.decode(msg.value(), ("ScalingCommand",))
                 except SchemaError as exc:
@@ -139,12 +148,10 @@ def run_scaler(
                     scaler.handle(command)
                 except ScaleError as exc:
                     scaler.on_event(f"scaling failed: {exc}")
-            if messages:
-                consumer.commit(asynchronous=False)
+            if positions:
+                scaler.applied.save_positions(positions)
             if converge is not None and time.monotonic() - last_converge > 2.0:
                 converge()
                 last_converge = time.monotonic()
-    except KafkaException as exc:
-        raise BrokerUnavailable(f"scaler cannot consume from {bootstrap}: {exc}") from None
     finally:
         consumer.close()

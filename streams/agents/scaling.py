@@ -3,15 +3,19 @@
 ``system-metrics`` (keyed by server), ``league-events`` and ``scaling-overrides`` are re-keyed into
 ``scaling-feed`` by league, so one partition holds everything of a league in order. Per league the
 ``scaling`` table holds the ScalingState (policy state + the open metrics interval); the online
-forecasters live in memory (re-learned after a restart, naive meanwhile) and are refitted with
-statsmodels in an executor every ``scaling_refit_seconds``.
+forecasters live in memory, are snapshotted to ``data_dir`` every minute (and reloaded at start, so a
+restart does not forget the seasons), and are refitted with statsmodels in an executor every
+``scaling_refit_seconds``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import pickle
 import time
+from pathlib import Path
 
 import faust
 
@@ -37,7 +41,8 @@ def install(app: faust.App, ctx: AgentContext) -> None:
     profiles = load_profiles(settings.scaling_profiles)
     models = tuple(m.strip() for m in settings.scaling_models.split(",") if m.strip())
     bucket = settings.metrics_interval_seconds
-    forecasters: dict[str, LeagueForecaster] = {}
+    snapshot = Path(settings.data_dir) / "scaling-forecasters.pickle"
+    forecasters: dict[str, LeagueForecaster] = _load(snapshot)
 
     def forecaster(league: str) -> LeagueForecaster:
         if league not in forecasters:
@@ -82,6 +87,7 @@ def install(app: faust.App, ctx: AgentContext) -> None:
             target_t=target,
             profile=profiles.get(league),
             other_agents=others,
+            upcoming=lambda: model.forecast(2 * horizon),
         )
         return state, command, forecast_record(league, model, closed["t"], closed["workload"], horizon)
 
@@ -125,6 +131,16 @@ def install(app: faust.App, ctx: AgentContext) -> None:
             for command in commands:
                 await ctx.send("scaling-commands", command)
 
+    @app.timer(interval=60.0)
+    async def save_forecasters() -> None:
+        if forecasters:
+            _save(snapshot, forecasters)
+
+    @app.on_before_shutdown.connect
+    async def save_at_shutdown(app, **kwargs) -> None:
+        if forecasters:
+            _save(snapshot, forecasters)
+
     if settings.scaling_refit_seconds > 0:
 
         @app.timer(interval=settings.scaling_refit_seconds)
@@ -137,3 +153,24 @@ def install(app: faust.App, ctx: AgentContext) -> None:
                 result = await loop.run_in_executor(None, refit, history, model.step)
                 if result is not None and model.swap_in(result.model, result.holdout_mae, result.last_t):
                     log.info("%s: refitted ETS model swapped in (held-out MAE %.4g)", league, result.holdout_mae)
+
+
+def _load(path: Path) -> dict[str, LeagueForecaster]:
+    """Forecasters of the last snapshot this worker wrote (empty if none or unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            loaded = pickle.load(fh)  # our own file in our data dir
+        return loaded if isinstance(loaded, dict) else {}
+    except FileNotFoundError:
+        return {}
+    except Exception as exc:  # a snapshot of an older version: start afresh
+        log.warning("ignoring forecaster snapshot %s: %s", path, exc)
+        return {}
+
+
+def _save(path: Path, forecasters: dict[str, LeagueForecaster]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(forecasters, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)

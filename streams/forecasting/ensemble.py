@@ -72,9 +72,9 @@ class LeagueForecaster:
     models: tuple[str, ...] = DEFAULT_MODELS
     error_decay: float = 0.05
     switch_margin: float = 0.05
-    headroom_quantile: float = 0.9
+    headroom_quantile: float = 0.7
     error_window: int = 288
-    hour_window: int = 60
+    hour_window: int = 120
     hour_min_count: int = 10
     accuracy_horizons: tuple[float, ...] = (1800.0, 3600.0)
     warmup: int = 4

@@ -37,7 +37,8 @@ class SeasonalProfile:
             self.profile[slot] = y / self.level
         else:
             if p > 1e-9:
-                ratio = min(max(y / p, 0.2), 5.0)
+                ratio = y / p
+                ratio = 0.2 if ratio < 0.2 else (5.0 if ratio > 5.0 else ratio)
                 self.level += self.alpha * (ratio - self.level)
             self.profile[slot] = p + self.gamma * (y / self.level - p)
         self.last_t, self.last_y = t, y
@@ -48,7 +49,8 @@ class SeasonalProfile:
         p = self.profile.get(self._slot(self.last_t + horizon))
         if p is None:
             return None
-        return max(self.level * p, 0.0)
+        value = self.level * p
+        return value if value > 0.0 else 0.0
 
 
 class LastValue:

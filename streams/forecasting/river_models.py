@@ -37,6 +37,9 @@ class _ZeroTrend(deque):
     def update(self, y: float, level: deque) -> None:
         return None
 
+    def __reduce__(self):
+        return self.__class__, ()
+
 
 class _GridModel:
     """Feeds a sample-indexed river forecaster on a regular grid of ``step`` seconds."""
@@ -56,7 +59,8 @@ class _GridModel:
         return math.floor(t / self.step + 0.5)
 
     def learn_one(self, t: float, y: float) -> None:
-        self._peak = max(self._peak * 0.9995, y)
+        peak = self._peak * 0.9995
+        self._peak = y if y > peak else peak
         index = self._index(t)
         if self._last_index is not None and index <= self._last_index:  # same grid cell: keep the last value
             self.last_t = t
@@ -64,8 +68,7 @@ class _GridModel:
         missing = 0 if self._last_index is None else index - self._last_index - 1
         if self._ready:
             # a gap: neutral updates with the model's own forecasts (a whole season is a no-op rotation)
-            for _ in range(missing % self.season_length if self._rotates else min(missing, self.season_length)):
-                self._learn(self._predict_at(1))
+            self._impute(missing % self.season_length if self._rotates else min(missing, self.season_length))
             self._learn(y)
         else:
             if self._seed and missing:
@@ -81,13 +84,25 @@ class _GridModel:
     def forecast(self, horizon: float) -> float | None:
         if not self._ready or self.last_t is None:
             return None
-        steps = min(max(1, round(horizon / self.step)), self.season_length)
-        return min(max(self._predict_at(steps), 0.0), 3.0 * self._peak)
+        steps = round(horizon / self.step)
+        if steps < 1:
+            steps = 1
+        elif steps > self.season_length:
+            steps = self.season_length
+        value = self._predict_at(steps)
+        if value <= 0.0:
+            return 0.0
+        cap = 3.0 * self._peak
+        return cap if value > cap else value
 
     def _predict_at(self, steps: int) -> float:
         return self._predict(steps)[-1]
 
     _rotates = True
+
+    def _impute(self, steps: int) -> None:
+        for _ in range(steps):
+            self._learn(self._predict_at(1))
 
     def _initialize(self, first: list[float]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -118,6 +133,13 @@ class RiverHoltWinters(_GridModel):
 
     def _learn(self, y: float) -> None:
         self.model.learn_one(y)
+
+    def _impute(self, steps: int) -> None:
+        # learning its own one-step forecast leaves the level as it is and re-appends season[-m]: a rotation
+        level, season, m = self.model.level, self.model.season, self.season_length
+        for _ in range(steps):
+            level.append(level[-1])
+            season.append(season[-m])
 
     def _predict(self, steps: int) -> list[float]:
         return self.model.forecast(horizon=steps)

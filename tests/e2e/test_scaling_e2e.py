@@ -29,7 +29,7 @@ def _workers(scaler: WirereportProcess) -> int:
 def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
     trace = tmp_path / "load.jsonl"
     with open(trace, "w") as fh:
-        for sample in list(read_named_trace("bank_calls"))[:120]:  # 10 hours of a weekday, 5-minute steps
+        for sample in list(read_named_trace("bank_calls"))[:100]:  # 10 hours of a weekday, 5-minute steps
             fh.write(json.dumps(sample) + "\n")
     env = {
         "WIREREPORT_APP_ID": "e2e-scaling",
@@ -43,7 +43,7 @@ def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
         "WIREREPORT_SCALING_EMERGENCY_MEMORY_PERCENT": "101",
         "WIREREPORT_SCALING_UP_COOLDOWN_SECONDS": "0",
     }
-    replay = ["--league", "NBA", "--replay", str(trace), "--speed", "1500"]
+    replay = ["--league", "NBA", "--replay", str(trace), "--speed", "3000"]
     with (
         WirereportProcess(["worker"], bootstrap=own_broker, env=env) as worker,
         WirereportProcess(["scaler"], bootstrap=own_broker, env={"WIREREPORT_DATA_DIR": str(tmp_path / "s")}) as scaler,
@@ -54,8 +54,8 @@ def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
             WirereportProcess(["agent", "--server-id", "nba-1", *replay], bootstrap=own_broker) as a1,
             WirereportProcess(["agent", "--server-id", "nba-2", *replay], bootstrap=own_broker) as a2,
         ):
-            a1.wait_for_output("all 120 sample(s) sent", timeout=60)
-            a2.wait_for_output("all 120 sample(s) sent", timeout=60)
+            a1.wait_for_output("all 100 sample(s) sent", timeout=60)
+            a2.wait_for_output("all 100 sample(s) sent", timeout=60)
 
         def commands():
             got = [r for _, r in consume_records(own_broker, "scaling-commands", timeout=1)]
@@ -66,8 +66,31 @@ def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
         assert "scaled NBA" in scaler.output
         forecasts = [r for _, r in consume_records(own_broker, "load-forecasts", timeout=1)]
         states = [r for _, r in consume_records(own_broker, "scaling-state", timeout=1)]
+
+        # a worker restart keeps the league's state (table changelog) and its forecaster (snapshot)
+        worker.stop()
+        assert (tmp_path / "worker" / "scaling-forecasters.pickle").exists()
+        with open(trace, "w") as fh:
+            for sample in list(read_named_trace("bank_calls"))[100:110]:
+                fh.write(json.dumps(sample) + "\n")
+        with WirereportProcess(["worker"], bootstrap=own_broker, env=env) as again:
+            again.wait_for_output("worker ready", timeout=60)
+            with WirereportProcess(["agent", "--server-id", "nba-1", *replay], bootstrap=own_broker) as a3:
+                a3.wait_for_output("all 10 sample(s) sent", timeout=60)
+
+            def after_restart():
+                recs = [r for _, r in consume_records(own_broker, "load-forecasts", timeout=1)]
+                return recs[len(forecasts) :] or None
+
+            later = wait_until(after_restart, 30)
+        final = [r for _, r in consume_records(own_broker, "scaling-state", timeout=1)][-1]
+        assert later[0]["samples"] > forecasts[-1]["samples"]  # the forecaster went on, not from scratch
+        earlier_ids = [h["command_id"] for h in states[-1]["history"]]
+        final_ids = [h["command_id"] for h in final["history"]]
+        kept = final_ids.index(earlier_ids[-1]) + 1  # the history before the restart was restored, in order
+        assert final_ids[:kept] == earlier_ids[-kept:]
     assert forecasts and forecasts[-1]["league"] == "NBA" and forecasts[-1]["forecast"] > 0
-    assert forecasts[-1]["samples"] >= 100  # one league sample per trace step (two servers summed)
+    assert forecasts[-1]["samples"] >= 80  # one league sample per trace step (two servers summed)
     assert states[-1]["agents"] == got[-1]["agents_after"]
     assert all(1 <= c["agents_after"] <= 4 for c in got)
     assert len({c["command_id"] for c in got}) == len(got)

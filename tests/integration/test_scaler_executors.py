@@ -118,3 +118,66 @@ def test_kubernetes_executor_patches_replicas(k8s_api):
         executor.scale("NBA", 8)
     assert executor.current("NBA") == 7
     executor.close()
+
+
+class _Counting:
+    def __init__(self):
+        self.calls: list[tuple[str, int]] = []
+
+    def scale(self, league, agents):
+        self.calls.append((league, agents))
+
+    def current(self, league):
+        return None
+
+    def close(self):
+        pass
+
+
+def test_scaler_resumes_after_restart_without_repeating(broker, tmp_path):
+    from datetime import UTC, datetime
+
+    from connectors.edge import EdgeProducer
+    from connectors.scaling.scaler import run_scaler
+
+    def command(cid, after):
+        return {
+            "command_id": cid,
+            "league": "NFL",
+            "agents_before": 1,
+            "agents_after": after,
+            "action": "scale_up",
+            "reason": "test",
+            "forecast": None,
+            "forecast_only": False,
+            "decided_at": datetime.now(UTC),
+        }
+
+    def run_until(executor, applied, count):
+        stop = threading.Event()
+        scaler = Scaler(executor, applied, {"NFL"})
+        thread = threading.Thread(target=run_scaler, args=(scaler, broker, stop), daemon=True)
+        thread.start()
+        try:
+            wait_until(lambda: len(executor.calls) >= count, 20)
+        finally:
+            stop.set()
+            thread.join(10)
+        return scaler
+
+    tag = tmp_path.name
+    with EdgeProducer(broker) as producer:
+        producer.send("scaling-commands", command(f"{tag}-a", 3))
+        producer.send("scaling-commands", command(f"{tag}-b", 4))
+    applied = AppliedCommands(tmp_path / "applied.sqlite3")
+    first = _Counting()
+    run_until(first, applied, 2)
+    assert [c for c in first.calls if c[1] in (3, 4)][-2:] == [("NFL", 3), ("NFL", 4)]
+    with EdgeProducer(broker) as producer:
+        producer.send("scaling-commands", command(f"{tag}-b", 4))  # a redelivery
+        producer.send("scaling-commands", command(f"{tag}-c", 6))
+    second = _Counting()
+    scaler = run_until(second, applied, 1)
+    assert second.calls == [("NFL", 6)]  # resumed after b; the redelivered b was recognised by its id
+    assert scaler.duplicates == 1
+    applied.close()

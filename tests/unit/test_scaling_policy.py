@@ -49,6 +49,15 @@ def test_scale_up_fast_scale_down_slow_without_flapping():
     assert cmd["action"] == "scale_up" and state["agents"] == 4
 
 
+def test_no_scale_down_that_the_next_interval_would_undo():
+    state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
+    state, cmd = step(state, T0, 1.0, forecast=1.0, upcoming=4.0)  # load dips for one interval only
+    assert cmd["agents_after"] == 8  # not 2: the interval after needs 4 / 0.5 agents
+    state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
+    state, cmd = step(state, T0, 1.0, forecast=1.0, upcoming=20.0)
+    assert cmd is None and state["agents"] == 10
+
+
 def test_scale_down_goes_to_the_highest_recent_desire():
     state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
     state, _ = step(state, T0, 3.0)  # desired 6
