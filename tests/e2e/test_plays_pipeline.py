@@ -28,6 +28,13 @@ def tweet_commands(bootstrap: str) -> list[dict]:
     return [r for _, r in consume_records(bootstrap, "tweet-commands", timeout=1.0)]
 
 
+def _difference(expected: dict, commands: list[dict], output: str) -> str:
+    got = {c["command_id"]: c for c in commands}
+    missing = [expected[k]["text"] for k in expected.keys() - got.keys()]
+    extra = [got[k]["text"] for k in got.keys() - expected.keys()]
+    return f"live differs from the backtest; missing {missing}; extra {extra}; worker said:\n{output[-2000:]}"
+
+
 @pytest.fixture(scope="module")
 def day():
     plays = load("nfl_2018_week1_sunday.jsonl.gz", "Play")
@@ -63,7 +70,7 @@ def test_pipeline_equals_backtest_across_a_worker_crash(day, tmp_path):
             wait_until(
                 lambda: {c["command_id"] for c in tweet_commands(bootstrap)} >= set(expected),
                 timeout=90,
-                message="the pipeline did not produce every tweet the backtest made",
+                message=lambda: _difference(expected, tweet_commands(bootstrap), worker.output),
             )
             time.sleep(1.0)
             commands = tweet_commands(bootstrap)
