@@ -23,8 +23,8 @@ def agent_modules() -> list[str]:
     return [n for n in _FIRST if n in names] + sorted(n for n in names if n not in _FIRST)
 
 
-def create_app(settings: Settings | None = None) -> faust.App:
-    """Build the Faust app from settings and install all agents."""
+def create_app(settings: Settings | None = None, install_agents: bool = True) -> faust.App:
+    """Build the Faust app from settings and install all agents (``install_agents=False``: none, for benchmarks)."""
     settings = settings or get_settings()
     app = WireReportApp(
         settings.app_id,
@@ -54,6 +54,6 @@ def create_app(settings: Settings | None = None) -> faust.App:
     )
     ctx = AgentContext(app, settings)
     app.wirereport = ctx  # type: ignore[attr-defined]
-    for name in agent_modules():
+    for name in agent_modules() if install_agents else ():
         importlib.import_module(f"streams.agents.{name}").install(app, ctx)
     return app

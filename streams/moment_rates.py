@@ -95,8 +95,18 @@ def load(league: str) -> dict[str, Any]:
 
 
 def expected_moments(table: dict[str, Any], ph: int | None, cl: int, value: float) -> float:
-    """Expected number of moments of value >= ``value`` still to come in a game (``ph`` None: not started)."""
-    k = max(0, grid_index(value))
-    if ph is None:
-        return table["pregame"][k]
-    return table["table"][ph][cl][k]
+    """Expected number of moments of value >= ``value`` still to come in a game (``ph`` None: not started).
+
+    Linear between grid levels (above the top level it falls to 0 at value 1).
+    """
+    row = table["pregame"] if ph is None else table["table"][ph][cl]
+    k = grid_index(value)
+    if k < 0:
+        return row[0]
+    lo = VALUE_GRID[k]
+    if k + 1 < len(VALUE_GRID):
+        hi, upper = VALUE_GRID[k + 1], row[k + 1]
+    else:
+        hi, upper = 1.0 + 1e-9, 0.0
+    share = (value - lo) / (hi - lo) if hi > lo else 0.0
+    return row[k] + (upper - row[k]) * min(max(share, 0.0), 1.0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from streams import moment_rates, tweet_budget, tweet_text
+from streams import moment_rates, team_ratings, tweet_budget, tweet_text
 from streams.significance import leader, score_play
 from streams.tweet_budget import ScheduleIndex
 from streams.win_probability import win_prob_home
@@ -32,8 +32,8 @@ def command_id(account: str, game_id: str, play_id: str) -> str:
     return hashlib.sha256(f"{account}|{game_id}|{play_id}".encode()).hexdigest()[:32]
 
 
-def pregame_win_prob(play: dict[str, Any]) -> float:
-    """Home win probability before the first play (home edge only)."""
+def pregame_win_prob(play: dict[str, Any], strength: float = 0.0) -> float:
+    """Home win probability before the first play (home edge and team strength)."""
     start = {
         **play,
         "period": 1,
@@ -46,16 +46,19 @@ def pregame_win_prob(play: dict[str, Any]) -> float:
         "yardline_100": None,
         "event_type": "period_start",
     }
-    return win_prob_home(start)
+    return win_prob_home(start, strength)
 
 
-def new_game_state(play: dict[str, Any]) -> dict[str, Any]:
+def new_game_state(play: dict[str, Any], strength: float = 0.0) -> dict[str, Any]:
+    """A game's decision state before its first play (``strength``: pre-game Elo difference / 100)."""
     return {
         "game_id": play["game_id"],
         "league": play["league"],
+        "strength": strength,
+        "rated": False,
         "home_score": 0,
         "away_score": 0,
-        "win_prob_home": pregame_win_prob(play),
+        "win_prob_home": pregame_win_prob(play, strength),
         "last_sequence": -1,
         "plays_seen": 0,
         "last_tweet_play": None,
@@ -89,7 +92,7 @@ def assess(play: dict[str, Any], game: dict[str, Any]) -> tuple[float, dict[str,
         base_home, base_away, base_wp = pending["home_score"], pending["away_score"], pending["win_prob_home"]
     else:
         base_home, base_away, base_wp = game["home_score"], game["away_score"], game["win_prob_home"]
-    wp = win_prob_home(play)
+    wp = win_prob_home(play, game.get("strength", 0.0))
     sig = score_play(play, base_home, base_away, base_wp, wp)
     new_pending = None
     if try_pending(play, game["home_score"], game["away_score"]):
@@ -160,8 +163,15 @@ def decide(
         schedule = ScheduleIndex(schedule, tz)
     league, game_id, play_id = play["league"], play["game_id"], play["play_id"]
     account = account_for(league)
-    game = game_state or new_game_state(play)
-    budget = tweet_budget.for_day(budget_state, account, tweet_budget.local_day(play["occurred_at"], tz), limit)
+    day = tweet_budget.local_day(play["occurred_at"], tz)
+    budget = tweet_budget.for_day(budget_state, account, day, limit)
+    if game_state is None:
+        ratings = team_ratings.for_season(budget["ratings"], team_ratings.season_of(league, day))
+        if ratings is not budget["ratings"]:
+            budget = {**budget, "ratings": ratings}
+        game = new_game_state(play, team_ratings.difference(ratings, play["home_team"], play["away_team"]))
+    else:
+        game = game_state
 
     if play["sequence"] <= game["last_sequence"]:  # a redelivery: already decided
         decision = _decision(play, game["win_prob_home"], 0.0, False, "low", "update", None)
@@ -171,6 +181,12 @@ def decide(
     final = sig["final"]
     position = [moment_rates.phase(league, play["period"], play["clock_seconds"]), moment_rates.closeness(wp), final]
     budget = tweet_budget.with_game_position(budget, game_id, position)
+    rated = game.get("rated", False)
+    if final and not rated:  # the final score moves the teams' ratings, once
+        ratings = team_ratings.update(
+            budget["ratings"], play["home_team"], play["away_team"], play["home_score"], play["away_score"]
+        )
+        budget, rated = {**budget, "ratings": ratings}, True
 
     tweet = False
     if (
@@ -181,8 +197,8 @@ def decide(
     ):
         table = moment_rates.load(league)
         # the current game's own future is part of the expectation; this play's moment is not
-        better = tweet_budget.expected_better_moments(budget, league, sig["value"], schedule, table)
-        tweet = tweet_budget.should_spend(budget, better)
+        curve = tweet_budget.expected_curve(budget, league, schedule, table)
+        tweet = tweet_budget.should_spend(budget, sig["value"], curve)
 
     new_game = {
         **game,
@@ -192,6 +208,7 @@ def decide(
         "last_sequence": play["sequence"],
         "plays_seen": game["plays_seen"] + 1,
         "pending": pending,
+        "rated": rated,
     }
     command = None
     text = None

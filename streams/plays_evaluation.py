@@ -40,9 +40,13 @@ def decisive_moments(plays: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
         prev_leader, prev = None, None
         for i in idx:
             play = plays[i]
-            if prev is not None and play["period"] > prev["period"] >= LATE_PERIOD:
-                if prev["home_score"] == prev["away_score"] and last_equalizer is not None:
-                    forced.append(last_equalizer)  # the period ended tied and the game went on
+            period_ended_tied = (
+                prev is not None
+                and play["period"] > prev["period"] >= LATE_PERIOD
+                and prev["home_score"] == prev["away_score"]
+            )
+            if period_ended_tied and last_equalizer is not None:
+                forced.append(last_equalizer)  # the period ended tied and the game went on
             now = leader(play["home_score"], play["away_score"])
             if now != prev_leader:
                 if winner is not None and now == winner:
@@ -139,3 +143,48 @@ def summarize(
         "garbage_share": round(garbage_share(plays, tweeted), 4),
         "brier": round(brier(plays, win_probs), 5) if plays else None,
     }
+
+
+def evaluate_season(
+    plays: Sequence[dict[str, Any]],
+    schedule: Sequence[dict[str, Any]],
+    budgets: Sequence[int] = (17, 6),
+    tz: str = "America/New_York",
+) -> dict[str, Any]:
+    """Backtest ``plays`` at each budget and compare with the baseline rule; also the WP Brier/calibration."""
+    from streams import plays_backtest
+
+    moments = decisive_moments(plays)
+    report: dict[str, Any] = {"plays": len(plays), "decisive_moments": len(moments), "budgets": {}}
+    kinds = Counter(m["kind"] for m in moments)
+    report["decisive_moment_kinds"] = dict(kinds)
+    win_probs: list[float] = []
+    for budget in budgets:
+        decisions = list(plays_backtest.run(plays, schedule, budget, tz))
+        tweeted = [d["tweet"] for d in decisions]
+        win_probs = [d["win_prob_home"] for d in decisions]
+        ours = summarize(plays, tweeted, win_probs, tz)
+        base = baseline_tweets(plays, budget, tz)
+        base_hits = caught(plays, base, moments)
+        styles = Counter(d["style"] for d in decisions if d["tweet"])
+        report["budgets"][str(budget)] = {
+            "ours": ours,
+            "baseline_caught_share": round(sum(base_hits) / len(moments), 4) if moments else None,
+            "baseline_garbage_share": round(garbage_share(plays, base), 4),
+            "styles": dict(styles),
+            "caught_by_kind": _caught_by_kind(moments, caught(plays, tweeted, moments)),
+        }
+    outcomes = fitting.game_outcomes(plays)
+    labels = [outcomes[p["game_id"]] for p in plays]
+    report["brier"] = round(fitting.brier(win_probs, labels), 5)
+    report["calibration"] = fitting.calibration(win_probs, labels)
+    return report
+
+
+def _caught_by_kind(moments: Sequence[dict[str, Any]], hits: Sequence[bool]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for m, hit in zip(moments, hits, strict=True):
+        row = out.setdefault(m["kind"], [0, 0])
+        row[0] += int(hit)
+        row[1] += 1
+    return out

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 CANDIDATE_VALUE = 0.06  # below this a play is never offered to the budget
-SWING_CAP = 0.45  # a mere swing in win probability is never worth as much as a late decisive score
+SWING_CAP = 0.3  # a mere swing in win probability is never worth as much as a late decisive score
 GARBAGE_FACTOR = 0.02
 # P(a late go-ahead score holds for good): logistic in logit(leader's WP), share of the 4th quarter left
 # (t, sqrt t) and overtime, fitted on the NFL's 4th-quarter go-ahead scores of 2009-2017 (1,838 of them).
-GO_AHEAD_WEIGHTS = (1.8376, 0.6378, 5.0918, -7.3483, -1.6012)
+GO_AHEAD_WEIGHTS = (1.8272, 0.661, 5.2207, -7.4789, -1.548)
 EQUALIZER_MAX = 0.75  # share of NFL equalizers in the last minute that forced overtime, 2009-2017
 
 
@@ -104,18 +104,20 @@ def score_play(
     elif tie:
         style = "equalizer"
         if late:
-            seconds_left = clock if period >= rules.regulation_periods else clock + 900
+            seconds_left = clock if period >= rules.regulation_periods else clock + PERIOD_SECONDS[league]
             forces_overtime = EQUALIZER_MAX * math.exp(-seconds_left / rules.equalizer_time_scale)
-            value = max(value, forces_overtime if not overtime else 0.6)
+            if overtime and league == "NFL":  # an NFL overtime never forces another one (it ends tied)
+                forces_overtime = 0.05
+            value = max(value, forces_overtime)
     elif final:
         style = "final"
         margin = abs(home - away)
         close = margin <= (8 if league == "NFL" else 5)
-        value = 0.5 if overtime else (0.35 if close else 0.15)
+        value = 0.25 if overtime else (0.15 if close else 0.07)
     if garbage:
         value *= GARBAGE_FACTOR
     value = max(0.0, min(1.0, value))
-    urgency = "high" if value >= 0.75 else "medium" if value >= 0.4 else "low"
+    urgency = "high" if value >= 0.6 else "medium" if value >= 0.3 else "low"
     return {
         "total_score": round(100.0 * value, 2),
         "value": value,

@@ -26,6 +26,8 @@ NBA_TEAM_NAMES = {
     "SAS": "Spurs", "TOR": "Raptors", "UTA": "Jazz", "WAS": "Wizards",
 }  # fmt: skip
 
+SINGULAR_NAMES = frozenset({"Washington"})  # names that take no article ("Washington", not "the Washington")
+
 _CLOCK_PREFIX = re.compile(r"^\(\s*\d*:\d\d\)\s*")
 _FORMATION = re.compile(r"^\((?:Shotgun|No Huddle(?:, Shotgun)?|Punt formation|Field Goal formation|Run formation|"
                         r"Pass formation|Kick formation)\)\s*", re.IGNORECASE)  # fmt: skip
@@ -64,7 +66,7 @@ def time_phrase(league: str, period: int, clock_seconds: int, final: bool = Fals
     clock = f"{minutes}:{seconds:02d}" if minutes else f"0:{seconds:02d}"
     if period > 4:
         name = "overtime" if period == 5 else f"overtime {period - 4}"
-        return f"with {clock} left in {name}" if clock_seconds > 0 else f"at the end of {name}"
+        return f"with {clock} left in {name}" if clock_seconds > 0 else f"in {name}"
     ordinal = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th"}[period]
     if clock_seconds <= 0:
         return f"at the end of the {ordinal}"
@@ -74,15 +76,15 @@ def time_phrase(league: str, period: int, clock_seconds: int, final: bool = Fals
 TEMPLATES = {
     "walk_off": (
         "{leader_name} take the lead {time}! {what}. {leader} {lead_score}, {trailer} {trail_score}.",
-        "Huge. {what} and the {leader_name} lead {lead_score}-{trail_score} {time}.",
+        "Huge. {what} and {the_leader} lead {lead_score}-{trail_score} {time}.",
     ),
     "go_ahead": (
         "{leader_name} go ahead {lead_score}-{trail_score} {time}. {what}.",
-        "{what}. That puts the {leader_name} in front, {lead_score}-{trail_score}, {time}.",
+        "{what}. That puts {the_leader} in front, {lead_score}-{trail_score}, {time}.",
     ),
     "lead_change": (
         "Lead change! {what}. {leader} {lead_score}, {trailer} {trail_score} {time}.",
-        "The {leader_name} take it back: {lead_score}-{trail_score} {time}. {what}.",
+        "{The_leader} take it back: {lead_score}-{trail_score} {time}. {what}.",
     ),
     "equalizer": (
         "All square. {what}. {away} {away_score}, {home} {home_score} {time}.",
@@ -90,11 +92,11 @@ TEMPLATES = {
     ),
     "final": (
         "Final: {winner} {win_score}, {loser} {lose_score}{ot}.",
-        "That's it: the {winner_name} beat the {loser_name} {win_score}-{lose_score}{ot}.",
+        "That's it: {the_winner} beat {the_loser} {win_score}-{lose_score}{ot}.",
     ),
     "big_swing": (
         "Big swing in {away} at {home}: {what}. {score_line} {time}.",
-        "{what}. {score_line} {time}, and the {favourite_name} are now {favourite_pct}% to win.",
+        "{what}. {score_line} {time}, and {the_favourite} are now {favourite_pct}% to win.",
     ),
     "update": ("{what}. {score_line} {time}.",),
 }
@@ -133,6 +135,10 @@ def render(play: dict[str, Any], style: str, win_prob_home: float) -> str:
         "favourite_name": home if fav_home else away,
         "favourite_pct": round(100 * (win_prob_home if fav_home else 1 - win_prob_home)),
     }
+    for key in ("leader", "winner", "loser", "favourite"):
+        name = fields[key if key != "favourite" else "favourite_name"]
+        fields[f"the_{key}"] = name if name in SINGULAR_NAMES else f"the {name}"
+    fields["The_leader"] = fields["the_leader"][0].upper() + fields["the_leader"][1:]
     variants = TIED_FINAL if style == "final" and hs == as_ else TEMPLATES.get(style, TEMPLATES["update"])
     variant = variants[zlib.crc32(f"{play['game_id']}:{play['play_id']}".encode()) % len(variants)]
     text = variant.format(**fields)

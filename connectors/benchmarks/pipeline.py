@@ -10,10 +10,13 @@ from __future__ import annotations
 import gzip
 import json
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from connectors.edge import EdgeProducer, assigned_consumer
@@ -25,13 +28,17 @@ SAMPLE = Path(__file__).parents[1] / "sample_data" / "nfl_2018_week1_sunday.json
 
 
 def sample_plays(count: int, tag: str) -> list[dict]:
-    """``count`` real plays: the bundled Sunday repeated, each copy under new game ids, in time order."""
+    """``count`` real plays: the bundled Sunday repeated on later days, each copy under new game ids."""
     with gzip.open(SAMPLE, "rt") as fh:
         day = [from_json("Play", json.loads(line)) for line in fh]
     plays = []
     copy = 0
     while len(plays) < count:
-        plays.extend({**p, "game_id": f"{p['game_id']}-{tag}{copy}"} for p in day[: count - len(plays)])
+        shift = timedelta(days=copy)  # each copy is a later day, with its own daily tweet budget
+        plays.extend(
+            {**p, "game_id": f"{p['game_id']}-{tag}{copy}", "occurred_at": p["occurred_at"] + shift}
+            for p in day[: count - len(plays)]
+        )
         copy += 1
     return plays
 
@@ -74,68 +81,90 @@ class OutputWatcher:
             consumer.close()
 
 
-def start_worker(bootstrap: str, app_id: str, env: dict | None = None) -> WirereportProcess:
-    worker = WirereportProcess(
-        ["worker"],
-        bootstrap=bootstrap,
-        env={"WIREREPORT_APP_ID": app_id, "WIREREPORT_LOG_LEVEL": "WARNING", **(env or {})},
-    ).start()
-    worker.wait_for_output("worker ready", timeout=120)
-    return worker
-
-
-def measure_throughput(bootstrap: str, count: int, env: dict | None = None) -> dict:
-    """Plays/s through the worker, with ``count`` plays waiting in the topic when it starts."""
-    plays = sample_plays(count, "t")
-    finals = {p["game_id"] for p in plays if p["event_type"] == "game_end"}
-    last_seq = {}
-    for p in plays:
-        last_seq[p["game_id"]] = p["sequence"]
-    done = threading.Event()
-    seen: dict[str, int] = {}
-    end_time = [0.0]
-
-    def on_record(name: str, record: dict, now: float) -> None:
-        gid = record.get("game_id")
-        if name == "game-state" and gid in last_seq and record["last_sequence"] >= last_seq[gid]:
-            seen[gid] = record["last_sequence"]
-            if len(seen) == len(last_seq):
-                end_time[0] = now
-                done.set()
-
-    watcher = OutputWatcher(bootstrap, ("game-state",), on_record).start()
-    with EdgeProducer(bootstrap, **{"linger.ms": 20, "batch.num.messages": 10000}) as producer:
-        for play in plays:
-            producer.send("plays", play)
+def start_worker(bootstrap: str, env: dict | None = None) -> WirereportProcess:
+    """A fresh worker (its own consumer group) on ``bootstrap``, started and ready."""
     worker = WirereportProcess(
         ["worker"],
         bootstrap=bootstrap,
         env={"WIREREPORT_APP_ID": f"bench-{time.time_ns()}", "WIREREPORT_LOG_LEVEL": "WARNING", **(env or {})},
     ).start()
+    worker.wait_for_output("worker ready", timeout=120)
+    return worker
+
+
+def expected_tweets(plays: list[dict], budget: int) -> int:
+    """How many tweet commands the agents' code path makes for ``plays`` (the backtest, same input)."""
+    from streams.plays_backtest import run as backtest
+
+    return sum(1 for decision in backtest(plays, (), budget=budget) if decision["tweet"])
+
+
+def measure_throughput(bootstrap: str, count: int, budget: int = 17) -> dict:
+    """Plays/s through the worker, with ``count`` plays waiting in the topic when it starts.
+
+    Done when every game's last play is in ``game-state`` and every tweet the backtest makes for the same input
+    is in ``tweet-commands``.
+    """
+    plays = sample_plays(count, "t")
+    last_seq = {p["game_id"]: p["sequence"] for p in plays}
+    tweets_wanted = expected_tweets(plays, budget)
+    finished: set[str] = set()
+    tweets: set[str] = set()
+    done = threading.Event()
+    end_time = [0.0]
+
+    def on_record(name: str, record: dict, now: float) -> None:
+        if name == "tweet-commands":
+            tweets.add(record["command_id"])
+        elif record["game_id"] in last_seq and record["last_sequence"] >= last_seq[record["game_id"]]:
+            finished.add(record["game_id"])
+        if len(finished) == len(last_seq) and len(tweets) >= tweets_wanted and not done.is_set():
+            end_time[0] = now
+            done.set()
+
+    watcher = OutputWatcher(bootstrap, ("game-state", "tweet-commands"), on_record).start()
+    with EdgeProducer(bootstrap, **{"linger.ms": 20, "batch.num.messages": 10000}) as producer:
+        for play in plays:
+            producer.send("plays", play)
+    worker = start_worker(bootstrap, {"WIREREPORT_TWEETS_PER_DAY": str(budget)})
+    started = time.perf_counter()
     try:
-        worker.wait_for_output("worker ready", timeout=120)
-        started = time.perf_counter()
         done.wait(600)
     finally:
         worker.stop()
         watcher.stop()
     elapsed = end_time[0] - started if done.is_set() else float("nan")
-    return {"plays": count, "games": len(last_seq), "finals": len(finals), "seconds": elapsed, "rate": count / elapsed}
+    return {"plays": count, "games": len(last_seq), "tweets": len(tweets), "seconds": elapsed, "rate": count / elapsed}
 
 
-def measure_latency(bootstrap: str, rate: float, seconds: float, env: dict | None = None) -> dict:
-    """p50/p99 milliseconds from producing a play to its game-state update, at a steady ``rate``."""
+def _percentiles(values: list[float]) -> dict:
+    values = sorted(values)
+    if not values:
+        return {"samples": 0, "p50_ms": float("nan"), "p99_ms": float("nan")}
+    return {
+        "samples": len(values),
+        "p50_ms": statistics.median(values),
+        "p99_ms": values[min(len(values) - 1, int(len(values) * 0.99))],
+    }
+
+
+def measure_latency(bootstrap: str, rate: float, seconds: float, budget: int = 17) -> dict:
+    """p50/p99 ms from producing a play to the tweet command (and the game-state update) it caused.
+
+    Plays are produced at a steady ``rate``; every copy of the day has its own budget, so tweets keep coming.
+    """
     plays = sample_plays(int(rate * seconds), "l")
     produced: dict[tuple[str, str], float] = {}
-    latencies: list[float] = []
+    latencies: dict[str, list[float]] = {"tweet-commands": [], "game-state": []}
 
     def on_record(name: str, record: dict, now: float) -> None:
-        sent = produced.get((record["game_id"], record.get("last_play_id") or record.get("play_id")))
+        play_id = record["play_id"] if name == "tweet-commands" else record["last_play_id"]
+        sent = produced.get((record["game_id"], play_id))
         if sent is not None:
-            latencies.append((now - sent) * 1000)
+            latencies[name].append((now - sent) * 1000)
 
-    worker = start_worker(bootstrap, f"bench-lat-{time.time_ns()}", env)
-    watcher = OutputWatcher(bootstrap, ("game-state",), on_record).start()
+    worker = start_worker(bootstrap, {"WIREREPORT_TWEETS_PER_DAY": str(budget)})
+    watcher = OutputWatcher(bootstrap, ("game-state", "tweet-commands"), on_record).start()
     try:
         with EdgeProducer(bootstrap, **{"linger.ms": 0}) as producer:
             interval = 1.0 / rate
@@ -146,17 +175,58 @@ def measure_latency(bootstrap: str, rate: float, seconds: float, env: dict | Non
                     time.sleep(delay)
                 produced[(play["game_id"], play["play_id"])] = time.perf_counter()
                 producer.send("plays", play)
-                producer._producer.poll(0)
                 next_at += interval
         time.sleep(2.0)
     finally:
         watcher.stop()
         worker.stop()
-    latencies.sort()
-    if not latencies:
-        return {"samples": 0}
-    return {
-        "samples": len(latencies),
-        "p50_ms": statistics.median(latencies),
-        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-    }
+    return {"rate": rate, "plays": len(plays), **{name: _percentiles(v) for name, v in latencies.items()}}
+
+
+def measure_empty_agent(bootstrap: str, count: int) -> float:
+    """Events/s of an agent doing nothing on the ``plays`` already in the topic (the Faust ceiling here)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "connectors.benchmarks.empty_agent", bootstrap, str(count)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    for line in result.stdout.splitlines():
+        if line.startswith("events/s:"):
+            return float(line.split(":")[1])
+    raise RuntimeError(f"empty agent benchmark failed: {result.stderr[-500:]}")
+
+
+def run_pipeline_benchmark(count: int = 100_000, rate: float = 1000.0, seconds: float = 20.0, report=print) -> dict:
+    """Throughput, the Faust and raw aiokafka ceilings on the same data, and latency at a steady rate.
+
+    Uses a fresh embedded broker so the topics hold exactly the benchmark's data.
+    """
+    from connectors.benchmarks.raw_clients import aiokafka_consume_rate
+    from connectors.testing import running_broker
+
+    with running_broker() as bootstrap:
+        report(
+            f"  pipeline: {count:,} real plays waiting in `plays`, one worker (broker -> agent -> tables -> tweet-commands)"
+        )
+        throughput = measure_throughput(bootstrap, count)
+        raw = aiokafka_consume_rate(bootstrap, "plays", count)
+        empty = measure_empty_agent(bootstrap, count)
+        report(
+            f"    pipeline                    {throughput['rate']:>10,.0f} plays/s  ({throughput['seconds']:.1f}s, "
+            f"{throughput['games']} games, {throughput['tweets']} tweets)"
+        )
+        report(f"    Faust agent doing nothing   {empty:>10,.0f} events/s  (same app, same topic)")
+        report(f"    raw aiokafka consume        {raw:>10,.0f} msgs/s")
+        report(
+            f"    pipeline / raw aiokafka     {throughput['rate'] / raw:>10.1%}   pipeline / empty agent {throughput['rate'] / empty:.0%}"
+        )
+    with running_broker() as bootstrap:
+        latency = measure_latency(bootstrap, rate, seconds)
+        for name in ("tweet-commands", "game-state"):
+            figures = latency[name]
+            report(
+                f"    latency at {rate:,.0f} plays/s, produce -> {name:15} p50 {figures['p50_ms']:6.1f} ms  "
+                f"p99 {figures['p99_ms']:6.1f} ms  ({figures['samples']} samples)"
+            )
+    return {"throughput": throughput, "raw_aiokafka": raw, "empty_agent": empty, "latency": latency}

@@ -25,6 +25,7 @@ def register(subparsers) -> None:
     nba.add_argument("--game-dir", required=True, help="folder with the game's playbyplay/boxscore JSON")
     nba.add_argument("--out", help="Play JSON lines (.jsonl or .jsonl.gz); stdout if omitted")
     nba.add_argument("--schedule-out", help="write the game as a ScheduledGame JSON line")
+    nba.add_argument("--date", type=date.fromisoformat, help="game date (US Eastern) if the data has none")
     nba.set_defaults(func=run_nba)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
@@ -57,7 +58,7 @@ def run_nba(args) -> int:
     from connectors.importers import nba
     from connectors.importers.jsonl import write_jsonl
 
-    schedule, plays = nba.import_game_dir(args.game_dir)
+    schedule, plays = nba.import_game_dir(args.game_dir, args.date)
     write_jsonl(args.out, plays)
     if args.schedule_out:
         write_jsonl(args.schedule_out, [schedule])

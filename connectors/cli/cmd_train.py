@@ -48,9 +48,12 @@ def run_wp(args) -> int:
     model = train(train_plays, validation_plays)
     out = Path(args.out) if args.out else nfl.MODEL_PATH
     out.parent.mkdir(parents=True, exist_ok=True)
+    ratings = model.pop("ratings_after_training")
     out.write_text(json.dumps(model, indent=1) + "\n")
+    ratings_out = out.with_name("nfl_team_ratings.json")
+    ratings_out.write_text(json.dumps(ratings, indent=1) + "\n")
     val = model["validation"]
-    print(f"fitted on {model['train']['plays']} plays of {model['train']['games']} games; wrote {out}")
+    print(f"fitted on {model['train']['plays']} plays of {model['train']['games']} games; wrote {out}, {ratings_out}")
     print(
         f"{args.validate_season}: Brier {val['brier']:.4f} on {val['plays']} plays of {val['games']} games "
         f"(margin+time logistic: {val['baseline_margin_time_brier']:.4f})"
@@ -58,7 +61,9 @@ def run_wp(args) -> int:
     print("calibration (predicted vs observed home win rate per decile):")
     for row in val["calibration"]:
         if row["plays"]:
-            print(f"  {row['bin']}: {row['plays']:6d} plays  predicted {row['predicted']:.3f}  observed {row['observed']:.3f}")
+            print(
+                f"  {row['bin']}: {row['plays']:6d} plays  predicted {row['predicted']:.3f}  observed {row['observed']:.3f}"
+            )
     return 0
 
 
@@ -71,11 +76,15 @@ def run_moments(args) -> int:
     if 2019 in seasons or 2018 in seasons:
         raise InputError("2018 validates and 2019 is held out: learn the table from 2009-2017")
     print(f"importing seasons {seasons[0]}-{seasons[-1]} ...", file=sys.stderr)
-    table = fit_table(p for s in seasons for p in season_plays(s))
+    table = fit_table([p for s in seasons for p in season_plays(s)])
     out = Path(args.out) if args.out else moment_rates.MODELS / "nfl_moment_rates.json"
     out.write_text(json.dumps(table) + "\n")
     grid = table["value_grid"]
     print(f"learned from {table['games']} games; wrote {out}")
-    print("expected moments per game at kick-off: " + ", ".join(
-        f">={v:.2f}: {n:.2f}" for v, n in zip(grid, table["pregame"], strict=True) if v in (0.2, 0.4, 0.6, 0.8, 0.9)))
+    print(
+        "expected moments per game at kick-off: "
+        + ", ".join(
+            f">={v:.2f}: {n:.2f}" for v, n in zip(grid, table["pregame"], strict=True) if v in (0.2, 0.4, 0.6, 0.8, 0.9)
+        )
+    )
     return 0

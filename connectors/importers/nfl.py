@@ -57,18 +57,24 @@ def load_schedule() -> tuple[dict[str, Any], ...]:
 
 
 def kickoff_utc(info: dict[str, Any]) -> datetime:
-    """Scheduled kickoff of a schedule entry (times are US Eastern; no meridiem means PM unless 12 or later)."""
+    """Scheduled kickoff of a schedule entry, US Eastern time; no meridiem means PM.
+
+    The date comes from the game id (YYYYMMDD..): the schedule's ``year`` is the season, not the calendar
+    year of January games.
+    """
+    eid = info["eid"]
     hour_text, minute_text = (info.get("time") or "1:00").split(":")
     hour = int(hour_text) % 12
     if info.get("meridiem") != "AM":
         hour += 12
-    local = datetime(info["year"], info["month"], info["day"], hour, int(minute_text), tzinfo=EASTERN)
+    year, month, day = int(eid[:4]), int(eid[4:6]), int(eid[6:8])
+    local = datetime(year, month, day, hour, int(minute_text), tzinfo=EASTERN)
     return local.astimezone(UTC)
 
 
 def season_of(info: dict[str, Any]) -> int:
-    """The season a schedule entry belongs to (January playoff games belong to the previous year's season)."""
-    return info["year"] - 1 if info["month"] < 3 else info["year"]
+    """The season a schedule entry belongs to (its ``year``: January games carry their season's year)."""
+    return int(info["year"])
 
 
 def select_games(

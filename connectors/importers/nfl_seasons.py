@@ -18,6 +18,4 @@ def season_plays(season: int, season_types: tuple[str, ...] = ("REG", "POST")) -
 
 def season_schedule(season: int, season_types: tuple[str, ...] = ("REG", "POST")) -> list[dict[str, Any]]:
     """ScheduledGame JSON records of a season."""
-    return [
-        nfl.scheduled_game(info) for st in season_types for info in nfl.select_games(season, season_type=st)
-    ]
+    return [nfl.scheduled_game(info) for st in season_types for info in nfl.select_games(season, season_type=st)]

@@ -43,6 +43,9 @@ FEATURE_NAMES = (
     "poss_tied_g",
     "poss_within3_g",
     "poss_overtime",
+    "strength_hours",
+    "strength_sqrt_hours",
+    "strength",
 )
 
 
@@ -61,8 +64,12 @@ def features(
     yardline_100: int | None,
     down: int | None,
     yards_to_go: int | None,
+    strength: float = 0.0,
 ) -> list[float]:
-    """The feature vector (order of FEATURE_NAMES). ``possession`` is +1 home, -1 away, 0 unknown."""
+    """The feature vector (order of FEATURE_NAMES). ``possession`` is +1 home, -1 away, 0 unknown.
+
+    ``strength`` is the pre-game Elo difference, home minus away, in hundreds of points (``team_ratings``).
+    """
     t = seconds_left(period, clock_seconds)
     hours = t / 3600.0
     g = 1.0 / math.sqrt(hours + TIME_OFFSET)
@@ -102,10 +109,13 @@ def features(
         s * (margin == 0) * g,
         s * (lead <= 3) * g,
         float(s * (not regulation)),
+        strength * hours,
+        strength * math.sqrt(hours),
+        strength,
     ]
 
 
-def play_features(play: dict[str, Any]) -> list[float]:
+def play_features(play: dict[str, Any], strength: float = 0.0) -> list[float]:
     """Features of a Play record (scores and situation after the play)."""
     pos = play.get("possession")
     s = 1 if pos == play["home_team"] else -1 if pos and pos == play["away_team"] else 0
@@ -117,6 +127,7 @@ def play_features(play: dict[str, Any]) -> list[float]:
         play.get("yardline_100"),
         play.get("down"),
         play.get("yards_to_go"),
+        strength,
     )
 
 
@@ -141,7 +152,7 @@ def probability(z: float) -> float:
     return e / (1.0 + e)
 
 
-def win_prob_home(play: dict[str, Any], weights: tuple[float, ...] | None = None) -> float:
+def win_prob_home(play: dict[str, Any], weights: tuple[float, ...] | None = None, strength: float = 0.0) -> float:
     """Probability that the home team wins, given the state after ``play`` (a tie counts as half)."""
     w = weights or _weights()
     margin = play["home_score"] - play["away_score"]
@@ -149,4 +160,4 @@ def win_prob_home(play: dict[str, Any], weights: tuple[float, ...] | None = None
         play["period"] >= REGULATION_PERIODS and play["clock_seconds"] <= 0 and margin != 0
     ):  # over: regulation or overtime ran out with a leader
         return 1.0 if margin > 0 else 0.0 if margin < 0 else 0.5
-    return probability(sum(wi * xi for wi, xi in zip(w, play_features(play), strict=True)))
+    return probability(sum(wi * xi for wi, xi in zip(w, play_features(play, strength), strict=True)))

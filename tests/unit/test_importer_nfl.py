@@ -90,3 +90,11 @@ def test_bundled_sample_matches_the_importer_and_the_contract():
     assert (finals["2018090908"]["away_score"], finals["2018090908"]["home_score"]) == (38, 28)
     kc_lac = [obj for obj in lines if obj["game_id"] == "2018090908"]
     assert kc_lac == _game("2018090908")
+
+
+def test_january_games_belong_to_their_season_and_date_from_the_game_id():
+    info = next(g for g in nfl.load_schedule() if g["eid"] == "2020010500")  # MIN at NO, wild card, OT
+    assert nfl.season_of(info) == 2019 and info["year"] == 2019  # the schedule's year is the season
+    assert nfl.kickoff_utc(info).isoformat() == "2020-01-05T18:05:00+00:00"
+    plays = _game("2020010500")
+    assert (plays[-1]["away_score"], plays[-1]["home_score"]) == (26, 20) and plays[-1]["period"] == 5

@@ -1,0 +1,95 @@
+"""``wirereport backtest plays --input PLAYS.jsonl[.gz] [--schedule S.jsonl] [--budget N] --out D.jsonl``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+from connectors.exceptions import InputError, InvalidInputLines
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("plays", help="replay Play JSON lines through the game agent's decisions")
+    p.add_argument("--input", required=True, help="Play JSON lines (.gz ok)")
+    p.add_argument("--schedule", help="ScheduledGame JSON lines of the days played (lets the budget plan ahead)")
+    p.add_argument("--budget", type=int, help="tweets per account per day (default WIREREPORT_TWEETS_PER_DAY, 17)")
+    p.add_argument("--out", required=True, help="decisions as JSON lines, one per input play (- for stdout)")
+    p.add_argument("--commands", help="also write the TweetCommands the agent would send (JSON lines)")
+    p.set_defaults(func=run)
+
+
+def read_records(path: str, schema: str, bad: list[str]) -> list[dict[str, Any]]:
+    """Valid JSON objects of a JSON-lines file, checked against ``schema``; bad lines are collected."""
+    from connectors.jsonl import read_jsonl
+    from schemas.exceptions import SchemaError
+    from schemas.json_form import from_json
+    from streams.exceptions import InvalidRecord
+    from streams.game_state import validate_play
+
+    records = []
+    try:
+        for number, obj in read_jsonl(path):
+            if isinstance(obj, Exception):
+                bad.append(f"{path}:{number}: {obj}")
+                continue
+            try:
+                record = from_json(schema, obj)
+                if schema == "Play":
+                    validate_play(record)
+            except (SchemaError, InvalidRecord) as exc:
+                bad.append(f"{path}:{number}: {exc}")
+                continue
+            records.append(obj)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    return records
+
+
+def run(args) -> int:
+    from connectors.jsonl import open_text, write_jsonl
+    from schemas.json_form import from_json, to_json
+    from streams import plays_backtest, plays_evaluation
+    from streams.settings import get_settings
+
+    settings = get_settings()
+    budget = args.budget if args.budget is not None else settings.tweets_per_day
+    if budget < 0:
+        raise InputError("--budget must be 0 or more")
+    bad: list[str] = []
+    plays = read_records(args.input, "Play", bad)
+    schedule = read_records(args.schedule, "ScheduledGame", bad) if args.schedule else []
+    started = time.perf_counter()
+    decisions = list(plays_backtest.run(plays, schedule, budget, settings.tweet_timezone))
+    elapsed = time.perf_counter() - started
+    with open_text(args.out, "w") as out:
+        for decision in decisions:
+            out.write(json.dumps(plays_backtest.output_line(decision), separators=(",", ":")) + "\n")
+    if args.commands:
+        with open_text(args.commands, "w") as fh:
+            for d in decisions:
+                if d["command"]:
+                    write_jsonl(fh, to_json("TweetCommand", from_json("TweetCommand", d["command"])))
+    tweeted = [d["tweet"] for d in decisions]
+    summary = plays_evaluation.summarize(
+        plays, tweeted, [d["win_prob_home"] for d in decisions], settings.tweet_timezone
+    )
+    print(format_summary(summary, budget, len(plays) / elapsed if elapsed > 0 else 0.0), file=sys.stderr)
+    if bad:
+        for line in bad[:10]:
+            print(f"wirereport: invalid input {line}", file=sys.stderr)
+        raise InvalidInputLines(f"{len(bad)} invalid input line(s) skipped (first: {bad[0]})")
+    return 0
+
+
+def format_summary(s: dict[str, Any], budget: int, rate: float) -> str:
+    caught = s["decisive_caught_share"]
+    caught_text = f"{s['decisive_caught']}/{s['decisive_moments']} ({caught:.0%})" if caught is not None else "none"
+    brier = f"{s['brier']:.4f}" if s["brier"] is not None else "n/a"
+    return (
+        f"backtest plays: {s['plays']} plays, {s['tweets']} tweets over {s['days']} day(s) "
+        f"(budget {budget}/day; mean {s['tweets_per_day_mean']}, max {s['tweets_per_day_max']} a day)\n"
+        f"  decisive moments caught: {caught_text}; tweets in garbage time: {s['garbage_share']:.1%}\n"
+        f"  win probability Brier score: {brier}; {rate:,.0f} plays/s"
+    )

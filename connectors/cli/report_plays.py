@@ -1,0 +1,84 @@
+"""``wirereport report plays --season 2018 --out DIR``: the tweet decisions evaluated on a real season."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from connectors.exceptions import InputError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("plays", help="evaluate tweet decisions on a real NFL season, with plots")
+    p.add_argument("--season", type=int, default=2018, help="NFL season (default 2018, the validation season)")
+    p.add_argument("--budgets", default="17,6", help="daily budgets to evaluate (default 17,6)")
+    p.add_argument("--out", required=True, help="folder for summary.json, summary.md and the PNG plots")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from connectors.importers import nfl
+    from connectors.importers.nfl_seasons import season_plays, season_schedule
+    from connectors.plays_report import render
+    from streams import plays_backtest, plays_evaluation
+
+    try:
+        budgets = [int(b) for b in args.budgets.split(",") if b.strip()]
+    except ValueError:
+        raise InputError(f"--budgets: expected numbers like 17,6, got {args.budgets!r}") from None
+    print(f"importing the {args.season} season ...", file=sys.stderr)
+    plays = nfl.merge_by_time([season_plays(args.season)])
+    if not plays:
+        raise InputError(f"no NFL plays for season {args.season}")
+    schedule = season_schedule(args.season)
+    report = plays_evaluation.evaluate_season(plays, schedule, budgets)
+    report["season"] = args.season
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    example = _example_game(plays, schedule, budgets[0], plays_backtest, plays_evaluation)
+    files = render(report, out, example)
+    (out / "summary.json").write_text(json.dumps(report, indent=2) + "\n")
+    text = summary_markdown(report)
+    (out / "summary.md").write_text(text)
+    print(text)
+    print("wrote " + ", ".join(str(f) for f in [out / "summary.json", out / "summary.md", *files]))
+    return 0
+
+
+def _example_game(plays, schedule, budget, plays_backtest, plays_evaluation) -> dict | None:
+    """The first game with an equalizer forcing overtime (else a late go-ahead), with its decisions."""
+    moments = plays_evaluation.decisive_moments(plays)
+    if not moments:
+        return None
+    pick = next((m for m in moments if m["kind"] == "equalizer_forcing_overtime"), moments[0])
+    decisions = list(plays_backtest.run(plays, schedule, budget))
+    idx = [i for i, p in enumerate(plays) if p["game_id"] == pick["game_id"]]
+    decisive = [idx.index(m["index"]) for m in moments if m["game_id"] == pick["game_id"]]
+    return {"plays": [plays[i] for i in idx], "decisions": [decisions[i] for i in idx], "decisive": decisive}
+
+
+def summary_markdown(report: dict) -> str:
+    lines = [
+        f"# Tweet decisions on the NFL {report['season']} season",
+        "",
+        f"{report['plays']} plays, {report['decisive_moments']} decisive moments "
+        f"({', '.join(f'{n} {k}' for k, n in report['decisive_moment_kinds'].items())}).",
+        f"Win probability Brier score: {report['brier']:.4f}.",
+        "",
+        "| budget/day | caught | baseline caught | garbage-time tweets | tweets/day (mean) |",
+        "|---|---|---|---|---|",
+    ]
+    for budget, row in report["budgets"].items():
+        ours = row["ours"]
+        lines.append(
+            f"| {budget} | {ours['decisive_caught']}/{ours['decisive_moments']} ({ours['decisive_caught_share']:.1%}) "
+            f"| {row['baseline_caught_share']:.1%} | {ours['garbage_share']:.1%} | {ours['tweets_per_day_mean']} |"
+        )
+    lines += ["", "Calibration (predicted vs observed home win rate):", ""]
+    for r in report["calibration"]:
+        if r["plays"]:
+            lines.append(
+                f"- {r['bin']}: {r['plays']} plays, predicted {r['predicted']:.3f}, observed {r['observed']:.3f}"
+            )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,62 @@
+"""The decision state machine on a real game: redeliveries, one tweet per moment, states as JSON."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from streams.play_decisions import command_id, decide, try_pending
+
+SAMPLE = Path(__file__).resolve().parents[2] / "connectors" / "sample_data"
+
+
+@pytest.fixture(scope="module")
+def chi_gb() -> list[dict]:
+    with gzip.open(SAMPLE / "nfl_2018_week1_sunday.jsonl.gz", "rt") as fh:
+        return [p for p in map(json.loads, fh) if p["game_id"] == "2018090912"]
+
+
+def _run(plays, limit=17):
+    games, budget, decisions = {}, None, []
+    for play in plays:
+        decision, games[play["game_id"]], budget = decide(play, games.get(play["game_id"]), budget, [], limit=limit)
+        decisions.append(decision)
+    return decisions, games, budget
+
+
+def test_the_game_winner_is_tweeted_with_a_deterministic_command(chi_gb):
+    decisions, games, budget = _run(chi_gb)
+    tweets = [d for d in decisions if d["tweet"]]
+    assert tweets and budget["used"] == len(tweets)
+    # Rodgers to Cobb, 75 yards, 2:13 left: the TD ties 23-23 with the try pending, the extra point wins it
+    winner = max(tweets, key=lambda d: d["significance"])
+    assert "Packers" in winner["text"] and "24" in winner["text"] and "R.Cobb" in winner["text"]
+    cmd = winner["command"]
+    assert cmd["command_id"] == command_id("NFL", "2018090912", winner["play_id"])
+    assert cmd["account"] == "NFL" and cmd["significance"] == winner["significance"]
+    json.dumps(games) and json.dumps(budget)  # states are JSON-able
+
+
+def test_redelivered_plays_change_nothing(chi_gb):
+    decisions, games, budget = _run(chi_gb)
+    tweeted = [p for p, d in zip(chi_gb, decisions, strict=True) if d["tweet"]]
+    state = games["2018090912"]
+    for play in tweeted:
+        again, new_state, new_budget = decide(play, state, budget, [])
+        assert not again["tweet"] and new_state is state and new_budget["used"] == budget["used"]
+
+
+def test_a_touchdown_waits_for_its_try(chi_gb):
+    td = next(p for p in chi_gb if (p["home_score"], p["away_score"]) == (23, 23))
+    assert try_pending(td, 17, 23)
+    decisions, _, _ = _run(chi_gb)
+    by_id = {d["play_id"]: d for d in decisions}
+    assert not by_id[td["play_id"]]["tweet"]
+
+
+def test_zero_budget_never_tweets(chi_gb):
+    decisions, _, budget = _run(chi_gb, limit=0)
+    assert not any(d["tweet"] for d in decisions) and budget["used"] == 0

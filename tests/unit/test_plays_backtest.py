@@ -1,0 +1,72 @@
+"""The plays backtest on the bundled real Sunday: the contract, determinism, the budget, the CLI."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from connectors.cli.main import main
+from streams import plays_backtest, plays_evaluation
+
+SAMPLE = Path(__file__).resolve().parents[2] / "connectors" / "sample_data"
+PLAYS = SAMPLE / "nfl_2018_week1_sunday.jsonl.gz"
+SCHEDULE = SAMPLE / "nfl_2018_week1_schedule.jsonl"
+
+
+@pytest.fixture(scope="module")
+def sunday():
+    with gzip.open(PLAYS, "rt") as fh:
+        plays = [json.loads(line) for line in fh]
+    schedule = [json.loads(line) for line in SCHEDULE.read_text().splitlines()]
+    return plays, schedule
+
+
+def test_one_line_per_play_deterministic_and_within_budget(sunday):
+    plays, schedule = sunday
+    first = list(plays_backtest.run(plays, schedule, 17))
+    second = list(plays_backtest.run(plays, schedule, 17))
+    assert first == second and len(first) == len(plays)
+    assert [(d["game_id"], d["play_id"]) for d in first] == [(p["game_id"], p["play_id"]) for p in plays]
+    assert sum(d["tweet"] for d in first) <= 17
+    line = plays_backtest.output_line(first[0])
+    assert list(line) == ["game_id", "play_id", "win_prob_home", "significance", "tweet", "urgency", "style", "text"]
+    assert all((d["text"] is None) != d["tweet"] for d in first)
+
+
+def test_strictly_online(sunday):
+    """Decisions on a prefix of the input equal the first decisions on the whole input."""
+    plays, schedule = sunday
+    whole = list(plays_backtest.run(plays, schedule, 6))
+    half = list(plays_backtest.run(plays[: len(plays) // 2], schedule, 6))
+    assert half == whole[: len(half)]
+
+
+def test_decisive_moments_of_the_sunday(sunday):
+    plays, schedule = sunday
+    moments = plays_evaluation.decisive_moments(plays)
+    kinds = {(m["game_id"], m["kind"]) for m in moments}
+    assert ("2018090912", "go_ahead_for_good") in kinds  # GB 24-23 with 2:13 left
+    assert ("2018090901", "equalizer_forcing_overtime") in kinds  # PIT-CLE tied 21-21 with 1:58 left
+    decisions = list(plays_backtest.run(plays, schedule, 17))
+    summary = plays_evaluation.summarize(
+        plays, [d["tweet"] for d in decisions], [d["win_prob_home"] for d in decisions]
+    )
+    assert summary["decisive_caught"] == summary["decisive_moments"] == len(moments)
+    assert summary["garbage_share"] <= 0.05
+
+
+def test_cli_writes_the_contract_and_reports_bad_lines(tmp_path, capsys):
+    bad_input = tmp_path / "plays.jsonl"
+    with gzip.open(PLAYS, "rt") as fh:
+        lines = [next(fh) for _ in range(50)]
+    bad_input.write_text("".join(lines) + "not json\n" + json.dumps({"league": "NFL"}) + "\n")
+    out = tmp_path / "decisions.jsonl"
+    code = main(["backtest", "plays", "--input", str(bad_input), "--budget", "3", "--out", str(out)])
+    assert code == 3
+    assert len(out.read_text().splitlines()) == 50
+    err = capsys.readouterr().err
+    assert "2 invalid input line(s)" in err and "backtest plays: 50 plays" in err
+    assert main(["backtest", "plays", "--input", str(tmp_path / "missing.jsonl"), "--out", str(out)]) == 2
