@@ -3,7 +3,7 @@ the league account's daily tweet budget.
 
 ``plays`` -> ``play_decisions.decide`` (the code path of ``wirereport backtest plays``) -> tables ``games``
 (GameState) and ``account_decisions`` (budget and decision state of each league account, one record so
-it updates atomically) -> ``game-state``, ``tweet-commands``. The schedule comes
+it updates atomically) -> ``game-state``, ``tweet-commands``, ``tweet-budgets``. The schedule comes
 from ``league-events`` (co-partitioned with ``plays`` by league), kept in the ``schedule`` table.
 
 This is the reference pattern for agents: take a batch, decode (bad input goes to dead letters), call pure
@@ -20,6 +20,7 @@ from streams.game_state import apply_play, validate_play
 from streams.play_decisions import account_for
 from streams.topics import topic
 from streams.tweet_budget import ScheduleIndex
+from streams.tweet_budget import to_record as budget_record
 
 
 def _latest(changed: dict[str, tuple[int, dict]], table: faust.Table, key: str):
@@ -65,6 +66,7 @@ def install(app: faust.App, ctx: AgentContext) -> None:
             changed_games: dict[str, tuple[int, dict]] = {}
             changed_accounts: dict[str, tuple[int, dict]] = {}
             commands: list[dict] = []
+            latest_play_at: dict[str, object] = {}
             for event in events:
                 decoded = await ctx.decode(event, plays_spec, validate_play)
                 if decoded is None:
@@ -75,6 +77,7 @@ def install(app: faust.App, ctx: AgentContext) -> None:
                     play, _latest(changed_accounts, accounts, account), index, limit=limit, tz=tz
                 )
                 changed_accounts[account] = (partition, account_state)
+                latest_play_at[account] = play["occurred_at"]
                 if decision["command"] is not None:
                     commands.append(decision["command"])
                 state = apply_play(_latest(changed_games, games, game_id), play)
@@ -82,8 +85,14 @@ def install(app: faust.App, ctx: AgentContext) -> None:
                     state["win_prob_home"] = decision["win_prob_home"]
                     changed_games[game_id] = (partition, state)
 
+            budgets = [
+                ("tweet-budgets", budget_record(state["budget"], latest_play_at[account]))
+                for account, (_, state) in changed_accounts.items()
+            ]
             await ctx.publish(
-                [("tweet-commands", c) for c in commands] + [("game-state", s) for _, s in changed_games.values()]
+                [("tweet-commands", c) for c in commands]
+                + [("game-state", s) for _, s in changed_games.values()]
+                + budgets
             )
             for account, (partition, value) in changed_accounts.items():
                 ctx.store(accounts, account, value, partition)
