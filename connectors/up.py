@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import secrets
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -49,6 +51,32 @@ def _api_credentials(settings) -> tuple[dict[str, str], str | None]:
     return {"WIREREPORT_JWT_SECRET": secret}, token
 
 
+def _start_load_replay(group: ProcessGroup, settings, env: dict[str, str]) -> None:
+    """A league-server metrics agent replaying a real load trace (hourly pedestrian counts, daily and weekly
+    seasonality, no gaps), so forecasts, scaling decisions and health alerts flow too."""
+    trace = Path(settings.data_dir) / "load-pedestrian.jsonl"
+    if not trace.exists():
+        trace.parent.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            _cli("load", "import", "--trace", "pedestrian", "--league", "NFL", "--scale", "20", "--out", str(trace)),
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+        )
+        if result.returncode != 0:
+            group.say("up", f"no load replay: {result.stderr.strip().splitlines()[-1:]}")
+            return
+    group.say("up", "replaying a real load trace through a metrics agent (server nfl-1)")
+    group.start(
+        Child(
+            "agent",
+            _cli("agent", "--server-id", "nfl-1", "--league", "NFL", "--replay", str(trace), "--speed", "36000"),
+            critical=False,
+            env=env,
+        )
+    )
+
+
 def run_up(args) -> int:
     settings = get_settings()
     plays, schedule = _replay_files(args)
@@ -81,6 +109,9 @@ def run_up(args) -> int:
             group.say("up", f"API on {base}/docs")
             if token:
                 group.say("up", f"try: curl -H 'Authorization: Bearer {token}' {base}/v1/games")
+        group.start(Child("publisher", _cli("publisher"), critical=False, env={**env, **quiet_env}))
+        if not args.no_scaling:
+            _start_load_replay(group, settings, env)
         viewer = threading.Thread(target=watch, args=(settings.bootstrap, group.say, stop), daemon=True)
         viewer.start()
         if schedule:

@@ -9,7 +9,8 @@ Rules (Prometheus style: one rule per metric and severity, the router inhibits w
   once it held continuously for ``warning_for`` (warning) or ``critical_for`` (critical), resolved once the
   value stayed at least ``resolve_margin`` points below the threshold for ``resolve_for``.
 - ``ServerDown`` (critical): no sample for ``heartbeat_intervals`` of the server's own recent cadence
-  (median of its last intervals, ``default_interval`` before it has any); resolved by its next sample.
+  (median of its last observed intervals, ``default_interval`` before it has any; a gap equal to the
+  sample's own ``interval_seconds`` is learned before the check); resolved by its next sample.
 """
 
 from __future__ import annotations
@@ -187,12 +188,17 @@ def evaluate_sample(
     state = state or new_state(sample["server_id"], sample.get("league"))
     if state["last_seen"] is not None and now <= state["last_seen"]:
         return state, []  # a duplicate or out-of-order sample: at-least-once delivery, ignore it
+    gap = (now - state["last_seen"]) / 1000 if state["last_seen"] is not None else None
+    reported = sample.get("interval_seconds") or 0.0
+    if gap is not None and reported > 0 and abs(gap - reported) <= 0.5 * reported:
+        # the gap is the interval the server says it reports at: learn it before judging the heartbeat, so an
+        # hourly reporter is not "down" after 3 x the default interval while its cadence is still unknown
+        state = {**state, "intervals": (state["intervals"] + [gap])[-RECENT_INTERVALS:]}
+        gap = None
     state, alerts = check_heartbeat(state, now_dt, config)
     state = {**state, "league": sample.get("league") or state["league"], "rules": dict(state["rules"])}
-    if state["last_seen"] is not None:
-        gap = (now - state["last_seen"]) / 1000
-        if state["down"] is None:  # an outage is not a reporting interval
-            state["intervals"] = (state["intervals"] + [gap])[-RECENT_INTERVALS:]
+    if gap is not None and state["down"] is None:  # an outage is not a reporting interval
+        state["intervals"] = (state["intervals"] + [gap])[-RECENT_INTERVALS:]
     if state["down"] is not None:
         silent = (now - state["last_seen"]) / 1000
         alerts.append(
