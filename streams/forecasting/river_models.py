@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from abc import ABC, abstractmethod
 from collections import deque
 
 from river import time_series
@@ -41,7 +42,7 @@ class _ZeroTrend(deque):
         return self.__class__, ()
 
 
-class _GridModel:
+class _GridModel(ABC):
     """Feeds a sample-indexed river forecaster on a regular grid of ``step`` seconds."""
 
     name = "grid"
@@ -104,14 +105,17 @@ class _GridModel:
         for _ in range(steps):
             self._learn(self._predict_at(1))
 
-    def _initialize(self, first: list[float]) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _initialize(self, first: list[float]) -> None:
+        """Implemented by each wrapped river model."""
 
-    def _learn(self, y: float) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _learn(self, y: float) -> None:
+        """Implemented by each wrapped river model."""
 
-    def _predict(self, steps: int) -> list[float]:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _predict(self, steps: int) -> list[float]:
+        """Implemented by each wrapped river model."""
 
 
 class RiverHoltWinters(_GridModel):
