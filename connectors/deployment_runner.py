@@ -77,19 +77,7 @@ class DeploymentRunner:
             self.echo(f"deployment {state['deployment_id']} phase={state['phase']}: {state['reason']}")
 
     def _dead_letter(self, msg, reason: str) -> None:
-        self.producer.send(
-            "dead-letters",
-            {
-                "source_topic": msg.topic(),
-                "partition": msg.partition(),
-                "offset": msg.offset(),
-                "key": msg.key(),
-                "value": msg.value() or b"",
-                "reason": reason,
-                "agent": "deploy-manager",
-                "failed_at": self.clock(),
-            },
-        )
+        self.producer.dead_letter(msg, reason, "deploy-manager")
 
     def step(self, messages) -> bool:
         """Feed a batch of messages (and a tick) to the controller and publish; True if anything changed."""

@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -65,6 +66,22 @@ class EdgeProducer:
             except BufferError:
                 self._producer.poll(0.05)
         self._producer.poll(0)
+
+    def dead_letter(self, msg: Any, reason: str, agent: str) -> None:
+        """Send a consumed message that could not be handled to ``dead-letters`` with its origin and reason."""
+        self.send(
+            "dead-letters",
+            {
+                "source_topic": msg.topic(),
+                "partition": msg.partition(),
+                "offset": msg.offset(),
+                "key": msg.key(),
+                "value": msg.value() or b"",
+                "reason": reason[:1000],
+                "agent": agent,
+                "failed_at": datetime.now(UTC),
+            },
+        )
 
     def flush(self, timeout: float = 30.0) -> None:
         """Wait until every message is acknowledged; raise if any failed."""

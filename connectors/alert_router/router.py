@@ -89,19 +89,7 @@ class AlertRouter:
         return consumer, silence_highs
 
     def _dead_letter(self, msg, reason: str) -> None:
-        self.producer.send(
-            "dead-letters",
-            {
-                "source_topic": msg.topic(),
-                "partition": msg.partition(),
-                "offset": msg.offset(),
-                "key": msg.key(),
-                "value": msg.value() or b"",
-                "reason": reason,
-                "agent": "alert-router",
-                "failed_at": datetime.now(UTC),
-            },
-        )
+        self.producer.dead_letter(msg, reason, "alert-router")
 
     def step(self, messages: list[Any], flush: bool = True) -> list[dict[str, Any]]:
         """Ingest a batch, flush due groups, persist everything, commit offsets; return the new notifications."""
