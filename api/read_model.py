@@ -36,7 +36,7 @@ KEYED = {  # topic -> view name (latest record per key)
     "breaker-state": "breakers",
     "deployment-state": "deployments",
     "silences": "silences",
-    "tweet-receipts": "tweet_receipts",  # the tweet publisher's outcomes (key command_id), once it is declared
+    "tweet-receipts": "tweet_receipts",  # the tweet publisher's outcomes (key command_id): /v1/tweets publish_status
 }
 LOGS = {  # topic -> (view name, id field, index field)
     "tweet-commands": ("tweets", "command_id", "game_id"),

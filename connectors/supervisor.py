@@ -1,9 +1,17 @@
-"""League-server supervisor: runs one process, restarts it on ``restart_process`` commands and when it dies.
+"""League-server supervisor: runs one process and carries out the remediation commands of its server.
+
+- ``restart_process``: SIGTERM to the child's process group, SIGKILL after ``stop_timeout``, start again
+  (a child that dies on its own is restarted too, with backoff);
+- ``shed_load``: runs the configured shed-load command (env ``WIREREPORT_SHED_FRACTION``, ``_SERVER_ID``,
+  ``_COMMAND_ID``, ``_CHILD_PID``), else sends the configured signal (default SIGUSR1) to the child, which
+  should drop low-priority work (a child without a handler for it dies and is restarted);
+- ``request_scale_up``: produces a LeagueEvent ``remediation_scale_up`` (multiplier, duration; id from the
+  command id) to ``league-events``, which the scaling agent applies; kept and retried until acknowledged;
+- ``escalate``: logged (the health agent has raised the RemediationEscalated alert for humans).
 
 Consumes ``remediation-commands`` (every partition, filtered on ``server_id``) from the offsets saved in its
 state file; a command whose id it has already carried out is ignored (at-least-once delivery), and a
 command older than ``max_age`` when first seen is skipped (a fresh supervisor does not replay history).
-The child runs in its own process group: a restart is SIGTERM, then SIGKILL after ``stop_timeout``.
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ from typing import Any
 
 from confluent_kafka import Consumer
 
-from connectors.edge import assigned_consumer
-from connectors.exceptions import InputError
+from connectors.edge import EdgeProducer, assigned_consumer
+from connectors.exceptions import BrokerUnavailable, InputError
 from schemas.codec import get_codec
 from schemas.exceptions import SchemaError
+from schemas.json_form import from_json, to_json
+from streams.remediation import scale_up_event
 
 log = logging.getLogger(__name__)
 TOPIC = "remediation-commands"
@@ -46,6 +56,11 @@ class Supervisor:
         stop_timeout: float = 10.0,
         max_age: float = 600.0,
         echo: Callable[[str], None] = lambda line: print(line, flush=True),
+        shed_signal: int = signal.SIGUSR1,
+        shed_command: list[str] | None = None,
+        league: str | None = None,
+        scale_up_multiplier: float = 1.5,
+        scale_up_duration: int = 900,
     ):
         if not command:
             raise InputError("no command to supervise: wirereport supervisor --server-id ID -- CMD [ARGS...]")
@@ -56,9 +71,14 @@ class Supervisor:
         self.offsets: dict[str, int] = data.get("offsets", {})
         self.done: list[str] = data.get("done", [])
         self._done_set = set(self.done)
+        self.unsent: list[dict[str, Any]] = [from_json("LeagueEvent", e) for e in data.get("unsent_events", [])]
+        self.shed_signal, self.shed_command, self.league = signal.Signals(shed_signal), shed_command, league
+        self.scale_up_multiplier, self.scale_up_duration = scale_up_multiplier, scale_up_duration
         self.child: subprocess.Popen | None = None
         self.restarts = 0
         self._crash_backoff = 1.0
+        self._producer: EdgeProducer | None = None
+        self._retry_at = 0.0
 
     # -- the child process ------------------------------------------------------------------------------
     def start_child(self) -> None:
@@ -93,7 +113,10 @@ class Supervisor:
     def save(self) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"offsets": self.offsets, "done": self.done[-REMEMBERED_IDS:]}))
+        unsent = [to_json("LeagueEvent", e) for e in self.unsent]
+        tmp.write_text(
+            json.dumps({"offsets": self.offsets, "done": self.done[-REMEMBERED_IDS:], "unsent_events": unsent})
+        )
         os.replace(tmp, self.state_path)
 
     def handle(self, cmd: dict[str, Any]) -> bool:
@@ -110,12 +133,80 @@ class Supervisor:
         if age > self.max_age:
             self.echo(f"skipped stale command {cid} ({cmd['action']}, issued {age:.0f}s ago)")
             return True
-        target = cmd.get("target")
-        if cmd["action"] == "restart_process" and target in (None, self.process_name):
+        target, action = cmd.get("target"), cmd["action"]
+        if action == "restart_process" and target in (None, self.process_name):
             self.restart_child(f"command {cid}: {cmd['reason']}")
+        elif action == "shed_load" and target in (None, self.process_name):
+            self.shed_load(cmd)
+        elif action == "request_scale_up":
+            self.request_scale_up(cmd)
+        elif action == "escalate":
+            log.error("ESCALATED command %s on %s: %s (a human must investigate)", cid, self.server_id, cmd["reason"])
         else:
-            self.echo(f"command {cid} {cmd['action']} target={target}: not carried out by the supervisor")
+            self.echo(f"command {cid} {action} target={target}: not carried out by the supervisor")
         return True
+
+    def shed_load(self, cmd: dict[str, Any]) -> None:
+        """Run the shed-load command, or signal the child, to drop a fraction of low-priority work."""
+        cid, fraction = cmd["command_id"], (cmd.get("parameters") or {}).get("fraction", "")
+        pid = self.child.pid if self.child is not None and self.child.poll() is None else None
+        if self.shed_command:
+            env = {
+                **os.environ,
+                "WIREREPORT_SHED_FRACTION": fraction,
+                "WIREREPORT_SERVER_ID": self.server_id,
+                "WIREREPORT_COMMAND_ID": cid,
+                "WIREREPORT_CHILD_PID": str(pid or ""),
+            }
+            try:
+                done = subprocess.run(self.shed_command, env=env, timeout=60, check=False)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                self.echo(f"shed load failed for command {cid}: {self.shed_command[0]}: {exc}")
+                return
+            self.echo(f"shed load: ran {self.shed_command[0]} (exit {done.returncode}) for command {cid}")
+        elif pid is None:
+            self.echo(f"shed load skipped for command {cid}: {self.process_name} is not running")
+        else:
+            try:
+                os.kill(pid, self.shed_signal)
+            except OSError as exc:
+                self.echo(f"shed load failed for command {cid}: cannot signal pid {pid}: {exc.strerror or exc}")
+                return
+            self.echo(
+                f"shed load: sent {self.shed_signal.name} to {self.process_name} pid {pid}"
+                f" (fraction {fraction or '?'}, command {cid})"
+            )
+
+    def request_scale_up(self, cmd: dict[str, Any]) -> None:
+        """Produce the LeagueEvent of a scale-up request (kept for a retry while the broker is down)."""
+        cid = cmd["command_id"]
+        league = (cmd.get("parameters") or {}).get("league") or self.league
+        if not league:
+            self.echo(f"cannot request a scale-up for command {cid}: league unknown (use --league)")
+            return
+        event = scale_up_event(cmd, league, self.scale_up_multiplier, self.scale_up_duration)
+        self.unsent.append(event)
+        self.echo(
+            f"requested scale-up of {league} x{self.scale_up_multiplier:g} for {self.scale_up_duration}s"
+            f" (event {event['event_id']}, command {cid})"
+        )
+        self.send_events()
+
+    def send_events(self) -> None:
+        """Produce the unsent LeagueEvents; keep them if the broker does not acknowledge."""
+        if not self.unsent:
+            return
+        if self._producer is None:
+            self._producer = EdgeProducer(self.bootstrap, **{"message.timeout.ms": 10000})
+        for event in self.unsent:
+            self._producer.send("league-events", event, schema="LeagueEvent")
+        try:
+            self._producer.flush(15.0)
+        except BrokerUnavailable as exc:
+            log.warning("%d scale-up request(s) not delivered yet: %s", len(self.unsent), exc)
+            self._retry_at = time.monotonic() + 5.0
+            return
+        self.unsent = []
 
     def _consumer(self) -> Consumer:
         positions = {(TOPIC, int(p)): offset for p, offset in self.offsets.items()}
@@ -139,6 +230,9 @@ class Supervisor:
                     else:
                         self.handle(cmd)
                     self.offsets[str(msg.partition())] = msg.offset() + 1
+                if self.unsent and not messages and time.monotonic() >= self._retry_at:
+                    self.send_events()
+                    self.save()
                 if messages:
                     self.save()
                 self._watch_child()

@@ -4,12 +4,15 @@ A command is accepted once (its id is the primary key). The daily cap is enforce
 an account never has more than ``limit`` commands queued or posted for one day (the America/New_York day of
 the play), whatever arrives twice or late. Consumed topic offsets are stored in the same transaction as the
 commands they carried, so after a crash the publisher resumes exactly after what it has stored.
+Every final outcome (posted, dry_run, failed, duplicate, skipped_limit) writes a receipt in the same transaction;
+receipts stay unsent until the publisher has produced them to ``tweet-receipts`` (at-least-once, keyed by id).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +35,17 @@ CREATE TABLE IF NOT EXISTS commands (
 );
 CREATE INDEX IF NOT EXISTS commands_due ON commands (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS commands_day ON commands (account, day, status);
+CREATE TABLE IF NOT EXISTS receipts (
+    command_id TEXT PRIMARY KEY,
+    account TEXT NOT NULL,
+    status TEXT NOT NULL,            -- posted | dry_run | failed | duplicate | skipped_limit
+    tweet_id TEXT,
+    attempts INTEGER NOT NULL,
+    detail TEXT NOT NULL,
+    at REAL NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS receipts_unsent ON receipts (sent);
 CREATE TABLE IF NOT EXISTS positions (
     topic TEXT NOT NULL,
     partition INTEGER NOT NULL,
@@ -40,6 +54,12 @@ CREATE TABLE IF NOT EXISTS positions (
 );
 """
 COUNTED = ("queued", "posted")
+RECEIPT_FROM_COMMAND = (
+    "INSERT INTO receipts (command_id, account, status, tweet_id, attempts, detail, at, sent)"
+    " SELECT command_id, account, ?, tweet_id, attempts, ?, ?, 0 FROM commands WHERE command_id = ?"
+    " ON CONFLICT (command_id) DO UPDATE SET status = excluded.status, tweet_id = excluded.tweet_id,"
+    " attempts = excluded.attempts, detail = excluded.detail, at = excluded.at, sent = 0"
+)
 
 
 @dataclass(frozen=True)
@@ -96,6 +116,9 @@ class Outbox:
                     (cid, command["account"], day, command["text"], json.dumps(command), status, now, now),
                 )
                 counts[status] += 1
+                if status == "over_limit":
+                    detail = f"over the daily limit of {limit} tweets for {command['account']} on {day}"
+                    db.execute(RECEIPT_FROM_COMMAND, ("skipped_limit", detail, now, cid))
             for (topic, partition), offset in (positions or {}).items():
                 db.execute(
                     "INSERT INTO positions (topic, partition, next_offset) VALUES (?, ?, ?)"
@@ -125,11 +148,26 @@ class Outbox:
         row = self._db.execute("SELECT MIN(next_attempt_at) FROM commands WHERE status = 'queued'").fetchone()
         return row[0]
 
-    def mark_posted(self, command_id: str, tweet_id: str, now: float) -> None:
-        self._db.execute(
-            "UPDATE commands SET status = 'posted', posted_at = ?, tweet_id = ?, attempts = attempts + 1"
-            " WHERE command_id = ?",
-            (now, tweet_id, command_id),
+    def _atomic(self, *statements: tuple[str, tuple]) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                db.execute(sql, params)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def mark_posted(self, command_id: str, tweet_id: str, now: float, receipt_status: str = "posted") -> None:
+        """Posted (``receipt_status`` dry_run for the dry-run log); writes its receipt in the same transaction."""
+        self._atomic(
+            (
+                "UPDATE commands SET status = 'posted', posted_at = ?, tweet_id = ?, attempts = attempts + 1"
+                " WHERE command_id = ?",
+                (now, tweet_id, command_id),
+            ),
+            (RECEIPT_FROM_COMMAND, (receipt_status, f"tweet {tweet_id}", now, command_id)),
         )
 
     def mark_retry(self, command_id: str, error: str, next_attempt_at: float) -> None:
@@ -138,11 +176,39 @@ class Outbox:
             (error, next_attempt_at, command_id),
         )
 
-    def mark_failed(self, command_id: str, error: str) -> None:
-        self._db.execute(
-            "UPDATE commands SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE command_id = ?",
-            (error, command_id),
+    def mark_failed(
+        self, command_id: str, error: str, now: float | None = None, receipt_status: str = "failed"
+    ) -> None:
+        """Given up (``receipt_status`` duplicate when X refused duplicate content); writes its receipt too."""
+        at = time.time() if now is None else now
+        self._atomic(
+            (
+                "UPDATE commands SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE command_id = ?",
+                (error, command_id),
+            ),
+            (RECEIPT_FROM_COMMAND, (receipt_status, error, at, command_id)),
         )
+
+    def unsent_receipts(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Receipts not yet produced (``at`` in epoch seconds), oldest first."""
+        cur = self._db.execute(
+            "SELECT command_id, account, status, tweet_id, attempts, detail, at FROM receipts"
+            " WHERE sent = 0 ORDER BY at, command_id LIMIT ?",
+            (limit,),
+        )
+        return [dict(zip([c[0] for c in cur.description], row, strict=True)) for row in cur.fetchall()]
+
+    def mark_receipts_sent(self, receipts: Iterable[dict[str, Any]]) -> None:
+        """Mark receipts produced, unless a newer outcome replaced one meanwhile (its ``at`` changed)."""
+        self._db.executemany(
+            "UPDATE receipts SET sent = 1 WHERE command_id = ? AND at = ?",
+            [(r["command_id"], r["at"]) for r in receipts],
+        )
+
+    def receipt(self, command_id: str) -> dict[str, Any] | None:
+        cur = self._db.execute("SELECT * FROM receipts WHERE command_id = ?", (command_id,))
+        row = cur.fetchone()
+        return dict(zip([c[0] for c in cur.description], row, strict=True)) if row else None
 
     def status_counts(self) -> dict[str, int]:
         rows = self._db.execute("SELECT status, COUNT(*) FROM commands GROUP BY status").fetchall()

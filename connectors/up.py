@@ -83,7 +83,7 @@ def run_up(args) -> int:
     group = ProcessGroup()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    quiet_env = {"WIREREPORT_LOG_LEVEL": "WARNING"} if args.quiet else {}
+    quiet_env = {"WIREREPORT_LOG_LEVEL": "ERROR" if args.quiet else args.log_level.upper()}
     env = {"WIREREPORT_KAFKA_BOOTSTRAP": settings.bootstrap}
     try:
         if settings.uses_embedded_broker:

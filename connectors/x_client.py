@@ -15,12 +15,16 @@ PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 422})
 
 
 class XApiError(ConnectorError):
-    """The X API refused or failed a request. ``retryable`` says whether trying again may help."""
+    """The X API refused or failed a request. ``retryable`` says whether trying again may help; ``duplicate``
+    that X refused the text as a duplicate of an earlier tweet of the account (a 403, never retried)."""
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool, retry_after: float | None = None, duplicate: bool = False
+    ) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.duplicate = duplicate
 
 
 @dataclass
@@ -53,7 +57,8 @@ class XClient:
             reset = response.headers.get("retry-after")
             raise XApiError(f"X API rate limit (429): {detail}", retryable=True, retry_after=_seconds(reset))
         retryable = response.status_code not in PERMANENT_STATUSES
-        raise XApiError(f"X API answered {response.status_code}: {detail}", retryable=retryable)
+        duplicate = response.status_code == 403 and "duplicate content" in detail.lower()
+        raise XApiError(f"X API answered {response.status_code}: {detail}", retryable=retryable, duplicate=duplicate)
 
     def close(self) -> None:
         self._client.close()

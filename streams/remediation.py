@@ -4,7 +4,8 @@
 in a table keyed by ``server_id``) and returns ``(state, commands, alerts)``:
 - ``ServerDown`` and a critical ``HighMemory``: ``restart_process`` of the supervised process;
 - a critical ``HighCpu``: ``shed_load`` (a fraction of low-priority work) and ``request_scale_up``;
-- a warning ``HighCpu``: ``request_scale_up``.
+- a warning ``HighCpu``: ``request_scale_up`` (parameter ``league``; the supervisor turns it into a LeagueEvent
+  with :func:`scale_up_event`, which the scaling agent applies as a load multiplier).
 At most ``max_restarts_per_hour`` restarts of one process in any rolling hour; the next one becomes an
 ``escalate`` command plus a critical ``RemediationEscalated`` alert for a human (once per hour), resolved
 when the alert that caused it resolves.
@@ -44,11 +45,29 @@ def plan(alert: dict[str, Any], config: RemediationConfig) -> list[tuple[str, di
     name, severity = alert["alertname"], alert["severity"]
     if name == "ServerDown" or (name == "HighMemory" and severity == "critical"):
         return [("restart_process", {})]
+    scale_up = {"league": alert["league"]} if alert.get("league") else {}
     if name == "HighCpu" and severity == "critical":
-        return [("shed_load", {"fraction": f"{config.shed_fraction:g}"}), ("request_scale_up", {})]
+        return [("shed_load", {"fraction": f"{config.shed_fraction:g}"}), ("request_scale_up", scale_up)]
     if name == "HighCpu":
-        return [("request_scale_up", {})]
+        return [("request_scale_up", scale_up)]
     return []
+
+
+SCALE_UP_KIND = "remediation_scale_up"
+
+
+def scale_up_event(command: dict[str, Any], league: str, multiplier: float, duration_seconds: int) -> dict[str, Any]:
+    """The LeagueEvent a ``request_scale_up`` command becomes: ``multiplier`` x load for ``duration_seconds`` from
+    the command's issue time; its id derives from the command id, so a redelivered command makes the same event."""
+    return {
+        "event_id": f"remediation-{command['command_id']}",
+        "league": league,
+        "kind": SCALE_UP_KIND,
+        "multiplier": float(multiplier),
+        "starts_at": command["issued_at"],
+        "duration_seconds": int(duration_seconds),
+        "description": f"scale-up requested by {command['server_id']}: {command.get('reason') or ''}".strip(),
+    }
 
 
 def command_id(alert: dict[str, Any], action: str) -> str:

@@ -166,6 +166,16 @@ class Settings(BaseSettings):
     publisher_retry_max_seconds: float = Field(default=300.0, description="Longest delay between retries.")
     publisher_max_attempts: int = Field(default=8, description="Attempts before a tweet is marked failed.")
 
+    # Closing the loops: tweet receipts, X API breaker, supervisor actions (issues 4, 6, 7)
+    x_breaker_sliding_window_size: int = Field(default=10, description="X API breaker: calls in its window.")
+    x_breaker_minimum_number_of_calls: int = Field(default=5, description="X API breaker: calls before it may open.")
+    x_breaker_wait_seconds: float = Field(default=60.0, description="X API breaker: seconds OPEN before probing.")
+    supervisor_shed_load_signal: str = Field(default="SIGUSR1", description="Signal sent to the child on shed_load.")
+    supervisor_shed_load_cmd: str | None = Field(default=None, description="Command run on shed_load (not a signal).")
+    supervisor_league: str | None = Field(default=None, description="League of the supervised server (scale-ups).")
+    remediation_scale_up_multiplier: float = Field(default=1.5, description="Load multiplier of a scale-up request.")
+    remediation_scale_up_duration_seconds: int = Field(default=900, description="How long a scale-up request lasts.")
+
     @property
     def bootstrap(self) -> str:
         """The bootstrap servers every client uses: the real cluster if set, else the embedded broker."""

@@ -74,6 +74,7 @@ _TOPICS = (
     TopicSpec("server-health", "server_id", ("ServerHealth",), compacted=True, description="Health per server."),
     TopicSpec("breaker-state", "breaker", ("BreakerState",), compacted=True, description="Circuit breakers."),
     TopicSpec("silences", "silence_id", ("Silence",), compacted=True, description="Alert silences with expiry."),
+    TopicSpec("tweet-receipts", "command_id", ("TweetReceipt",), compacted=True, description="Publisher outcomes."),
     TopicSpec(
         "deployment-state",
         "deployment_id",

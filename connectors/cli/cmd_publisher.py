@@ -1,4 +1,5 @@
-"""``wirereport publisher``: post the tweet commands (X API v2 with credentials, else a dry-run log)."""
+"""``wirereport publisher``: post the tweet commands (X API v2 with credentials, else a dry-run log) and
+produce a receipt of each outcome to ``tweet-receipts``."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def run(args) -> int:
             while publisher.poll_once(timeout=1.0):
                 pass
             publisher.deliver_once()
+            publisher.send_receipts()
         else:
             publisher.run(stop, on_ready=lambda: print(f"tweet publisher ready ({mode})", flush=True))
     finally:
@@ -34,7 +36,7 @@ def run(args) -> int:
         publisher.close()
     print(
         "tweet publisher stopped: {consumed} consumed, {queued} queued, {duplicate} duplicate, "
-        "{over_limit} over the daily limit, {posted} posted, {failed} failed".format(**stats),
+        "{over_limit} over the daily limit, {posted} posted, {failed} failed, {receipts} receipts".format(**stats),
         flush=True,
     )
     return 0

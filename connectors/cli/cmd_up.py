@@ -10,7 +10,10 @@ def register(subparsers) -> None:
     p.add_argument("--speed", type=float, default=240.0, help="replay time compression (default 240x)")
     p.add_argument("--no-api", action="store_true", help="do not start the API")
     p.add_argument("--no-scaling", action="store_true", help="do not replay a load trace through a metrics agent")
-    p.add_argument("--quiet", action="store_true", help="only the live view, not the processes' logs")
+    p.add_argument(
+        "--log-level", default="warning", help="log level of the processes (default warning; info is chatty)"
+    )
+    p.add_argument("--quiet", action="store_true", help="only the live view and errors, not the processes' logs")
     p.set_defaults(func=run)
 
 

@@ -6,7 +6,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from connectors.edge import EdgeProducer
+from connectors.edge import EdgeProducer, consume_records
 from connectors.testing import WirereportProcess, wait_until
 from streams.play_decisions import command_id
 
@@ -62,3 +62,8 @@ def test_publisher_process_survives_sigkill_without_reposting(broker, tmp_path):
         assert "tweet publisher stopped" in proc.output
     ids = [r["command_id"] for r in posted()]
     assert len(ids) == len(set(ids)) == 5
+    # every outcome has its receipt on tweet-receipts (at least once: a SIGKILL may repeat one, never lose one)
+    receipts = {
+        r["command_id"]: r for _, r in consume_records(broker, "tweet-receipts", timeout=1.5) if r["account"] == account
+    }
+    assert set(receipts) == set(ids) and {r["status"] for r in receipts.values()} == {"dry_run"}

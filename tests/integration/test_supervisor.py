@@ -58,8 +58,8 @@ def test_restart_on_command_dedupe_and_stop(broker, tmp_path):
         assert not alive(first) and alive(read()[1])
         with EdgeProducer(broker) as producer:  # redelivered: no second restart
             producer.send("remediation-commands", command(server, "c-1"))
-            producer.send("remediation-commands", command(server, "c-2", action="shed_load"))
-        sup.wait_for_output("c-2 shed_load")
+            producer.send("remediation-commands", command(server, "c-2", action="drain_cache"))
+        sup.wait_for_output("c-2 drain_cache")
         assert "ignored duplicate command c-1" in sup.output
         assert len(read()) == 2
         assert sup.stop() == 0

@@ -350,7 +350,7 @@ def test_top_moments_and_tweets(client):
     assert moments[0]["play_id"] == "p1" and moments[0]["text"] == "play 1"
     page = client.get("/v1/tweets?game_id=g1&limit=3", headers=bearer()).json()
     assert page["total"] == 7 and [t["command_id"] for t in page["items"]] == ["c6", "c5", "c4"]
-    assert page["items"][0]["publish_status"] == "unknown"  # no publisher outcomes topic declared yet
+    assert page["items"][0]["publish_status"] == "pending"  # tweet-receipts declared, no receipt for it yet
     assert client.get("/v1/tweets?league=NBA", headers=bearer()).json()["total"] == 0
 
 
