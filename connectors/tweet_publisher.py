@@ -228,17 +228,7 @@ class TweetPublisher:
 
     def _dead_letter(self, msg, reason: str) -> None:
         producer = self._producer_or_new()
-        record = {
-            "source_topic": msg.topic(),
-            "partition": msg.partition(),
-            "offset": msg.offset(),
-            "key": msg.key(),
-            "value": msg.value() or b"",
-            "reason": reason,
-            "agent": "tweet-publisher",
-            "failed_at": datetime.now(UTC),
-        }
-        producer.send("dead-letters", record)
+        producer.dead_letter(msg, reason, "tweet-publisher")
         producer.flush()
         self.stats["dead_letters"] += 1
         log.warning("dead letter %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), reason)
