@@ -120,7 +120,8 @@ def same_moment(game: dict[str, Any], sig: dict[str, Any], play: dict[str, Any])
     """True when ``play`` belongs to a moment (or a situation) the game already tweeted about.
 
     Within ``MOMENT_PLAYS`` plays of the last tweet only a new situation (another leader, or a tie turned
-    into a lead) that is at least as valuable passes; the same style never repeats within SAME_STYLE_SECONDS.
+    into a lead) that is at least as valuable passes; with the same leader as the last tweet, the same style
+    never repeats within SAME_STYLE_SECONDS (no "tied again" three times in a minute).
     """
     if game["last_tweet_index"] is None:
         return False
@@ -128,6 +129,8 @@ def same_moment(game: dict[str, Any], sig: dict[str, Any], play: dict[str, Any])
         new_situation = leader(play["home_score"], play["away_score"]) != game.get("last_tweet_leader")
         if not (new_situation and sig["value"] >= game["last_tweet_value"]):
             return True
+    if leader(play["home_score"], play["away_score"]) != game.get("last_tweet_leader"):
+        return False  # another leader (or a tie turned into a lead) is a new situation, whatever the style
     recent = _seconds_between(game["last_tweet_at"], play["occurred_at"]) < SAME_STYLE_SECONDS
     return recent and sig["style"] == game["last_tweet_style"]
 

@@ -3,7 +3,10 @@
 Decisive moments: the score that put the eventual winner ahead for good when it came in the 4th quarter or
 later, and the last equalizer before the end of a period that forced overtime. A moment is caught when the
 play, or one of the next ``CATCH_WINDOW`` plays of its game, was tweeted. The baseline rule tweets every score
-from the 4th quarter on, first come first served, until the day's budget is spent.
+from the 4th quarter on, first come first served, until the day's budget is spent (a touchdown and its try
+are one score). Two bounds put the policy's numbers in context: the oracle knows the decisive moments in advance
+(limited only by the daily budget); the hindsight-value policy knows the whole day's significance values in
+advance (not the outcomes) and tweets the day's top ``budget`` of them.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from streams import tweet_budget
+from streams.play_decisions import try_pending
 from streams.significance import is_garbage_time, leader
 from streams.win_probability import fitting
 
@@ -81,20 +85,83 @@ def caught(plays: Sequence[dict[str, Any]], tweeted: Sequence[bool], moments: Se
     return out
 
 
+def is_try(play: dict[str, Any], prev_home: int, prev_away: int) -> bool:
+    """An NFL extra point or two-point try: part of the touchdown it follows, not a score of its own."""
+    if play["league"] != "NFL":
+        return False
+    gained = sorted((play["home_score"] - prev_home, play["away_score"] - prev_away))
+    text = (play.get("description") or "").upper()
+    return gained in ([0, 1], [0, 2]) and ("EXTRA POINT" in text or "TWO-POINT" in text)
+
+
 def baseline_tweets(plays: Sequence[dict[str, Any]], budget: int, tz: str = "America/New_York") -> list[bool]:
-    """The simple rule: every score from the 4th quarter on, first come first served, ``budget`` a day."""
+    """The simple rule: every score from the 4th quarter on, first come first served, ``budget`` a day.
+
+    A touchdown and its try (extra point or two-point attempt, a separate play in the feed) are one score,
+    tweeted once, when complete: on the try (or on the next play other than a timeout when no try follows).
+    """
     used: Counter = Counter()
     last_score: dict[str, tuple[int, int]] = {}
+    pending: set[str] = set()  # games with a touchdown whose try is still to come
     out = []
     for play in plays:
+        game_id = play["game_id"]
         score = (play["home_score"], play["away_score"])
-        scored = score != last_score.get(play["game_id"], (0, 0))
-        last_score[play["game_id"]] = score
+        prev = last_score.get(game_id, (0, 0))
+        last_score[game_id] = score
+        if game_id in pending and (is_try(play, *prev) or play["event_type"] != "timeout"):
+            pending.discard(game_id)
+            scored = True  # the touchdown and its try, complete
+        elif score != prev and try_pending(play, *prev):
+            pending.add(game_id)
+            scored = False
+        else:
+            scored = score != prev
         key = (play["league"], tweet_budget.local_day(play["occurred_at"], tz))
         tweet = scored and play["period"] >= LATE_PERIOD and used[key] < budget
         if tweet:
             used[key] += 1
         out.append(tweet)
+    return out
+
+
+def late_scores(plays: Sequence[dict[str, Any]]) -> int:
+    """Scores from the 4th quarter on (a touchdown and its try count once): what the baseline rule offers."""
+    last_score: dict[str, tuple[int, int]] = {}
+    n = 0
+    for play in plays:
+        score = (play["home_score"], play["away_score"])
+        prev = last_score.get(play["game_id"], (0, 0))
+        n += score != prev and not is_try(play, *prev) and play["period"] >= LATE_PERIOD
+        last_score[play["game_id"]] = score
+    return n
+
+
+def oracle_caught_share(
+    plays: Sequence[dict[str, Any]], moments: Sequence[dict[str, Any]], budget: int, tz: str = "America/New_York"
+) -> float | None:
+    """Upper bound: an oracle that knows the decisive moments in advance tweets each of them, ``budget`` a day
+    per account (one tweet catches one moment: a game's moments lie more than CATCH_WINDOW plays apart)."""
+    if not moments:
+        return None
+    per_day = Counter((m_play["league"], tweet_budget.local_day(m_play["occurred_at"], tz)) for m_play in (
+        plays[m["index"]] for m in moments))  # fmt: skip
+    return round(sum(min(n, budget) for n in per_day.values()) / len(moments), 4)
+
+
+def hindsight_value_tweets(
+    plays: Sequence[dict[str, Any]], unlimited: Sequence[dict[str, Any]], budget: int, tz: str = "America/New_York"
+) -> list[bool]:
+    """The day's ``budget`` most significant candidates, chosen in hindsight from an unlimited-budget backtest's
+    decisions: what the significance values alone allow when the whole day's values are known in advance."""
+    by_day: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
+    for i, (play, d) in enumerate(zip(plays, unlimited, strict=True)):
+        if d["tweet"]:
+            by_day[(play["league"], tweet_budget.local_day(play["occurred_at"], tz))].append((d["significance"], -i))
+    out = [False] * len(plays)
+    for candidates in by_day.values():
+        for _, neg_i in sorted(candidates, reverse=True)[:budget]:
+            out[-neg_i] = True
     return out
 
 
@@ -159,6 +226,7 @@ def evaluate_season(
     kinds = Counter(m["kind"] for m in moments)
     report["decisive_moment_kinds"] = dict(kinds)
     win_probs: list[float] = []
+    unlimited = list(plays_backtest.run(plays, schedule, 10**6, tz))
     for budget in budgets:
         decisions = list(plays_backtest.run(plays, schedule, budget, tz))
         tweeted = [d["tweet"] for d in decisions]
@@ -171,6 +239,13 @@ def evaluate_season(
             "ours": ours,
             "baseline_caught_share": round(sum(base_hits) / len(moments), 4) if moments else None,
             "baseline_garbage_share": round(garbage_share(plays, base), 4),
+            "baseline_late_scores_tweeted_share": round(sum(base) / late_scores(plays), 4)
+            if late_scores(plays)
+            else None,
+            "oracle_caught_share": oracle_caught_share(plays, moments, budget, tz),
+            "hindsight_value_caught_share": _share(
+                caught(plays, hindsight_value_tweets(plays, unlimited, budget, tz), moments)
+            ),
             "styles": dict(styles),
             "caught_by_kind": _caught_by_kind(moments, caught(plays, tweeted, moments)),
         }
@@ -179,6 +254,10 @@ def evaluate_season(
     report["brier"] = round(fitting.brier(win_probs, labels), 5)
     report["calibration"] = fitting.calibration(win_probs, labels)
     return report
+
+
+def _share(hits: Sequence[bool]) -> float | None:
+    return round(sum(hits) / len(hits), 4) if hits else None
 
 
 def _caught_by_kind(moments: Sequence[dict[str, Any]], hits: Sequence[bool]) -> dict[str, list[int]]:

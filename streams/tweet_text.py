@@ -33,7 +33,7 @@ _FORMATION = re.compile(r"^\((?:Shotgun|No Huddle(?:, Shotgun)?|Punt formation|F
                         r"Pass formation|Kick formation)\)\s*", re.IGNORECASE)  # fmt: skip
 _NOISE = re.compile(r"\s*(?:\[[^\]]*\]|Center-\S+|Holder-\S+)", re.IGNORECASE)
 _KEY_EVENT = re.compile(r"touchdown|field goal|extra point|INTERCEPTED|FUMBLES|SAFETY|TWO-POINT|blocked", re.I)
-_REPORTED = re.compile(r"^\S+ reported in as eligible\.\s*", re.IGNORECASE)
+_REPORTED = re.compile(r"^(?:\S+(?:,| and)\s+)*\S+ reported in as eligible\.\s*", re.IGNORECASE)
 
 
 def team_name(league: str, code: str) -> str:
@@ -41,8 +41,8 @@ def team_name(league: str, code: str) -> str:
     return names.get(code, code)
 
 
-def what_happened(description: str) -> str:
-    """The play's description, cleaned of clock stamps, formations and officials' detail."""
+def _clean(description: str) -> str:
+    """The description without clock stamps, formations and officials' detail (all its sentences)."""
     text = description.strip()
     for _ in range(3):
         text = _CLOCK_PREFIX.sub("", text)
@@ -51,11 +51,50 @@ def what_happened(description: str) -> str:
     text = _NOISE.sub("", text)
     text = re.sub(r"\bTOUCHDOWN\b", "touchdown", text)
     text = re.sub(r"\bGOOD\b", "good", text)
-    text = re.sub(r"\s{2,}", " ", text).strip().rstrip(".,; ")
+    return re.sub(r"\s{2,}", " ", text).strip().rstrip(".,; ")
+
+
+def what_happened(description: str) -> str:
+    """The play's description, cleaned, up to its key sentence (the score, turnover or kick)."""
+    text = _clean(description)
     sentences = re.split(r"(?<=[a-z0-9)])\. (?=[A-Z])", text)
     key = next((k for k, s in enumerate(sentences[:3]) if _KEY_EVENT.search(s)), 0)
     text = ". ".join(sentences[: key + 1])
     return text[:140].rstrip(".,; ") if len(text) > 140 else text
+
+
+_NAME = r"(?P<{}>[A-Z][A-Za-z'.-]*\.[A-Za-z'.-]+)"
+# (pattern, headline) pairs for the common scoring plays, tried in order on the cleaned description
+_HEADLINES = tuple(
+    (re.compile(pattern.format(p=_NAME.format("p"), r=_NAME.format("r")), re.IGNORECASE), text)
+    for pattern, text in (
+        (r"\bkicks\b[^.]*?[.,]\s*{p}[^.]*? for (?P<y>\d+) yards?, touchdown", "{p} takes the kickoff {y} yards for a touchdown"),
+        (r"\bpunts\b[^.]*?[.,]\s*{p}[^.]*? for (?P<y>\d+) yards?, touchdown", "{p} takes the punt back {y} yards for a touchdown"),
+        (r"INTERCEPTED by {p}.*? for (?P<y>\d+) yards?, touchdown", "{p} picks it off and takes it {y} yards for a touchdown"),
+        (r"^{p} pass\b.*?\bto {r}.*? for (?P<y>\d+) yards?, touchdown", "{p} finds {r} for a {y}-yard touchdown"),
+        (r"^{p} (?!pass\b)[^.]*? for (?P<y>\d+) yards?, touchdown", "{p} runs {y} yards for a touchdown"),
+        (r"^{p} (?P<y>\d+) yard field goal is good", "{p} hits a {y}-yard field goal"),
+        (r"^{p} extra point is good", "{p} adds the extra point"),
+        (r"^{p} (?P<y>\d+) yard field goal is No Good, (?P<how>[A-Za-z ]+)", "{p} misses a {y}-yard field goal ({how})"),
+        (r"^{p} (?P<y>\d+) yard field goal is BLOCKED \({r}\)", "{r} blocks {p}'s {y}-yard field goal"),
+        (r"TWO-POINT CONVERSION ATTEMPT\. {p} (?:rushes|scrambles|up the middle|left|right)", "{p} runs in the two-point conversion"),
+        (r"TWO-POINT CONVERSION ATTEMPT\. {p} pass\b.*?\bto {r}", "{p} hits {r} for the two-point conversion"),
+    )
+)  # fmt: skip
+
+
+def headline(description: str) -> str:
+    """What happened, outcome first ("J.Grant takes the kickoff 102 yards for a touchdown"), for the common
+    scoring plays; otherwise the cleaned description (``what_happened``)."""
+    text = _clean(description)
+    for pattern, template in _HEADLINES:
+        match = pattern.search(text)
+        if match:
+            line = template.format(**{k: (v.lower() if k == "how" else v) for k, v in match.groupdict().items()})
+            line = re.sub(r"\bruns 1 yards for a touchdown", "runs it in from a yard out", line)
+            line = re.sub(r"\b1 yards\b", "1 yard", line)
+            return re.sub(r"\ba (8\d*|11|18)-yard", r"an \1-yard", line)
+    return what_happened(description)
 
 
 def time_phrase(league: str, period: int, clock_seconds: int, final: bool = False) -> str:
@@ -80,7 +119,7 @@ TEMPLATES = {
     ),
     "go_ahead": (
         "{leader_name} go ahead {lead_score}-{trail_score} {time}. {what}.",
-        "{what}. That puts {the_leader} in front, {lead_score}-{trail_score}, {time}.",
+        "{what}: {leader} lead {lead_score}-{trail_score} {time}.",
     ),
     "lead_change": (
         "Lead change! {what}. {leader} {lead_score}, {trailer} {trail_score} {time}.",
@@ -131,7 +170,7 @@ def render(play: dict[str, Any], style: str, win_prob_home: float) -> str:
         "ot": " in overtime" if play["period"] > 4 else "",
         "score_line": f"{away} {as_}, {home} {hs}",
         "time": time_phrase(league, play["period"], play["clock_seconds"], final),
-        "what": what_happened(play.get("description") or "") or "What a play",
+        "what": headline(play.get("description") or "") or "What a play",
         "favourite_name": home if fav_home else away,
         "favourite_pct": round(100 * (win_prob_home if fav_home else 1 - win_prob_home)),
     }

@@ -129,3 +129,11 @@ def test_budget_state_round_trips_through_its_avro_record():
     _name, record = codec.decode(codec.encode("TweetBudget", tweet_budget.to_record(state, "2018-09-09T17:30:00Z")))
     assert tweet_budget.from_record(record) == state
     assert record["ratings"] and record["ratings_season"] == state["ratings"]["season"]
+
+
+def test_no_tweet_below_the_spend_floor_even_with_nothing_left_to_come():
+    state = tweet_budget.new_state("NFL", "2018-10-15", 6)
+    empty = [0.0] * len(moment_rates.VALUE_GRID)  # no game left today: the bar is 0
+    assert not tweet_budget.should_spend(state, tweet_budget.SPEND_FLOOR - 0.01, empty)
+    assert tweet_budget.should_spend(state, tweet_budget.SPEND_FLOOR, empty)
+    assert not tweet_budget.should_spend({**state, "used": 6}, 1.0, empty)

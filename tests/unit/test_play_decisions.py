@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.play_decisions import command_id, decide, try_pending
+from streams.play_decisions import command_id, decide, same_moment, try_pending
 
 SAMPLE = Path(__file__).resolve().parents[2] / "connectors" / "sample_data"
 
@@ -60,3 +60,16 @@ def test_a_touchdown_waits_for_its_try(chi_gb):
 def test_zero_budget_never_tweets(chi_gb):
     decisions, _, budget = _run(chi_gb, limit=0)
     assert not any(d["tweet"] for d in decisions) and budget["used"] == 0
+
+
+def test_a_new_lead_change_soon_after_another_is_a_new_moment():
+    """KC-LA 2018: KC's go-ahead extra point, then LA's go-ahead touchdown under 3 minutes later (both lead_change)."""
+    game = {
+        "plays_seen": 10, "last_tweet_index": 1, "last_tweet_value": 0.6, "last_tweet_style": "lead_change",
+        "last_tweet_at": "2018-11-20T04:17:00Z", "last_tweet_leader": "away",
+    }  # fmt: skip
+    sig = {"value": 0.67, "style": "lead_change"}
+    la_ahead = {"home_score": 54, "away_score": 51, "occurred_at": "2018-11-20T04:19:30Z"}
+    assert not same_moment(game, sig, la_ahead)
+    kc_again = {"home_score": 47, "away_score": 54, "occurred_at": "2018-11-20T04:19:30Z"}
+    assert same_moment(game, sig, kc_again)  # same leader, same style, within SAME_STYLE_SECONDS

@@ -70,3 +70,20 @@ def test_cli_writes_the_contract_and_reports_bad_lines(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "2 invalid input line(s)" in err and "backtest plays: 50 plays" in err
     assert main(["backtest", "plays", "--input", str(tmp_path / "missing.jsonl"), "--out", str(out)]) == 2
+
+
+def test_baseline_counts_a_touchdown_and_its_try_once_and_the_oracle_bounds_it(sunday):
+    plays, _ = sunday
+    moments = plays_evaluation.decisive_moments(plays)
+    base = plays_evaluation.baseline_tweets(plays, 1000)
+    # GB 24-23: the touchdown ties 23-23, the extra point wins it; the rule tweets the score once, on the try
+    td = next(i for i, p in enumerate(plays) if p["game_id"] == "2018090912" and p["play_id"] == "3584") - 1
+    assert (plays[td]["home_score"], plays[td]["away_score"]) == (23, 23)
+    assert not base[td] and base[td + 1]
+    assert sum(base) == plays_evaluation.late_scores(plays)  # one tweet per late score
+    assert sum(plays_evaluation.caught(plays, base, moments)) == len(moments)  # unlimited: every moment caught
+    limited = plays_evaluation.baseline_tweets(plays, 17)
+    assert sum(limited) == 17 and limited[: limited.index(True)] == base[: limited.index(True)]
+    # the oracle knows the moments: at N a day it catches min(moments, N) of the day's moments
+    assert plays_evaluation.oracle_caught_share(plays, moments, 1000) == 1.0
+    assert plays_evaluation.oracle_caught_share(plays, moments, 2) == round(2 / len(moments), 4)
