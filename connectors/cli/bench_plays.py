@@ -1,4 +1,5 @@
-"""``wirereport bench plays``: plays per second through the pure decisions (the backtest's code path)."""
+"""``wirereport bench plays``: the pure decisions (the backtest's code path), then the real pipeline on the embedded
+broker beside the raw aiokafka consume rate and a Faust agent doing nothing, and latency at a steady rate."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ def register(subparsers) -> None:
     p.add_argument("--input", default=str(SAMPLE / "nfl_2018_week1_sunday.jsonl.gz"), help="Play JSON lines")
     p.add_argument("--schedule", default=str(SAMPLE / "nfl_2018_week1_schedule.jsonl"))
     p.add_argument("--repeat", type=int, default=5, help="runs; the best is reported (default 5)")
+    p.add_argument("--pipeline-plays", type=int, default=60_000, help="plays waiting for the worker (default 60000)")
+    p.add_argument("--rate", type=float, default=1000.0, help="steady plays/s for the latency run (default 1000)")
+    p.add_argument("--seconds", type=float, default=15.0, help="length of the latency run (default 15)")
+    p.add_argument("--pure-only", action="store_true", help="skip the broker pipeline part")
     p.set_defaults(func=run)
 
 
@@ -41,4 +46,9 @@ def run(args) -> int:
     print(f"bench plays: {n} plays of {Path(args.input).name}, best of {args.repeat}")
     print(f"  win probability alone:            {n / best_wp:>12,.0f} plays/s")
     print(f"  pure decisions (WP + significance + budget + text): {n / best:,.0f} plays/s (target 50,000)")
+    if not args.pure_only:
+        from connectors.benchmarks.pipeline import run_pipeline_benchmark
+
+        run_pipeline_benchmark(args.pipeline_plays, args.rate, args.seconds)
+        print("  targets: pipeline >= 20,000 plays/s on one worker; p99 produce -> tweet command < 100 ms")
     return 0
