@@ -76,15 +76,22 @@ class AgentContext:
         table.data[key] = value
         table.send_changelog(partition, key, value)
 
-    async def decode(self, event: faust.EventT, spec: TopicSpec, validate=None) -> tuple[str, dict[str, Any]] | None:
-        """Decode an event of ``spec``; on failure send a dead letter and return ``None``."""
+    async def decode(
+        self, event: faust.EventT, spec: TopicSpec, validate=None, *, report: bool = True
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Decode an event of ``spec``; on failure send a dead letter and return ``None``.
+
+        ``report=False`` for an agent that is not the topic's main reader: the main reader already sends the dead
+        letter, so a bad message is reported once, not once per agent.
+        """
         try:
             name, record = self.codec.decode(event.value, spec.value_schemas)
             if validate is not None:
                 validate(record)
             return name, record
         except (SchemaError, InvalidRecord) as exc:
-            await self.dead_letter(event, str(exc))
+            if report:
+                await self.dead_letter(event, str(exc))
             return None
 
     async def dead_letter(self, event: faust.EventT, reason: str, agent: str = "") -> None:

@@ -67,7 +67,7 @@ def install(app: faust.App, ctx: AgentContext) -> None:
         spec = topic("game-state")
         async for events in stream.take_events(ctx.settings.worker_batch_size, ctx.settings.worker_batch_seconds):
             for event in events:
-                decoded = await ctx.decode(event, spec)
+                decoded = await ctx.decode(event, spec, report=False)
                 if decoded is None:
                     continue
                 game = decoded[1]
@@ -81,7 +81,7 @@ def install(app: faust.App, ctx: AgentContext) -> None:
         spec = topic("system-metrics")
         async for events in stream.take_events(ctx.settings.worker_batch_size, ctx.settings.worker_batch_seconds):
             for event in events:
-                decoded = await ctx.decode(event, spec)
+                decoded = await ctx.decode(event, spec, report=False)
                 if decoded is None:
                     continue
                 m = decoded[1]

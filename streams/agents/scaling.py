@@ -55,7 +55,8 @@ def install(app: faust.App, ctx: AgentContext) -> None:
         async def route(stream: faust.StreamT, spec=spec) -> None:
             async for events in stream.take_events(settings.worker_batch_size, settings.worker_batch_seconds):
                 for event in events:
-                    decoded = await ctx.decode(event, spec)
+                    # scaling-overrides is read here only; the other inputs' dead letters come from their main readers
+                    decoded = await ctx.decode(event, spec, report=spec.name == "scaling-overrides")
                     if decoded is None:
                         continue
                     league = decoded[1]["league"]

@@ -58,5 +58,5 @@ def test_worker_fires_alerts_remediates_and_detects_silence(own_broker, tmp_path
     health = [r for _, r in consume_records(own_broker, "server-health", timeout=1) if r["server_id"] == "nba-7"]
     assert health[-1]["status"] == "down" and health[-1]["cpu_percent"] == 97.0
     letters = [r for _, r in consume_records(own_broker, "dead-letters", timeout=1)]
-    # the garbage sample went to dead letters (once per agent reading system-metrics), nothing crashed
-    assert letters and {r["source_topic"] for r in letters} == {"system-metrics"}
+    # the garbage sample went to dead letters once (only the topic's main reader reports it), nothing crashed
+    assert len(letters) == 1 and letters[0]["source_topic"] == "system-metrics"
