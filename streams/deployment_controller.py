@@ -98,32 +98,22 @@ class DeploymentController:
         return Output(list(step.decisions), [from_json("DeploymentState", step.state)])
 
     def _evaluate(self, dep: dict[str, Any], now: datetime) -> Output:
-        step = evaluate(
-            dep,
-            now,
-            self.policy,
-            live_games=self.games.values(),
-            samples=self.samples,
-            versions=self.versions,
-            busy=self.busy(),
-        )
-        return self._apply(step)
+        return self._apply(evaluate(dep, now, self.policy, **self._context()))
+
+    def _context(self) -> dict[str, Any]:
+        """What the manager's pure functions see besides the deployment: live games, samples, versions, busy servers."""
+        return {
+            "live_games": self.games.values(),
+            "samples": self.samples,
+            "versions": self.versions,
+            "busy": self.busy(),
+        }
 
     def _on_event(self, event: Mapping[str, Any], now: datetime) -> Output:
         kind = event.get("kind")
         current = self.deployments.get(event["deployment_id"])
         if kind == "request":
-            step = on_request(
-                current,
-                event,
-                now,
-                self.policy,
-                live_games=self.games.values(),
-                samples=self.samples,
-                versions=self.versions,
-                busy=self.busy(),
-            )
-            return self._apply(step)
+            return self._apply(on_request(current, event, now, self.policy, **self._context()))
         if kind == "rollback":
             return self._apply(on_rollback_request(current, event, now))
         if kind == "report":
