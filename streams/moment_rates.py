@@ -4,7 +4,8 @@ A game's position is summarised as (phase, closeness): phases 0-8 are the first 
 steps (pregame counts as 0), 9-14 the 4th quarter with more than 10, 5, 3, 2, 1 and 0 minutes left (NFL
 scale; other leagues by share of the period), 15 is overtime; closeness 0 is a toss-up (|WP - 0.5| < 0.2), 1 leaning, 2 decided.
 For each, the table holds the expected number of moments still to come in that game whose value is at least
-each level of ``VALUE_GRID``. The budget sums this over the day's unfinished games to set its threshold.
+each level of ``VALUE_GRID``, and a second table the same for the probability of being a decisive moment
+(late go-ahead or equalizer). The budget sums these over the day's unfinished games to set its thresholds.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ REGULATION_SECONDS = {"NFL": 3600, "NBA": 2880, "WNBA": 2400}
 PERIOD_SECONDS = {"NFL": 900, "NBA": 720, "WNBA": 600}
 
 
+@cache
 def phase(league: str, period: int, clock_seconds: int) -> int:
     """0-8: the first three quarters in twelfths of regulation; 9-14: the 4th quarter, finer; 15: overtime."""
     if period > 4:
@@ -51,7 +53,7 @@ def grid_index(value: float) -> int:
 
 
 def fit(games: Iterable[Sequence[tuple[int, int, float]]]) -> dict[str, Any]:
-    """Fit the table from games given as per-play (phase, closeness, moment value or 0) sequences.
+    """Fit the table from games given as per-play (phase, closeness, moment value or 0, ...) sequences.
 
     The expectation at (phase, closeness) averages, over every play of the past games in that position, the
     count of later moments of that game at or above each grid level.
@@ -62,7 +64,7 @@ def fit(games: Iterable[Sequence[tuple[int, int, float]]]) -> dict[str, Any]:
     for plays in games:
         n_games += 1
         later = [0] * len(VALUE_GRID)  # counts of moments after the current play, walking backwards
-        for ph, cl, value in reversed(plays):
+        for ph, cl, value, *_ in reversed(plays):
             counts[ph][cl] += 1
             row = sums[ph][cl]
             for k in range(len(VALUE_GRID)):
@@ -83,6 +85,19 @@ def fit(games: Iterable[Sequence[tuple[int, int, float]]]) -> dict[str, Any]:
                 table[ph][cl] = list(table[nearest][cl]) if nearest is not None else [0.0] * len(VALUE_GRID)
     pregame = [table[0][0][k] for k in range(len(VALUE_GRID))]
     return {"value_grid": list(VALUE_GRID), "games": n_games, "table": table, "pregame": pregame}
+
+
+def fit_with_decisive(games: Iterable[Sequence[tuple[int, int, float, float]]]) -> dict[str, Any]:
+    """Both tables from per-play (phase, closeness, moment value, decisive probability) sequences.
+
+    ``table``/``pregame`` count moments by value (what is worth a tweet); ``decisive_table``/``decisive_pregame``
+    by the probability of being a decisive moment (what the tight budget keeps its tweets for).
+    """
+    games = [list(g) for g in games]
+    out = fit(games)
+    decisive = fit([(ph, cl, d) for ph, cl, _v, d in g] for g in games)
+    out.update(decisive_table=decisive["table"], decisive_pregame=decisive["pregame"])
+    return out
 
 
 @cache

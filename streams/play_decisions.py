@@ -17,6 +17,7 @@ from streams import moment_rates, team_ratings, tweet_budget, tweet_text
 from streams.significance import leader, score_play
 from streams.tweet_budget import ScheduleIndex
 from streams.win_probability import win_prob_home
+from streams.win_probability.nfl import win_prob_home as nfl_win_prob_home
 
 MOMENT_PLAYS = 3  # a moment spans the play and the next 3 plays of its game
 SAME_STYLE_SECONDS = 180.0
@@ -92,10 +93,13 @@ def assess(play: dict[str, Any], game: dict[str, Any]) -> tuple[float, dict[str,
         base_home, base_away, base_wp = pending["home_score"], pending["away_score"], pending["win_prob_home"]
     else:
         base_home, base_away, base_wp = game["home_score"], game["away_score"], game["win_prob_home"]
-    wp = win_prob_home(play, game.get("strength", 0.0))
+    strength = game.get("strength", 0.0)
+    wp = nfl_win_prob_home(play, None, strength) if play["league"] == "NFL" else win_prob_home(play, strength)
     sig = score_play(play, base_home, base_away, base_wp, wp)
     new_pending = None
-    if try_pending(play, game["home_score"], game["away_score"]):
+    prev_home, prev_away = game["home_score"], game["away_score"]
+    scored = play["home_score"] != prev_home or play["away_score"] != prev_away
+    if scored and try_pending(play, prev_home, prev_away):
         sig["should_tweet"] = False
         new_pending = pending or {
             "home_score": base_home,
@@ -160,14 +164,18 @@ def decide(
     """Decide whether ``play`` is tweeted; returns (decision, new game state, new budget state).
 
     ``decision`` has the backtest's fields (game_id, play_id, win_prob_home, significance, tweet, urgency,
-    style, text) plus ``command`` (a TweetCommand record, or None).
+    style, text) plus ``command`` (a TweetCommand record, or None) and ``decisive`` (the play's probability of
+    being a decisive moment, for the evaluation).
     """
     if schedule is not None and not isinstance(schedule, ScheduleIndex):
         schedule = ScheduleIndex(schedule, tz)
     league, game_id, play_id = play["league"], play["game_id"], play["play_id"]
     account = account_for(league)
     day = tweet_budget.local_day(play["occurred_at"], tz)
-    budget = tweet_budget.for_day(budget_state, account, day, limit)
+    if budget_state is not None and budget_state["day"] == day and budget_state["limit"] == limit:
+        budget = budget_state  # the common case: the same day, nothing to renew
+    else:
+        budget = tweet_budget.for_day(budget_state, account, day, limit)
     if game_state is None:
         ratings = team_ratings.for_season(budget["ratings"], team_ratings.season_of(league, day))
         if ratings is not budget["ratings"]:
@@ -183,7 +191,8 @@ def decide(
     wp, sig, pending = assess(play, game)
     final = sig["final"]
     position = [moment_rates.phase(league, play["period"], play["clock_seconds"]), moment_rates.closeness(wp), final]
-    budget = tweet_budget.with_game_position(budget, game_id, position)
+    if budget["games"].get(game_id) != position:
+        budget = {**budget, "games": {**budget["games"], game_id: position}}
     rated = game.get("rated", False)
     if final and not rated:  # the final score moves the teams' ratings, once
         ratings = team_ratings.update(
@@ -191,17 +200,14 @@ def decide(
         )
         budget, rated = {**budget, "ratings": ratings}, True
 
-    tweet = False
-    if (
+    tweet = (
         sig["should_tweet"]
+        and budget["used"] < budget["limit"]
         and play_id not in game["tweeted"]
         and not tweet_budget.already_tweeted(budget, game_id, play_id)
         and not same_moment(game, sig, play)
-    ):
-        table = moment_rates.load(league)
-        # the current game's own future is part of the expectation; this play's moment is not
-        curve = tweet_budget.expected_curve(budget, league, schedule, table)
-        tweet = tweet_budget.should_spend(budget, sig["value"], curve)
+        and tweet_budget.choose(budget, sig, league, schedule)
+    )
 
     new_game = {
         **game,
@@ -213,28 +219,42 @@ def decide(
         "pending": pending,
         "rated": rated,
     }
-    command = None
-    text = None
-    if tweet:
-        budget = tweet_budget.spend(budget, game_id, play_id)
-        told = {**play, "description": game["pending"]["description"]} if game.get("pending") else play
-        text = tweet_text.render(told, sig["style"], wp)
-        mark_tweeted(new_game, sig, play)
-        command = {
-            "command_id": command_id(account, game_id, play_id),
-            "account": account,
-            "league": league,
-            "game_id": game_id,
-            "play_id": play_id,
-            "text": text,
-            "style": sig["style"],
-            "urgency": sig["urgency"],
-            "significance": sig["total_score"],
-            "win_prob_home": wp,
-            "occurred_at": play["occurred_at"],
-        }
+    if not tweet:  # the common case
+        return (
+            {
+                "game_id": game_id,
+                "play_id": play_id,
+                "win_prob_home": round(wp, 6),
+                "significance": sig["total_score"],
+                "tweet": False,
+                "urgency": sig["urgency"],
+                "style": sig["style"],
+                "text": None,
+                "command": None,
+                "decisive": sig["decisive"],
+            },
+            new_game,
+            budget,
+        )
+    budget = tweet_budget.spend(budget, game_id, play_id)
+    told = {**play, "description": game["pending"]["description"]} if game.get("pending") else play
+    text = tweet_text.render(told, sig["style"], wp)
+    mark_tweeted(new_game, sig, play)
+    command = {
+        "command_id": command_id(account, game_id, play_id),
+        "account": account,
+        "league": league,
+        "game_id": game_id,
+        "play_id": play_id,
+        "text": text,
+        "style": sig["style"],
+        "urgency": sig["urgency"],
+        "significance": sig["total_score"],
+        "win_prob_home": wp,
+        "occurred_at": play["occurred_at"],
+    }
     decision = _decision(play, wp, sig["total_score"], tweet, sig["urgency"], sig["style"], text)
-    decision["command"] = command
+    decision.update(command=command, decisive=sig["decisive"])
     return decision, new_game, budget
 
 
@@ -251,4 +271,5 @@ def _decision(
         "style": style,
         "text": text,
         "command": None,
+        "decisive": 0.0,
     }

@@ -33,6 +33,18 @@ def run(
         yield decision
 
 
+def preload(plays: Iterable[dict[str, Any]]) -> None:
+    """Read the shipped models of the leagues in ``plays`` (each is read once, on first use) before timing."""
+    from streams import moment_rates, significance
+    from streams.win_probability import nfl
+
+    for league in {p["league"] for p in plays}:
+        moment_rates.load(league)
+        significance.decisive_weights(league)
+        if league == "NFL":
+            nfl.load_model()
+
+
 def output_line(decision: dict[str, Any]) -> dict[str, Any]:
     """The backtest's JSON line for a decision (DESIGN.md's contract)."""
     return {k: decision[k] for k in OUTPUT_FIELDS}

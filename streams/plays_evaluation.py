@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from statistics import median
 from typing import Any
 
 from streams import tweet_budget
@@ -150,14 +151,21 @@ def oracle_caught_share(
 
 
 def hindsight_value_tweets(
-    plays: Sequence[dict[str, Any]], unlimited: Sequence[dict[str, Any]], budget: int, tz: str = "America/New_York"
+    plays: Sequence[dict[str, Any]],
+    unlimited: Sequence[dict[str, Any]],
+    budget: int,
+    tz: str = "America/New_York",
+    key: str = "significance",
 ) -> list[bool]:
     """The day's ``budget`` most significant candidates, chosen in hindsight from an unlimited-budget backtest's
-    decisions: what the significance values alone allow when the whole day's values are known in advance."""
+    decisions: what the significance values alone allow when the whole day's values are known in advance.
+
+    ``key`` "decisive" ranks by the probability of being a decisive moment instead (what the tight budget uses).
+    """
     by_day: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
     for i, (play, d) in enumerate(zip(plays, unlimited, strict=True)):
-        if d["tweet"]:
-            by_day[(play["league"], tweet_budget.local_day(play["occurred_at"], tz))].append((d["significance"], -i))
+        if d["tweet"] and d[key] > 0:
+            by_day[(play["league"], tweet_budget.local_day(play["occurred_at"], tz))].append((d[key], -i))
     out = [False] * len(plays)
     for candidates in by_day.values():
         for _, neg_i in sorted(candidates, reverse=True)[:budget]:
@@ -198,12 +206,14 @@ def summarize(
     moments = decisive_moments(plays)
     hits = caught(plays, tweeted, moments)
     per_day = tweets_per_day(plays, tweeted, tz)
+    counts = sorted(per_day.values())
     return {
         "plays": len(plays),
         "tweets": int(sum(tweeted)),
         "days": len(per_day),
         "tweets_per_day_mean": round(sum(per_day.values()) / len(per_day), 2) if per_day else 0.0,
         "tweets_per_day_max": max(per_day.values()) if per_day else 0,
+        "tweets_per_day_median": float(median(counts)) if counts else 0.0,
         "decisive_moments": len(moments),
         "decisive_caught": int(sum(hits)),
         "decisive_caught_share": round(sum(hits) / len(moments), 4) if moments else None,
@@ -245,6 +255,9 @@ def evaluate_season(
             "oracle_caught_share": oracle_caught_share(plays, moments, budget, tz),
             "hindsight_value_caught_share": _share(
                 caught(plays, hindsight_value_tweets(plays, unlimited, budget, tz), moments)
+            ),
+            "hindsight_decisive_caught_share": _share(
+                caught(plays, hindsight_value_tweets(plays, unlimited, budget, tz, "decisive"), moments)
             ),
             "styles": dict(styles),
             "caught_by_kind": _caught_by_kind(moments, caught(plays, tweeted, moments)),

@@ -1,4 +1,8 @@
-"""``wirereport train wp --league NFL``: reproduce the fit of the shipped win-probability model."""
+"""``wirereport train wp / moments / decisive``: reproduce the fits of the shipped NFL models.
+
+Order matters when refitting everything: ``wp``, then ``decisive`` (it uses the WP model), then ``moments``
+(its decisive table counts the decisive model's probabilities).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,12 @@ def register(subparsers) -> None:
     moments.add_argument("--train-seasons", default="2009-2017", help="seasons to learn from (default 2009-2017)")
     moments.add_argument("--out", help="table file (default: the shipped streams/models/nfl_moment_rates.json)")
     moments.set_defaults(func=run_moments)
+    decisive = targets.add_parser("decisive", help="probability that a late score is a decisive moment")
+    decisive.add_argument("--league", default="NFL", choices=["NFL"])
+    decisive.add_argument("--train-seasons", default="2009-2017", help="seasons to fit on (default 2009-2017)")
+    decisive.add_argument("--validate-season", type=int, default=2018, help="season to score (default 2018)")
+    decisive.add_argument("--out", help="model file (default: the shipped streams/models/nfl_decisive.json)")
+    decisive.set_defaults(func=run_decisive)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
 
@@ -86,5 +96,36 @@ def run_moments(args) -> int:
         + ", ".join(
             f">={v:.2f}: {n:.2f}" for v, n in zip(grid, table["pregame"], strict=True) if v in (0.2, 0.4, 0.6, 0.8, 0.9)
         )
+    )
+    print(
+        "expected decisive moments per game at kick-off: "
+        + ", ".join(
+            f">={v:.2f}: {n:.2f}"
+            for v, n in zip(grid, table["decisive_pregame"], strict=True)
+            if v in (0.1, 0.3, 0.5, 0.7, 0.9)
+        )
+    )
+    return 0
+
+
+def run_decisive(args) -> int:
+    from connectors.importers.nfl_seasons import season_plays
+    from streams import significance
+    from streams.moment_training import fit_decisive
+
+    seasons = _seasons(args.train_seasons)
+    if 2019 in seasons or args.validate_season == 2019 or args.validate_season in seasons:
+        raise InputError("2019 is held out: fit on seasons of 2009-2017 and validate on 2018")
+    print(f"importing seasons {seasons[0]}-{seasons[-1]} and {args.validate_season} ...", file=sys.stderr)
+    model = fit_decisive([p for s in seasons for p in season_plays(s)], season_plays(args.validate_season))
+    out = Path(args.out) if args.out else significance.DECISIVE_MODEL
+    out.write_text(json.dumps(model, indent=1) + "\n")
+    val = model["validation"]
+    print(f"fitted on {model['train']['samples']} late go-ahead scores and equalizers; wrote {out}")
+    print(f"weights {dict(zip(model['features'], model['weights'], strict=True))}")
+    print(
+        f"{args.validate_season}: {val['samples']} samples; log loss {val['model']['log_loss']:.4f} "
+        f"(raw rule {val['raw_rule']['log_loss']:.4f}), AUC {val['model']['auc']:.4f} "
+        f"(raw rule {val['raw_rule']['auc']:.4f})"
     )
     return 0

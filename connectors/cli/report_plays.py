@@ -66,18 +66,18 @@ def summary_markdown(report: dict) -> str:
         f"({', '.join(f'{n} {k}' for k, n in report['decisive_moment_kinds'].items())}).",
         f"Win probability Brier score: {report['brier']:.4f}.",
         "",
-        "| budget/day | caught | oracle bound | top values in hindsight | baseline caught "
-        "| baseline: late scores tweeted | garbage-time tweets | tweets/day (mean) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| budget/day | caught | oracle bound | top values in hindsight | top decisive probabilities in hindsight "
+        "| baseline caught | baseline: late scores tweeted | garbage-time tweets | tweets/day (mean, median) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for budget, row in report["budgets"].items():
         ours = row["ours"]
         lines.append(
             f"| {budget} | {ours['decisive_caught']}/{ours['decisive_moments']} ({ours['decisive_caught_share']:.1%}) "
             f"| {row['oracle_caught_share']:.1%} | {row['hindsight_value_caught_share']:.1%} "
-            f"| {row['baseline_caught_share']:.1%} "
+            f"| {row['hindsight_decisive_caught_share']:.1%} | {row['baseline_caught_share']:.1%} "
             f"| {row['baseline_late_scores_tweeted_share']:.1%} | {ours['garbage_share']:.1%} "
-            f"| {ours['tweets_per_day_mean']} |"
+            f"| {ours['tweets_per_day_mean']}, {ours['tweets_per_day_median']:g} |"
         )
     lines += ["", "Calibration (predicted vs observed home win rate):", ""]
     for r in report["calibration"]:

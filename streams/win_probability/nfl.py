@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from functools import cache
+from math import exp, sqrt
 from pathlib import Path
 from typing import Any
 
@@ -153,11 +154,67 @@ def probability(z: float) -> float:
 
 
 def win_prob_home(play: dict[str, Any], weights: tuple[float, ...] | None = None, strength: float = 0.0) -> float:
-    """Probability that the home team wins, given the state after ``play`` (a tie counts as half)."""
+    """Probability that the home team wins, given the state after ``play`` (a tie counts as half).
+
+    ``sum(weights * play_features(play))`` is computed without building the feature list (the hot path of
+    every play), its terms grouped as ``a + g * b`` (``g = 1/sqrt(hours left)``): equal to the dot product up
+    to float rounding (~1e-15).
+    """
     w = weights or _weights()
     margin = play["home_score"] - play["away_score"]
+    period, clock_seconds = play["period"], play["clock_seconds"]
     if play.get("event_type") == "game_end" or (
-        play["period"] >= REGULATION_PERIODS and play["clock_seconds"] <= 0 and margin != 0
+        period >= REGULATION_PERIODS and clock_seconds <= 0 and margin != 0
     ):  # over: regulation or overtime ran out with a leader
         return 1.0 if margin > 0 else 0.0 if margin < 0 else 0.5
-    return probability(sum(wi * xi for wi, xi in zip(w, play_features(play, strength), strict=True)))
+    pos = play.get("possession")
+    s = 1 if pos == play["home_team"] else -1 if pos and pos == play["away_team"] else 0
+    yardline_100, down, yards_to_go = play.get("yardline_100"), play.get("down"), play.get("yards_to_go")
+    clock = clock_seconds if clock_seconds > 0 else 0
+    t = (REGULATION_PERIODS - period) * PERIOD_SECONDS + clock if period <= REGULATION_PERIODS else clock
+    hours = t / 3600.0
+    g = 1.0 / sqrt(hours + TIME_OFFSET)
+    a = w[0] + w[9] * hours + w[10] * margin
+    b = w[1] * margin
+    if s:
+        yl = 75 if yardline_100 is None else yardline_100
+        field = (50 - yl) / 50.0
+        d = down or 0
+        bs = w[2] + w[3] * field + w[13] * field * field
+        if d:
+            bs += w[6] * (min(yards_to_go or 0, 20) / 10.0)
+            if d == 3:
+                bs += w[4]
+            elif d == 4:
+                bs += w[5]
+        else:
+            bs += w[7] if yl <= 15 else w[8]
+        if margin == 0:
+            bs += w[20]
+        if -3 <= margin <= 3:
+            bs += w[21]
+        b += s * bs
+        a += s * (w[11] + w[12] * field)
+        if period > REGULATION_PERIODS:
+            a += w[22] * s
+    if margin:
+        sign = 1 if margin > 0 else -1
+        lead = margin * sign
+        bl = w[14] * min(lead, 3) + w[15] * min(lead, 8)
+        if lead > 8:
+            bl += w[16] * (lead - 8)
+            if lead > 16:
+                bl += w[17] * (lead - 16)
+        b += sign * bl
+        if s * margin > 0:
+            if period <= REGULATION_PERIODS and t <= 120:
+                a += w[18] * sign
+            if t <= 300:
+                a += w[19] * sign
+    if strength:
+        a += w[23] * (strength * hours) + w[24] * (strength * sqrt(hours)) + w[25] * strength
+    z = a + g * b
+    if z >= 0:
+        return 1.0 / (1.0 + exp(-z))
+    e = exp(z)
+    return e / (1.0 + e)

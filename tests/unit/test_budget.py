@@ -102,7 +102,7 @@ def play_streams(draw):
 
 
 @settings(max_examples=60, deadline=None)
-@given(play_streams(), st.integers(0, 5))
+@given(play_streams(), st.sampled_from([0, 1, 2, 3, 5, 6, 17]))
 def test_budget_never_exceeded_and_no_play_tweeted_twice(plays, limit):
     games: dict = {}
     budget = None
@@ -137,3 +137,64 @@ def test_no_tweet_below_the_spend_floor_even_with_nothing_left_to_come():
     assert not tweet_budget.should_spend(state, tweet_budget.SPEND_FLOOR - 0.01, empty)
     assert tweet_budget.should_spend(state, tweet_budget.SPEND_FLOOR, empty)
     assert not tweet_budget.should_spend({**state, "used": 6}, 1.0, empty)
+
+
+def test_poisson_quantile_matches_scipy():
+    from scipy.stats import poisson
+
+    for mean in (0.0, 0.3, 1.0, 2.5, 8.0, 30.0):
+        for q in (0.5, 0.95, 0.99):
+            expected = int(poisson.ppf(q, mean)) if mean else 0
+            assert tweet_budget.poisson_quantile(q, mean) == expected
+
+
+def test_the_stopping_bar_falls_with_more_tweets_and_fewer_moments_to_come():
+    table = moment_rates.load("NFL")
+    one_game = list(table["decisive_pregame"])
+    sunday = [13 * x for x in one_game]
+    bars = [tweet_budget.stopping_threshold(sunday, k) for k in (1, 2, 3, 6, 17)]
+    assert bars == sorted(bars, reverse=True) and 0.5 < bars[0] < 1.0 and bars[-1] < 0.05
+    assert tweet_budget.stopping_threshold(one_game, 1) < tweet_budget.stopping_threshold(sunday, 1)
+    assert tweet_budget.stopping_threshold([0.0] * len(one_game), 1) == 0.0
+    assert tweet_budget.stopping_threshold(one_game, 10**6) == 0.0  # far more tweets than moments: no bar
+    # finer steps barely move the bar
+    assert tweet_budget.stopping_threshold(sunday, 6) == pytest.approx(
+        tweet_budget.stopping_threshold(sunday, 6, steps=128), abs=0.01
+    )
+
+
+def _sig(value: float, decisive: float = 0.0, style: str = "big_swing") -> dict:
+    return {"value": value, "decisive": decisive, "style": style}
+
+
+def test_surplus_tweets_go_to_events_once_the_reserve_is_kept():
+    ended = tweet_budget.with_game_position(tweet_budget.new_state("NFL", "2018-10-15", 17), "g", [14, 2, True])
+    # every game of the day is over: all but the reserve of one tweet may go to good moments
+    assert tweet_budget.choose(ended, _sig(0.15, style="final"), "NFL", None)
+    assert not tweet_budget.choose(ended, _sig(0.15, style="update"), "NFL", None)  # a plain play, never
+    assert not tweet_budget.choose(ended, _sig(0.08, style="go_ahead"), "NFL", None)  # below SURPLUS_MIN_VALUE
+    assert not tweet_budget.choose({**ended, "used": 16}, _sig(0.2, style="final"), "NFL", None)  # the reserve
+    # a 13-game Sunday at kick-off: the reserve for its decisive moments leaves no surplus at 6 a day
+    day = tweet_budget.ScheduleIndex(
+        [
+            {"league": "NFL", "game_id": f"x{i}", "home_team": "A", "away_team": "B",
+             "scheduled_start": "2018-09-09T17:00Z"}
+            for i in range(13)
+        ]
+    )  # fmt: skip
+    morning = tweet_budget.new_state("NFL", "2018-09-09", 6)
+    assert not tweet_budget.choose(morning, _sig(0.3, style="go_ahead"), "NFL", day)
+    # a near-certain decisive moment passes the decisive bar even then
+    assert tweet_budget.choose(morning, _sig(0.99, decisive=0.99, style="walk_off"), "NFL", day)
+
+
+def test_expected_count_is_one_level_of_the_curve():
+    table = moment_rates.load("NFL")
+    state = tweet_budget.with_game_position(tweet_budget.new_state("NFL", "2018-09-09", 17), "a", [10, 0, False])
+    schedule = tweet_budget.ScheduleIndex(
+        [{"league": "NFL", "game_id": "b", "home_team": "Z", "away_team": "W", "scheduled_start": "2018-09-09T20:00Z"}]
+    )
+    curve = tweet_budget.expected_curve(state, "NFL", schedule, table, "decisive_")
+    for level in (0, 4, 10):
+        count = tweet_budget.expected_count(state, "NFL", schedule, table, "decisive_", level)
+        assert count == pytest.approx(curve[level])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from streams.significance import holds_for_good, is_garbage_time, score_play
+from streams.significance import decisive_probability, decisive_weights, holds_for_good, is_garbage_time, score_play
 
 
 def _play(**kw) -> dict:
@@ -54,3 +54,24 @@ def test_finals_and_quiet_plays():
 def test_holding_for_good_is_likelier_late_and_with_a_safer_lead():
     assert holds_for_good(0.9, 0.02, False) > holds_for_good(0.9, 0.6, False)
     assert holds_for_good(0.9, 0.1, False) > holds_for_good(0.6, 0.1, False)
+
+
+def test_decisive_probability_only_for_late_go_ahead_scores_and_equalizers():
+    late = score_play(_play(), 17, 23, 0.30, 0.80)
+    assert 0.3 < late["decisive"] < 1 and late["decisive_raw"] > 0
+    early = score_play(_play(period=1, clock_seconds=600, home_score=7, away_score=0), 0, 0, 0.57, 0.68)
+    swing = score_play(_play(home_score=24, away_score=23), 24, 23, 0.3, 0.8)
+    final = score_play(_play(event_type="game_end", clock_seconds=0), 24, 23, 0.97, 1.0)
+    assert early["decisive"] == swing["decisive"] == final["decisive"] == 0.0
+    garbage = score_play(_play(home_score=38, away_score=14, clock_seconds=600), 31, 14, 0.98, 0.99)
+    assert garbage["decisive"] == 0.0  # not a go-ahead score
+
+
+def test_the_shipped_decisive_model_recalibrates_the_rule():
+    """Fitted on 2009-2017: equalizers force overtime more often than the rule says; order is kept."""
+    assert decisive_weights("NFL") is not None and decisive_weights("NBA") is None
+    assert decisive_probability("NFL", 0.0, False) == 0.0
+    assert decisive_probability("NBA", 0.4, True) == 0.4  # no model: the rule's value
+    assert decisive_probability("NFL", 0.4, True) > decisive_probability("NFL", 0.4, False)
+    probs = [decisive_probability("NFL", raw, False) for raw in (0.1, 0.3, 0.5, 0.7, 0.9, 0.99)]
+    assert probs == sorted(probs) and all(0 < p < 1 for p in probs)
