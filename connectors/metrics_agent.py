@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import shlex
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -207,6 +210,35 @@ def replay_readings(path: Path, league: str) -> Iterator[Reading]:
         yield Reading(sample["workload"], datetime.fromtimestamp(sample["t"], UTC), interval)
 
 
+# -- worker processes --------------------------------------------------------------------------------
+DEFAULT_WORKER_MATCH = r"\bagent-worker\b.*--league[= ]{league}\b"
+
+
+class WorkerCount:
+    """Running worker processes of a league on this host: command lines matching a regex (psutil).
+
+    ``{league}`` in the pattern is replaced by the league; the default matches the workers the local
+    scaler starts (``wirereport agent-worker --league L``). Zombies and this process are not counted.
+    """
+
+    def __init__(self, league: str, pattern: str = DEFAULT_WORKER_MATCH):
+        try:
+            self.regex = re.compile(pattern.replace("{league}", re.escape(league)))
+        except re.error as exc:
+            raise InputError(f"worker match {pattern!r} is not a regular expression: {exc}") from None
+        self._own = os.getpid()
+
+    def __call__(self) -> int:
+        count = 0
+        for proc in psutil.process_iter(["pid", "cmdline", "status"]):
+            info = proc.info
+            if info["pid"] == self._own or info["status"] == psutil.STATUS_ZOMBIE or not info["cmdline"]:
+                continue
+            if self.regex.search(" ".join(info["cmdline"])):
+                count += 1
+        return count
+
+
 # -- the agent ---------------------------------------------------------------------------------------
 class SystemSampler:
     """CPU, memory, disk and network rates of this machine (psutil)."""
@@ -261,6 +293,7 @@ class MetricsAgent:
         self.codec = get_codec()
         self.on_event = on_event
         self.speed = speed
+        self.host = socket.gethostname()
         self.samples = 0
         self.stopped = threading.Event()
         self._wake = threading.Event()
@@ -289,6 +322,7 @@ class MetricsAgent:
             "error_rate": None,
             "latency_ms": None,
             "version": None,
+            "host": self.host,
         }
         self.buffer.push(self.codec.encode("SystemMetrics", record))
         self.samples += 1
@@ -310,7 +344,7 @@ class MetricsAgent:
             self._wake.set()
             self.on_event(
                 f"sample {self.samples} at {record['observed_at'].isoformat()} workload {record['workload']:.4g}"
-                f" sent {self.sender.sent} buffered {len(self.buffer)}"
+                f" agents {record['active_agents']} sent {self.sender.sent} buffered {len(self.buffer)}"
             )
             if count is not None and self.samples >= count:
                 break

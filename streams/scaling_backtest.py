@@ -13,6 +13,7 @@ median step (an overnight gap counts one step); a league's first sample is not s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Iterable, Iterator
@@ -40,20 +41,38 @@ class PolicyScore:
     last_agents: int | None = None
 
     def add(self, agents: int, workload: float, duration: float, capacity_per_agent: float, target: float) -> None:
-        if self.last_agents is not None and agents != self.last_agents:
-            self.actions += 1
-        self.last_agents = agents
-        if duration <= 0:
-            return
-        capacity = agents * capacity_per_agent
-        self.seconds += duration
-        self.agent_seconds += agents * duration
-        if workload > capacity:
-            self.under_seconds += duration
-        if workload > capacity * target:
-            self.above_target_seconds += duration
-        if capacity > 0:
-            self.slack_seconds += max(0.0, 1.0 - workload / capacity) * duration
+        self.add_all([(agents, workload, duration)], capacity_per_agent, target)
+
+    def add_all(self, entries: Iterable[tuple[int, float, float]], capacity_per_agent: float, target: float) -> None:
+        """``add`` for each (agents, workload, duration) in order (one loop with local variables: fast)."""
+        seconds, under, above, slack, agent_seconds = (
+            self.seconds,
+            self.under_seconds,
+            self.above_target_seconds,
+            self.slack_seconds,
+            self.agent_seconds,
+        )
+        actions, last_agents = self.actions, self.last_agents
+        for agents, workload, duration in entries:
+            if last_agents is not None and agents != last_agents:
+                actions += 1
+            last_agents = agents
+            if duration <= 0:
+                continue
+            capacity = agents * capacity_per_agent
+            seconds += duration
+            agent_seconds += agents * duration
+            if workload > capacity:
+                under += duration
+            if workload > capacity * target:
+                above += duration
+            if capacity > 0:
+                free = 1.0 - workload / capacity
+                if free > 0.0:
+                    slack += free * duration
+        self.seconds, self.under_seconds, self.above_target_seconds = seconds, under, above
+        self.slack_seconds, self.agent_seconds = slack, agent_seconds
+        self.actions, self.last_agents = actions, last_agents
 
     def summary(self, days: float) -> dict[str, float]:
         total = self.seconds or 1.0
@@ -119,6 +138,7 @@ def run_backtest(
     *,
     models: tuple[str, ...] = DEFAULT_MODELS,
     headroom_quantile: float = 0.7,
+    error_correction: bool = True,
     horizons: tuple[float, ...] = (),
     lookahead: bool = True,
     keep_rows: bool = True,
@@ -127,6 +147,8 @@ def run_backtest(
 
     A sample may carry ``t`` (epoch seconds) to spare parsing ``observed_at``.
     """
+    if config.history_size or config.emit_commands:  # only agent counts are read here: no ids, reasons, history
+        config = dataclasses.replace(config, history_size=0, emit_commands=False)
     leagues: dict[str, _League] = {}
     rows: list[dict[str, Any]] = []
     scores = {name: PolicyScore() for name in POLICIES}
@@ -144,7 +166,12 @@ def run_backtest(
         league = leagues.get(league_name)
         if league is None:
             league = leagues[league_name] = _League(
-                LeagueForecaster(models=models, headroom_quantile=headroom_quantile, accuracy_horizons=horizons),
+                LeagueForecaster(
+                    models=models,
+                    headroom_quantile=headroom_quantile,
+                    accuracy_horizons=horizons,
+                    error_correction=error_correction,
+                ),
                 new_state(league_name, lo),
             )
         forecast = None
@@ -168,7 +195,7 @@ def run_backtest(
                 config,
                 headroom=forecaster.headroom(forecast, t),
                 target_t=t,
-                upcoming=(lambda f=forecaster, at=t + (forecaster.step or gap): f.forecast_at(at))
+                upcoming=(lambda f=forecaster, at=t + (forecaster.step or gap): f.forecast_once_at(at))
                 if lookahead
                 else None,
             )
@@ -196,18 +223,21 @@ def run_backtest(
         league.by_time[round(t / 60.0)] = y
         league.last_t, league.last_y = t, y
         count += 1
-        first_t = t if first_t is None else min(first_t, t)
-        last_t = t if last_t is None else max(last_t, t)
+        if first_t is None:
+            first_t = last_t = t
+        elif t < first_t:
+            first_t = t
+        elif t > last_t:
+            last_t = t
     step = statistics.median(steps) if steps else 300.0
     days = ((last_t - first_t) / 86400.0) if count else 0.0
     target = config.target_utilization
-    p, r, s = (scores[name] for name in POLICIES)
-    for _, y, gap, agents, reactive, seasonal in pending:
-        # a league's first sample is not scored: nothing was known before it (every policy starts at min)
-        duration = 0.0 if gap <= 0 else min(gap, step)
-        p.add(agents, y, duration, cap, target)
-        r.add(reactive, y, duration, cap, target)
-        s.add(seasonal, y, duration, cap, target)
+    # a league's first sample is not scored: nothing was known before it (every policy starts at min)
+    durations = [0.0 if gap <= 0 else (gap if gap < step else step) for _, _, gap, _, _, _ in pending]
+    workloads = [entry[1] for entry in pending]
+    for index, name in enumerate(POLICIES, 3):
+        agents = [entry[index] for entry in pending]
+        scores[name].add_all(zip(agents, workloads, durations, strict=True), cap, target)
     return BacktestResult(
         rows,
         {name: score.summary(days) for name, score in scores.items()},

@@ -3,7 +3,7 @@
 State in, state out: the state is a JSON-able dict (a Faust table keyed by league keeps it); time comes
 from the input (``now`` in epoch seconds), never from a clock. Rules, in order of precedence:
 
-1. emergency scale-down by 30% when CPU > 90% or memory > 85% (then no scale-up until it clears);
+1. emergency scale-down by 30% of the workers running when CPU > 90% or memory > 85%;
 2. a manual override that disables scaling holds the pool (overrides also set min/max, and expire);
 3. desired = max(predictive, reactive): forecast x (1 + error-quantile headroom) x event multiplier over
    capacity per agent x target utilization, and never fewer than the last observed workload needs at
@@ -53,6 +53,8 @@ class PolicyConfig:
     prescale_seconds: float = 1800.0
     forecast_only: bool = False
     history_size: int = 50
+    # False: commands are bare ``{"action", "agents_after"}`` (no id, reason or history): for backtests
+    emit_commands: bool = True
 
     @classmethod
     def from_settings(cls, settings, **changes: Any) -> PolicyConfig:
@@ -149,32 +151,36 @@ def decide(
     profile: LeagueProfile | None = None,
     other_agents: int = 0,
     upcoming: float | Callable[[], float | None] | None = None,
+    active_agents: int | None = None,
 ) -> tuple[dict, dict | None]:
     """One decision at ``now`` for the interval ending at ``target_t``; returns (new state, command or None).
 
     ``upcoming`` is the forecast for the interval after that one (or a function computing it, called only
     when a scale-down is considered): a scale-down never goes below what it needs (no agents are removed
-    that the next interval would add back: no flapping).
+    that the next interval would add back: no flapping). ``active_agents`` is the number of workers the
+    servers report running (None or 0: unknown); an emergency cuts what really runs.
     """
     agents = state["agents"]
     target_t = now if target_t is None else target_t
-    state = _expire(state, now)
+    if state["overrides"] or state["events"] or state["games"]:
+        state = _expire(state, now)
 
     if cpu_percent > config.emergency_cpu_percent or memory_percent > config.emergency_memory_percent:
         last = state["last_emergency_at"]
-        if agents > 1 and (last is None or now - last >= config.emergency_cooldown_seconds):
-            after = max(1, int(agents * (1.0 - config.emergency_cut)))
+        running = active_agents if active_agents else agents
+        if running > 1 and (last is None or now - last >= config.emergency_cooldown_seconds):
+            after = max(1, int(running * (1.0 - config.emergency_cut)))
             reason = f"emergency: cpu {cpu_percent:.0f}% memory {memory_percent:.0f}%"
             state = {**state, "last_emergency_at": now}
             return _act(state, now, after, EMERGENCY, reason, forecast, config)
         return state, None
 
     overrides = state["overrides"].values()
-    if any(not o["predictive_enabled"] for o in overrides):
+    if overrides and any(not o["predictive_enabled"] for o in overrides):
         return state, None
 
     capacity = config.capacity_per_agent * config.target_utilization
-    multiplier, why = _event_multiplier(state, target_t)
+    multiplier, why = _event_multiplier(state, target_t) if state["events"] else (1.0, "forecast")
     predicted = 0.0 if forecast is None else forecast * (1.0 + headroom) * multiplier
     desired = max(math.ceil(predicted / capacity - 1e-9), math.ceil(workload / config.capacity_per_agent - 1e-9))
     game_reason = None
@@ -188,13 +194,19 @@ def decide(
     floor, ceiling = config.min_agents, config.max_agents
     if profile is not None:
         floor, ceiling = max(floor, profile.floor_agents(target_t)), min(ceiling, profile.ceiling_agents(target_t))
-    for o in overrides:
-        if o["min_agents"] is not None:
-            floor = max(floor, o["min_agents"])
-        if o["max_agents"] is not None:
-            ceiling = min(ceiling, o["max_agents"])
-    ceiling = min(ceiling, max(config.max_total_agents - other_agents, 0))
-    unbounded, bounded = desired, min(max(desired, floor), ceiling)
+    if overrides:
+        for o in overrides:
+            if o["min_agents"] is not None:
+                floor = max(floor, o["min_agents"])
+            if o["max_agents"] is not None:
+                ceiling = min(ceiling, o["max_agents"])
+    total_room = config.max_total_agents - other_agents
+    if total_room < ceiling:
+        ceiling = total_room if total_room > 0 else 0
+    unbounded = desired
+    bounded = floor if desired < floor else desired
+    if bounded > ceiling:
+        bounded = ceiling
 
     def reason() -> str:  # formatted only when acting (the hot path of a backtest rarely acts)
         if game_reason:
@@ -211,24 +223,33 @@ def decide(
     if desired > agents and resources_tight and agents >= floor:
         return _remember(state, now, agents, config), None
 
-    state = _remember(state, now, desired, config)
+    recent = _recent(state, now, desired, config)
     last = state["last_scale_at"]
     if desired > agents:
         if agents < floor or last is None or now - last >= config.up_cooldown_seconds:
-            return _act(state, now, desired, SCALE_UP, reason(), forecast, config)
+            return _act(state, now, desired, SCALE_UP, reason, forecast, config, recent)
     elif desired < agents:
         if agents > ceiling:  # an override or a limit lowered the ceiling: obey at once
-            return _act(state, now, ceiling, SCALE_DOWN, reason(), forecast, config)
+            return _act(state, now, ceiling, SCALE_DOWN, reason, forecast, config, recent)
         if last is None or now - last >= config.down_cooldown_seconds:
-            stable = max(n for _, n in state["recent_desired"])
+            stable = max([n for _, n in recent])
             if upcoming is not None and stable < agents:
                 expected = upcoming() if callable(upcoming) else upcoming
                 if expected is not None:
                     ahead = math.ceil(expected * multiplier / capacity - 1e-9)  # the point forecast: no headroom
                     stable = max(stable, min(ahead, ceiling))
             if stable < agents:
-                return _act(state, now, stable, SCALE_DOWN, f"{reason()}; stable for the cooldown", forecast, config)
-    return state, None
+                return _act(
+                    state,
+                    now,
+                    stable,
+                    SCALE_DOWN,
+                    lambda: f"{reason()}; stable for the cooldown",
+                    forecast,
+                    config,
+                    recent,
+                )
+    return {**state, "recent_desired": recent}, None
 
 
 def _expire(state: dict, now: float) -> dict:
@@ -257,23 +278,45 @@ def _game_in_window(state: dict, t: float, before: float, duration: float) -> st
     return None
 
 
-def _remember(state: dict, now: float, desired: int, config: PolicyConfig) -> dict:
+def _recent(state: dict, now: float, desired: int, config: PolicyConfig) -> list:
+    """The desired counts of the last ``down_cooldown_seconds``, with ``desired`` at ``now`` (a new list)."""
     horizon = now - config.down_cooldown_seconds
     recent = state["recent_desired"]
     recent = [d for d in recent if d[0] > horizon] if recent and recent[0][0] <= horizon else list(recent)
     recent.append([now, desired])
-    return {**state, "recent_desired": recent}
+    return recent
+
+
+def _remember(state: dict, now: float, desired: int, config: PolicyConfig) -> dict:
+    return {**state, "recent_desired": _recent(state, now, desired, config)}
 
 
 def _act(
-    state: dict, now: float, after: int, action: str, reason: str, forecast: float | None, config: PolicyConfig
+    state: dict,
+    now: float,
+    after: int,
+    action: str,
+    reason: str | Callable[[], str],
+    forecast: float | None,
+    config: PolicyConfig,
+    recent: list | None = None,
 ) -> tuple[dict, dict]:
+    """The state after acting (with ``recent`` as its recent desired counts, if given) and the command."""
+    if not config.emit_commands:
+        state = {**state, "agents": after, "last_scale_at": now}
+        if recent is not None:
+            state["recent_desired"] = recent
+        return state, {"action": action, "agents_after": after}
+    if callable(reason):
+        reason = reason()
     before = state["agents"]
     league = state["league"]
     cid = command_id(league, now, before, after, action)
     entry = {"at": now, "before": before, "after": after, "action": action, "reason": reason, "command_id": cid}
     history = [*state["history"][-(config.history_size - 1) :], entry] if config.history_size else []
     state = {**state, "agents": after, "last_scale_at": now, "history": history}
+    if recent is not None:
+        state["recent_desired"] = recent
     command = {
         "command_id": cid,
         "league": league,

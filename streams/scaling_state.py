@@ -14,7 +14,13 @@ from streams.scaling_policy import new_state
 
 
 def new_league_state(league: str, agents: int) -> dict[str, Any]:
-    return {**new_state(league, agents), "bucket_start": None, "bucket_servers": {}, "late_samples": 0}
+    return {
+        **new_state(league, agents),
+        "active_agents": 0,
+        "bucket_start": None,
+        "bucket_servers": {},
+        "late_samples": 0,
+    }
 
 
 def _epoch(value: Any) -> float:
@@ -24,8 +30,10 @@ def _epoch(value: Any) -> float:
 def add_metrics(state: dict, sample: dict, bucket_seconds: float) -> tuple[dict, dict | None]:
     """Fold a SystemMetrics sample into the open interval; return (state, the interval it closed or None).
 
-    A closed interval is ``{"t", "workload", "cpu_percent", "memory_percent", "servers"}``: the workload
-    is the sum over servers of each server's mean workload in the interval; CPU and memory are the worst.
+    A closed interval is ``{"t", "workload", "cpu_percent", "memory_percent", "servers", "active_agents"}``:
+    the workload is the sum over servers of each server's mean workload in the interval; CPU and memory are
+    the worst; ``active_agents`` the worker processes running, as last reported in the interval (counted once
+    per host: servers sharing a host see the same processes).
     """
     t = _epoch(sample["observed_at"])
     start = t - t % bucket_seconds
@@ -45,6 +53,8 @@ def add_metrics(state: dict, sample: dict, bucket_seconds: float) -> tuple[dict,
             entry[1] + 1,
             max(entry[2], float(sample["cpu_percent"])),
             max(entry[3], float(sample["memory_percent"])),
+            int(sample.get("active_agents") or 0),
+            sample.get("host"),
         ),
     }
     return {**state, "bucket_start": start, "bucket_servers": servers}, closed
@@ -53,12 +63,18 @@ def add_metrics(state: dict, sample: dict, bucket_seconds: float) -> tuple[dict,
 def close_interval(start: float, servers: dict) -> dict | None:
     if not servers:
         return None
+    per_host: dict[str, int] = {}
+    for server_id, entry in servers.items():
+        active, host = (entry[4], entry[5]) if len(entry) > 4 else (0, None)
+        key = host or f"server:{server_id}"
+        per_host[key] = max(per_host.get(key, 0), active)
     return {
         "t": start,
-        "workload": sum(total / count for total, count, _, _ in servers.values()),
-        "cpu_percent": max(cpu for _, _, cpu, _ in servers.values()),
-        "memory_percent": max(mem for _, _, _, mem in servers.values()),
+        "workload": sum(entry[0] / entry[1] for entry in servers.values()),
+        "cpu_percent": max(entry[2] for entry in servers.values()),
+        "memory_percent": max(entry[3] for entry in servers.values()),
         "servers": len(servers),
+        "active_agents": sum(per_host.values()),
     }
 
 
@@ -71,6 +87,7 @@ def to_record(state: dict, updated_at: float, forecast_only: bool = False) -> di
     return {
         "league": state["league"],
         "agents": int(state["agents"]),
+        "active_agents": int(state.get("active_agents", 0)),
         "forecast_only": forecast_only,
         "updated_at": _ts(updated_at),
         "last_scale_at": _ts(state["last_scale_at"]),
@@ -105,7 +122,15 @@ def to_record(state: dict, updated_at: float, forecast_only: bool = False) -> di
         "games": [{"game_id": g[1], "scheduled_start": _ts(g[0])} for g in state["games"]],
         "bucket_start": _ts(state.get("bucket_start")),
         "bucket_servers": [
-            {"server_id": sid, "workload_sum": v[0], "count": v[1], "cpu_percent": v[2], "memory_percent": v[3]}
+            {
+                "server_id": sid,
+                "workload_sum": v[0],
+                "count": v[1],
+                "cpu_percent": v[2],
+                "memory_percent": v[3],
+                "active_agents": v[4] if len(v) > 4 else 0,
+                "host": v[5] if len(v) > 4 else None,
+            }
             for sid, v in (state.get("bucket_servers") or {}).items()
         ],
         "late_samples": int(state.get("late_samples", 0)),
@@ -121,6 +146,7 @@ def from_record(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "league": record["league"],
         "agents": record["agents"],
+        "active_agents": record.get("active_agents", 0),
         "last_scale_at": _opt(record["last_scale_at"]),
         "last_emergency_at": _opt(record["last_emergency_at"]),
         "recent_desired": [[d["at"].timestamp(), d["agents"]] for d in record["recent_desired"]],
@@ -153,7 +179,14 @@ def from_record(record: dict[str, Any]) -> dict[str, Any]:
         ],
         "bucket_start": _opt(record["bucket_start"]),
         "bucket_servers": {
-            b["server_id"]: (b["workload_sum"], b["count"], b["cpu_percent"], b["memory_percent"])
+            b["server_id"]: (
+                b["workload_sum"],
+                b["count"],
+                b["cpu_percent"],
+                b["memory_percent"],
+                b.get("active_agents", 0),
+                b.get("host"),
+            )
             for b in record["bucket_servers"]
         },
         "late_samples": record["late_samples"],

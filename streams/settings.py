@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     scaling_refit_seconds: float = Field(default=86400.0, description="Statsmodels refit period (0 = never).")
     metrics_interval_seconds: float = Field(default=30.0, description="wirereport agent: seconds between samples.")
     metrics_buffer_max: int = Field(default=100000, description="wirereport agent: samples kept on disk offline.")
+    metrics_worker_match: str = Field(
+        default=r"\bagent-worker\b.*--league[= ]{league}\b",
+        description="wirereport agent: regex of a league worker's command line ({league} filled in; '' = no count).",
+    )
     scaler_executor: str = Field(default="local", description="Scaler executor: local or kubernetes.")
     scaler_worker_cmd: str | None = Field(
         default=None, description="Local executor: command of one worker (default: wirereport agent-worker)."

@@ -19,6 +19,11 @@ def add_policy_arguments(p) -> None:
     p.add_argument("--headroom-quantile", type=float, help="forecast-error quantile used as headroom (0.7)")
     p.add_argument("--down-cooldown", type=float, help="seconds before a scale-down, and its window (300)")
     p.add_argument("--models", help="comma-separated forecasting models (settings default)")
+    p.add_argument(
+        "--no-error-correction",
+        action="store_true",
+        help="forecast without the AR(1) adjustment of the chosen model's one-step errors",
+    )
 
 
 def register(subparsers) -> None:
@@ -73,7 +78,9 @@ def run(args) -> int:
     if not samples:
         raise InputError(f"{args.input}: no valid load samples" + (f" (first problem: {bad[0]})" if bad else ""))
     start = time.perf_counter()
-    result = run_backtest(samples, config, models=models, headroom_quantile=quantile)
+    result = run_backtest(
+        samples, config, models=models, headroom_quantile=quantile, error_correction=not args.no_error_correction
+    )
     elapsed = time.perf_counter() - start
     with open_text(args.out, "w") as out:
         for row in result.rows:

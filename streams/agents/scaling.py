@@ -4,17 +4,19 @@
 ``scaling-feed`` by league, so one partition holds everything of a league in order. Per league the
 ``scaling`` table holds the ScalingState (policy state + the open metrics interval); the online
 forecasters live in memory, are snapshotted to ``data_dir`` every minute (and reloaded at start, so a
-restart does not forget the seasons), and are refitted with statsmodels in an executor every
-``scaling_refit_seconds``.
+restart does not forget the seasons), and are refitted with statsmodels (ETS and ARIMA candidates) every
+``scaling_refit_seconds`` in a separate process (off the event loop and off its GIL).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import pickle
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import faust
@@ -89,7 +91,9 @@ def install(app: faust.App, ctx: AgentContext) -> None:
             profile=profiles.get(league),
             other_agents=others,
             upcoming=lambda: model.forecast(2 * horizon),
+            active_agents=closed.get("active_agents"),
         )
+        state = {**state, "active_agents": closed.get("active_agents", 0)}
         return state, command, forecast_record(league, model, closed["t"], closed["workload"], horizon)
 
     @app.agent(feed, name="scaling")
@@ -112,7 +116,10 @@ def install(app: faust.App, ctx: AgentContext) -> None:
                 if name == "SystemMetrics":
                     state, closed = add_metrics(state, record, bucket)
                     if closed is not None:
-                        others = sum(r["agents"] for k, r in table.data.items() if k != league)
+                        # other leagues hold what they decided, or more while their workers still run
+                        others = sum(
+                            max(r["agents"], r.get("active_agents", 0)) for k, r in table.data.items() if k != league
+                        )
                         state, command, forecasts[league] = step(state, closed, others)
                         if command is not None:
                             commands.append(command)
@@ -143,17 +150,34 @@ def install(app: faust.App, ctx: AgentContext) -> None:
             _save(snapshot, forecasters)
 
     if settings.scaling_refit_seconds > 0:
+        pool: list[ProcessPoolExecutor] = []  # one worker process, started at the first refit
 
         @app.timer(interval=settings.scaling_refit_seconds)
         async def refit_models() -> None:
             loop = asyncio.get_running_loop()
+            if not pool:
+                pool.append(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
             for league, model in list(forecasters.items()):
                 if model.step is None:
                     continue
                 history = list(model.history)
-                result = await loop.run_in_executor(None, refit, history, model.step)
-                if result is not None and model.swap_in(result.model, result.holdout_mae, result.last_t):
-                    log.info("%s: refitted ETS model swapped in (held-out MAE %.4g)", league, result.holdout_mae)
+                try:
+                    result = await loop.run_in_executor(pool[0], refit, history, model.step)
+                except Exception as exc:  # a failed fit keeps the online models
+                    log.warning("%s: refit failed: %s", league, exc)
+                    continue
+                if result is None:
+                    continue
+                scores = ", ".join(f"{name} {mae:.4g}" for name, mae in result.candidates.items())
+                if model.swap_in(result.model, result.holdout_mae, result.last_t):
+                    log.info("%s: refitted %s swapped in (held-out MAE: %s)", league, result.model.name, scores)
+                else:
+                    log.info("%s: refit kept out, online models are better (held-out MAE: %s)", league, scores)
+
+        @app.on_before_shutdown.connect
+        async def stop_refits(app, **kwargs) -> None:
+            if pool:
+                pool[0].shutdown(wait=False, cancel_futures=True)
 
 
 def _load(path: Path) -> dict[str, LeagueForecaster]:

@@ -1,6 +1,11 @@
 """Per-league forecaster: several online models learn every sample; the one with the lowest rolling
 error answers. Tracks accuracy (MAE/MAPE per horizon) and the recent forecast-error quantile that the
 scaling policy turns into headroom.
+
+The answer is adjusted by an AR(1) forecast of the chosen model's own one-step errors (Taylor's adjustment
+for double-seasonal exponential smoothing of electricity demand): seasonal models lag when the load runs
+above or below its usual shape for hours, and their errors are then autocorrelated. The coefficient is
+estimated online (EWMA least squares, clipped to [0, 0.99]); on white-noise errors it stays near 0.
 """
 
 from __future__ import annotations
@@ -87,6 +92,14 @@ class LeagueForecaster:
     history_size: int = 8064
     skipped: int = 0
     outage_factor: float = 4.0
+    error_correction: bool = True
+    ar_decay: float = 0.01
+
+    # AR(1) adjustment of the chosen model's one-step errors (class defaults: older pickles lack them)
+    _ar = 0.0
+    _ar_xy = 0.0
+    _ar_xx = 0.0
+    _last_error: float | None = None
 
     def __post_init__(self) -> None:
         for name in self.models:
@@ -130,7 +143,7 @@ class LeagueForecaster:
                     self._start_models()
         self._cache = {}
         self._scale = y if self.samples == 0 else self._scale + 0.01 * (y - self._scale)
-        self._naive.learn_one(t, y)
+        self._naive.last_y = y  # LastValue.learn_one
         self.history.append((t, y))
         for model in self.candidates.values():
             model.learn_one(t, y)
@@ -143,7 +156,30 @@ class LeagueForecaster:
         """The forecast for the sample at epoch second ``target_t``."""
         if self.last_t is None:
             return None
-        return self.forecast(target_t - self.last_t)
+        horizon = target_t - self.last_t
+        value = self._model_forecasts(horizon).get(self.chosen)  # forecast(horizon), inlined (hot path)
+        if value is None:
+            return self._naive.last_y
+        return self._corrected(value, horizon) if self._ar else value
+
+    def forecast_once_at(self, target_t: float) -> float | None:
+        """``forecast_at(target_t)`` computing only the chosen model (for a one-off time: nothing cached)."""
+        if self.last_t is None:
+            return None
+        horizon = target_t - self.last_t
+        model = self.candidates.get(self.chosen)
+        value = self._model_forecasts(horizon).get(self.chosen) if model is None else model.forecast(horizon)
+        if value is None:
+            return self._naive.last_y
+        return self._corrected(value, horizon) if self._ar else value
+
+    def _corrected(self, value: float, horizon: float) -> float:
+        """``value`` plus the AR(1) forecast of the chosen model's error ``horizon`` seconds ahead."""
+        if self._last_error is None or self.step is None:
+            return value
+        steps = round(horizon / self.step)
+        value += (self._ar if steps <= 1 else self._ar**steps) * self._last_error
+        return value if value > 0.0 else 0.0
 
     def _is_outage(self, gap: float) -> bool:
         mae = self._errors.get(self.chosen)
@@ -158,16 +194,27 @@ class LeagueForecaster:
     def _score(self, t: float, y: float, gap: float) -> float | None:
         decay = self.error_decay
         errors = self._errors
+        known = errors.get
         forecasts = self._model_forecasts(gap)
         for name, f in forecasts.items():
-            previous = errors.get(name)
+            previous = known(name)
             err = y - f if y > f else f - y
             errors[name] = err if previous is None else previous + decay * (err - previous)
         chosen_forecast = forecasts.get(self.chosen)
         if chosen_forecast is None:
             chosen_forecast = self._naive.forecast(gap)
+        elif self.error_correction:
+            raw = chosen_forecast
+            if self._ar:
+                chosen_forecast = self._corrected(raw, gap)  # what the policy was told
+            self._learn_error(y - raw, gap)
         if chosen_forecast is not None:
-            self._one_step.add(chosen_forecast, y)
+            one = self._one_step  # HorizonAccuracy.add, inlined (hot path)
+            one.count += 1
+            one.abs_error += abs(y - chosen_forecast)
+            if y > 0:
+                one.pct_count += 1
+                one.pct_error += abs(y - chosen_forecast) / y
             error = (y - chosen_forecast) / (chosen_forecast + self._scale + 1e-12)
             self._rel_errors.update(error)
             self._error_count += 1
@@ -175,7 +222,10 @@ class LeagueForecaster:
             self._hour_errors[bucket].update(error)
             self._hour_counts[bucket] += 1
         if errors:
-            self._choose()
+            best = min(errors, key=errors.__getitem__)
+            current = errors.get(self.chosen)
+            if current is None or errors[best] < current * (1.0 - self.switch_margin):
+                self.chosen = best
         if self._pending:
             half = gap / 2
             for horizon, pending in self._pending.items():
@@ -184,6 +234,18 @@ class LeagueForecaster:
                     if target >= t - half:
                         self._accuracy[horizon].add(forecast, y)
         return chosen_forecast
+
+    def _learn_error(self, error: float, gap: float) -> None:
+        """Update the AR(1) coefficient of consecutive one-step errors (EWMA least squares, in [0, 0.99])."""
+        previous = self._last_error
+        if previous is not None and self.step is not None and gap <= 1.5 * self.step:
+            d = self.ar_decay
+            self._ar_xy += d * (error * previous - self._ar_xy)
+            self._ar_xx += d * (previous * previous - self._ar_xx)
+            if self._ar_xx > 0.0:
+                ar = self._ar_xy / self._ar_xx
+                self._ar = 0.0 if ar < 0.0 else (0.99 if ar > 0.99 else ar)
+        self._last_error = error
 
     def _choose(self) -> None:
         errors = self._errors
@@ -226,7 +288,9 @@ class LeagueForecaster:
         The chosen model may be ``mean``: the average of every ready model (often better than each).
         """
         value = self._model_forecasts(horizon).get(self.chosen)
-        return self._naive.forecast(horizon) if value is None else value
+        if value is None:
+            return self._naive.forecast(horizon)
+        return self._corrected(value, horizon) if self._ar else value
 
     def headroom(self, forecast: float | None, target_t: float | None = None) -> float:
         """Relative headroom for ``forecast``: the recent ``headroom_quantile`` of forecast errors.
@@ -237,11 +301,11 @@ class LeagueForecaster:
         """
         if self._error_count < self.hour_min_count:
             return 0.0  # too few errors for a quantile
-        q = self._rel_errors.get()
-        if target_t is not None:
-            hour = int(target_t % 86400.0 // 900.0)
-            if self._hour_counts[hour] >= self.hour_min_count:
-                q = self._hour_errors[hour].get()
+        hour = -1 if target_t is None else int(target_t % 86400.0 // 900.0)
+        if hour >= 0 and self._hour_counts[hour] >= self.hour_min_count:
+            q = self._hour_errors[hour].get()
+        else:
+            q = self._rel_errors.get()
         if not q or q <= 0 or not forecast:
             return 0.0
         return q * (forecast + self._scale) / forecast
@@ -270,4 +334,5 @@ class LeagueForecaster:
         self._errors[model.name] = recent_mae
         self.chosen = model.name
         self._cache = {}
+        self._last_error = None  # the error correction starts again on the new model's errors
         return True

@@ -13,6 +13,9 @@ from streams.forecasting.base import DAY, WEEK
 class SeasonalProfile:
     """``y ≈ level x P[slot]``: ``P`` an EWMA of de-levelled samples per slot, ``level`` an EWMA of ratios."""
 
+    _memo_t: float | None = None  # the last time whose slot was computed, and that slot
+    _memo_slot = 0
+
     def __init__(self, period: float = WEEK, slot_seconds: float = 300.0, alpha: float = 0.3, gamma: float = 0.3):
         if period not in (DAY, WEEK):
             raise ValueError("period must be one day or one week (in seconds)")
@@ -28,7 +31,11 @@ class SeasonalProfile:
         self._origin = 4 * DAY if period == WEEK else 0.0  # weeks start on Monday 00:00 UTC
 
     def _slot(self, t: float) -> int:
-        return int((t - self._origin) % self.period // self.slot_seconds)
+        if t == self._memo_t:  # the sample learned is usually the one just forecast
+            return self._memo_slot
+        slot = int((t - self._origin) % self.period // self.slot_seconds)
+        self._memo_t, self._memo_slot = t, slot
+        return slot
 
     def learn_one(self, t: float, y: float) -> None:
         slot = self._slot(t)
@@ -46,7 +53,10 @@ class SeasonalProfile:
     def forecast(self, horizon: float) -> float | None:
         if self.last_t is None:
             return None
-        p = self.profile.get(self._slot(self.last_t + horizon))
+        t = self.last_t + horizon
+        slot = int((t - self._origin) % self.period // self.slot_seconds)
+        self._memo_t, self._memo_slot = t, slot
+        p = self.profile.get(slot)
         if p is None:
             return None
         value = self.level * p

@@ -1,29 +1,38 @@
-"""Periodic refit with statsmodels: Holt-Winters (ETS) fitted on the recent history of a league.
+"""Periodic refit with statsmodels: ETS (Holt-Winters) and a seasonal ARIMA fitted on a league's recent history.
 
 ``refit`` is CPU-heavy and pure: the agent runs it in an executor (off the event loop) on a snapshot of
-the history, then ``LeagueForecaster.swap_in`` adopts the result only if its error on the held-out tail
-beats the chosen model's rolling error. The fitted smoothing parameters and final states seed a river
-Holt-Winters model, which then keeps learning online like the others.
+the history. Each candidate is fitted on all but the last ``holdout`` samples and scored on them (one-step
+forecasts, learning as it goes: the online models' error); the better one is returned, and
+``LeagueForecaster.swap_in`` adopts it only if that held-out error beats the chosen model's rolling error.
+
+- ETS: the fitted smoothing parameters and final states seed a river Holt-Winters model, which then keeps
+  learning online like the others;
+- ARIMA: dynamic harmonic regression with ARMA(1, 1) errors (``streams.forecasting.arima``), fitted by
+  statsmodels' SARIMAX on the last two weeks.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from streams.forecasting.base import DAY
+from streams.forecasting.arima import fit_arima
+from streams.forecasting.base import DAY, Forecaster
 from streams.forecasting.river_models import RiverHoltWinters, _ZeroTrend
+
+REFIT_MODELS = ("ets", "arima")
 
 
 @dataclass
 class RefitResult:
-    model: RiverHoltWinters
+    model: Forecaster
     holdout_mae: float
     last_t: float
     fitted_on: int
+    candidates: dict[str, float] = field(default_factory=dict)  # every candidate's held-out MAE
 
 
 def _grid(history: list[tuple[float, float]], step: float) -> tuple[np.ndarray, float]:
@@ -44,14 +53,44 @@ def _grid(history: list[tuple[float, float]], step: float) -> tuple[np.ndarray, 
     return grid, t0 * step
 
 
-def refit(history: list[tuple[float, float]], step: float, holdout: int = 288) -> RefitResult | None:
-    """Fit additive Holt-Winters (daily season) on all but the last ``holdout`` samples; score it on them."""
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
+def refit(
+    history: list[tuple[float, float]], step: float, holdout: int = 288, models: tuple[str, ...] = REFIT_MODELS
+) -> RefitResult | None:
+    """Fit each of ``models`` on all but the last ``holdout`` samples; return the best on them (or None)."""
     season = round(DAY / step)
     if len(history) < 2 * season + holdout:
         return None
     train, test = history[:-holdout], history[-holdout:]
+    results: list[tuple[float, str, Forecaster]] = []
+    for name in models:
+        model = fit_ets(train, step) if name == "ets" else fit_arima(train, step) if name == "arima" else None
+        if model is None:
+            continue
+        mae = holdout_error(model, test)
+        if mae is not None:
+            results.append((mae, name, model))
+    if not results:
+        return None
+    mae, _, best = min(results, key=lambda r: r[0])
+    return RefitResult(best, mae, test[-1][0], len(train), {name: m for m, name, _ in results})
+
+
+def holdout_error(model: Forecaster, test: list[tuple[float, float]]) -> float | None:
+    """Mean absolute one-step error on ``test`` (the model learns each sample after forecasting it)."""
+    errors = []
+    for t, y in test:
+        f = model.forecast(t - model.last_t) if model.last_t is not None else None
+        if f is not None:
+            errors.append(abs(y - f))
+        model.learn_one(t, y)
+    return float(np.mean(errors)) if errors else None
+
+
+def fit_ets(train: list[tuple[float, float]], step: float) -> RiverHoltWinters | None:
+    """Additive Holt-Winters (daily season) fitted by statsmodels; its states seed a river Holt-Winters."""
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    season = round(DAY / step)
     grid, _ = _grid(train, step)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -62,6 +101,8 @@ def refit(history: list[tuple[float, float]], step: float, holdout: int = 288) -
     model.name = "ets_refit"
     level = float(fit.level[-1])
     seasons = [float(s) for s in fit.season[-season:]]
+    if not math.isfinite(level) or not all(math.isfinite(s) for s in seasons):
+        return None
     model.model.trend = _ZeroTrend()
     model.model.level.append(level)
     model.model.season.extend(seasons)
@@ -69,12 +110,5 @@ def refit(history: list[tuple[float, float]], step: float, holdout: int = 288) -
     model._ready = True
     model._last_index = math.floor(train[-1][0] / step + 0.5)
     model.last_t = train[-1][0]
-    errors = []
-    for t, y in test:
-        f = model.forecast(t - model.last_t)
-        if f is not None:
-            errors.append(abs(y - f))
-        model.learn_one(t, y)
-    if not errors:
-        return None
-    return RefitResult(model, float(np.mean(errors)), test[-1][0], len(train))
+    model._peak = max(y for _, y in train[-season:])
+    return model

@@ -92,5 +92,7 @@ def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
     assert forecasts and forecasts[-1]["league"] == "NBA" and forecasts[-1]["forecast"] > 0
     assert forecasts[-1]["samples"] >= 80  # one league sample per trace step (two servers summed)
     assert states[-1]["agents"] == got[-1]["agents_after"]
+    # after the restart the scaler's workers were running: the agent counted them, the state carries the count
+    assert final["active_agents"] >= 1
     assert all(1 <= c["agents_after"] <= 4 for c in got)
     assert len({c["command_id"] for c in got}) == len(got)

@@ -7,9 +7,10 @@ import random
 
 import pytest
 
+from streams.forecasting.arima import fit_arima
 from streams.forecasting.base import DAY, Forecaster
 from streams.forecasting.ensemble import ALL_MODELS, LeagueForecaster, build_model
-from streams.forecasting.refit import refit
+from streams.forecasting.refit import fit_ets, refit
 from streams.forecasting.river_models import RiverHoltWinters
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC (a Thursday)
@@ -127,9 +128,80 @@ def test_statsmodels_refit_is_swapped_in_only_if_better():
         f.learn_one(t, y)
     result = refit(list(f.history)[:-48], f.step, holdout=48)
     assert result is not None and result.holdout_mae < 1.0  # the load ranges 6..18
+    # ETS and ARIMA were both fitted and scored on the held-out samples; the better one is returned
+    assert set(result.candidates) == {"ets", "arima"}
+    assert result.holdout_mae == min(result.candidates.values())
+    name = result.model.name
+    assert name == {"ets": "ets_refit", "arima": "arima_refit"}[min(result.candidates, key=result.candidates.get)]
     assert not f.swap_in(result.model, 1e9, result.last_t)  # worse than the online models: kept out
-    assert f.chosen != "ets_refit"
+    assert f.chosen != name and name not in f.candidates
     assert f.swap_in(result.model, 0.0, result.last_t)  # better: swapped in, caught up on the last 48 samples
-    assert f.chosen == "ets_refit" and result.model.last_t == hourly[-25][0]
+    assert f.chosen == name and result.model.last_t == hourly[-25][0]
     assert f.forecast(3600.0) == pytest.approx(hourly[-24][1], rel=0.1)
     assert refit(hourly[:30], 3600.0) is None  # too little history
+
+
+def test_arima_refit_swapped_in_only_when_its_held_out_error_beats_the_rolling_error():
+    # an hourly series whose level wanders (AR errors): the ARIMA's error model helps
+    rng = random.Random(5)
+    series, drift = [], 0.0
+    for i in range(24 * 28):
+        drift = 0.9 * drift + rng.gauss(0, 0.8)
+        series.append((T0 + 3600 * i, max(0.0, daily_load(T0 + 3600 * i) + drift)))
+    f = LeagueForecaster()
+    for t, y in series:
+        f.learn_one(t, y)
+    chosen = f.chosen
+    rolling = f.accuracy()["rolling_mae"][chosen]
+    result = refit(list(f.history), f.step, holdout=96, models=("arima",))
+    assert result.model.name == "arima_refit" and set(result.candidates) == {"arima"}
+    assert 0.3 < result.model.ar < 1.0  # the AR error was found
+    assert result.holdout_mae < 1.5  # the load ranges 6..18
+    assert not f.swap_in(result.model, rolling * 1.01, result.last_t)  # not better: the online model stays
+    assert f.chosen == chosen and "arima_refit" not in f.candidates
+    assert f.swap_in(result.model, rolling * 0.99, result.last_t)  # better: adopted, and it answers
+    assert f.chosen == "arima_refit" and f.forecast(3600.0) == result.model.forecast(3600.0)
+
+
+@pytest.mark.parametrize("fit", [fit_ets, fit_arima], ids=["ets_refit", "arima_refit"])
+def test_refit_models_follow_the_contract(fit):
+    series = irregular_series(16)
+    warm = [s for s in series if s[0] < T0 + 4 * DAY]
+    model = fit(warm, 300.0)
+    assert isinstance(model, Forecaster) and model.last_t == warm[-1][0]
+    errors = []
+    for t, y in series[len(warm) :]:
+        f = model.forecast(t - model.last_t)
+        assert f is not None and math.isfinite(f) and f >= 0
+        if t > T0 + 14 * DAY:
+            errors.append(abs(f - y) / y)
+        model.learn_one(t, y)
+    for horizon in (60.0, 300.0, 3600.0, DAY, 10 * DAY):
+        f = model.forecast(horizon)
+        assert f is not None and math.isfinite(f) and f >= 0
+    assert sum(errors) / len(errors) < 0.1
+    twin = fit(warm, 300.0)  # deterministic
+    for t, y in series[len(warm) :]:
+        twin.learn_one(t, y)
+    assert twin.forecast(300.0) == model.forecast(300.0)
+
+
+def test_error_correction_uses_autocorrelated_errors():
+    # the load wanders around its daily shape for hours at a time (AR(1) errors): the one-step error of the
+    # seasonal models is autocorrelated, and adding its AR(1) forecast (Taylor's adjustment) helps
+    rng = random.Random(7)
+    series, drift = [], 0.0
+    for i in range(24 * 12 * 21):
+        drift = 0.95 * drift + rng.gauss(0, 0.4)
+        series.append((T0 + 300 * i, max(0.0, daily_load(T0 + 300 * i) + drift)))
+    plain, corrected = LeagueForecaster(error_correction=False), LeagueForecaster()
+    for t, y in series:
+        plain.learn_one(t, y)
+        corrected.learn_one(t, y)
+    assert 0.5 < corrected._ar < 1.0 and plain._ar == 0.0
+    assert corrected.accuracy()["one_step"]["mae"] < 0.8 * plain.accuracy()["one_step"]["mae"]
+    # white noise around the shape: no correction to speak of
+    noisy = LeagueForecaster()
+    for t, y in irregular_series(16):
+        noisy.learn_one(t, y)
+    assert noisy._ar < 0.3

@@ -55,10 +55,20 @@ def test_gaps_count_one_step_not_the_whole_gap():
     assert result.scores["reactive"]["under_provisioned"] == pytest.approx(1 / 4)
 
 
-@pytest.mark.parametrize("trace, capacity", [("bank_calls", 0.05), ("pedestrian", 0.03), ("pedestrian_qv", 0.03)])
-def test_targets_on_real_traces(trace, capacity):
+@pytest.mark.parametrize(
+    "trace, capacity, utilization",
+    [
+        ("bank_calls", 0.05, 0.7),
+        ("pedestrian", 0.03, 0.7),
+        ("pedestrian_qv", 0.03, 0.7),
+        ("pedestrian_bourke", 0.05, 0.9),
+        ("epf_fr_load", 3000, 0.9),
+    ],
+)
+def test_targets_on_real_traces(trace, capacity, utilization):
     samples = [parse_sample(s) for s in read_named_trace(trace)]
-    result = run_backtest(samples, PolicyConfig(capacity_per_agent=capacity), keep_rows=False)
+    config = PolicyConfig(capacity_per_agent=capacity, target_utilization=utilization)
+    result = run_backtest(samples, config, keep_rows=False)
     p, r, s = (result.scores[k] for k in ("predictive", "reactive", "seasonal-naive"))
     assert p["under_provisioned"] <= r["under_provisioned"] / 4
     assert p["under_provisioned"] < s["under_provisioned"]

@@ -207,9 +207,51 @@ def test_league_interval_sums_servers():
             30,
         )
         closed.append(c)
-    assert closed[3] == {"t": T0, "workload": 2.0 + 2.0, "cpu_percent": 10, "memory_percent": 1, "servers": 2}
+    assert closed[3] == {
+        "t": T0,
+        "workload": 2.0 + 2.0,
+        "cpu_percent": 10,
+        "memory_percent": 1,
+        "servers": 2,
+        "active_agents": 0,  # nobody counted workers
+    }
     assert closed[4] is None and state["late_samples"] == 1  # a's sample of the closed interval came late
     assert closed[5]["workload"] == 4.0
+
+
+def test_running_workers_are_counted_once_per_host():
+    state = new_league_state("NBA", 1)
+    reports = [("a", "h1", 3), ("b", "h1", 3), ("c", "h2", 2), ("a", "h1", 4), ("d", None, 1)]
+    for sid, host, active in reports:  # servers a and b share host h1: they see the same worker processes
+        state, _ = add_metrics(
+            state,
+            {
+                "server_id": sid,
+                "observed_at": T0,
+                "workload": 1.0,
+                "cpu_percent": 1,
+                "memory_percent": 1,
+                "active_agents": active,
+                "host": host,
+            },
+            30,
+        )
+    _, closed = add_metrics(
+        state, {"server_id": "a", "observed_at": T0 + 30, "workload": 1.0, "cpu_percent": 1, "memory_percent": 1}, 30
+    )
+    assert closed["active_agents"] == 4 + 2 + 1  # h1's latest count (a: 4), h2's, and d (no host: on its own)
+    codec = get_codec()
+    record = to_record({**state, "active_agents": 7}, T0, False)
+    _, decoded = codec.decode(codec.encode("ScalingState", record))
+    assert decoded["active_agents"] == 7 and from_record(decoded)["bucket_servers"] == state["bucket_servers"]
+
+
+def test_emergency_cuts_the_workers_that_really_run():
+    state = {**new_state("NBA", 20)}
+    state, cmd = step(state, T0, 50.0, cpu_percent=95.0, active_agents=10)  # only 10 of 20 started so far
+    assert cmd["action"] == "emergency_scale_down" and cmd["agents_before"] == 20 and state["agents"] == 7
+    state, cmd = step(new_state("NBA", 20), T0, 50.0, cpu_percent=95.0, active_agents=0)  # not counted: decided
+    assert state["agents"] == 14
 
 
 def test_profiles_from_settings_json():
