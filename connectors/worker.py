@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import faust
 
 from streams.app import create_app
@@ -13,6 +15,11 @@ class ReadyWorker(faust.Worker):
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
+        # Everything built so far (Faust's services, our models and tables' code) lives as long as the worker: move
+        # it out of the collector's reach, so a full collection scans only what the agents allocate since (a full
+        # collection over the whole heap paused the event loop for 60-100 ms, the latency p99's outliers).
+        gc.collect()
+        gc.freeze()
         print(f"worker ready: agents running on {self.app.conf.broker[0]}", flush=True)
 
 

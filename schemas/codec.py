@@ -6,7 +6,7 @@ latest reader version, so old producers keep working after a schema evolves.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from io import BytesIO
 from typing import Any
@@ -17,6 +17,21 @@ from fastavro.validation import validate
 from schemas.exceptions import DecodeError, EncodeError
 from schemas.registry import SchemaRegistry, SchemaVersion
 
+try:  # fastavro's compiled record reader: reads one record from a stream without re-parsing its schema per call
+    from fastavro._read import _default_named_schemas
+    from fastavro._read import parse_schema as _named_parse
+    from fastavro._read import read_record as _read_record
+except ImportError:  # pragma: no cover - a fastavro without its C extension: decode_many reads record by record
+    _read_record = None
+
+_READ_OPTIONS = {
+    "return_record_name": False,
+    "return_record_name_override": False,
+    "handle_unicode_errors": "strict",
+    "return_named_type": False,
+    "return_named_type_override": False,
+}
+
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = 10
 
@@ -26,6 +41,7 @@ class Codec:
 
     def __init__(self, registry: SchemaRegistry | None = None):
         self.registry = registry or SchemaRegistry.load()
+        self._compiled_readers: dict[bytes, tuple[Any, Any]] = {}
 
     def encode(self, name: str, record: dict[str, Any], *, validate_first: bool = False) -> bytes:
         """Encode ``record`` with the latest version of schema ``name``."""
@@ -75,6 +91,76 @@ class Codec:
         except Exception as exc:  # truncated or corrupt body
             raise DecodeError(f"corrupt {writer.name} body: {exc.__class__.__name__}: {exc}") from exc
         return writer.name, record
+
+    def decode_many(
+        self, values: Sequence[bytes | None], expected: Iterable[str] | None = None
+    ) -> list[tuple[str, dict[str, Any]] | DecodeError]:
+        """Decode a batch: for each value, in order, ``(schema name, record)`` or the ``DecodeError`` :meth:`decode`
+        would raise for it.
+
+        Same results as :meth:`decode` per value, with less work per record: the bodies of consecutive values of
+        one writer schema (that needs no resolution) are read from one buffer by fastavro's compiled reader, with
+        the schema parsed once. A run whose records do not end exactly where their values end (corrupt or
+        trailing bytes) is decoded again value by value, so every bad value gets its own error.
+        """
+        out: list[tuple[str, dict[str, Any]] | DecodeError] = [None] * len(values)  # type: ignore[list-item]
+        run: list[int] = []
+        run_writer: SchemaVersion | None = None
+        for i, data in enumerate(values):
+            try:
+                if data is None:
+                    raise DecodeError("empty message (null value)")
+                writer = self.writer_of(data)
+                if expected is not None and writer.name not in expected:
+                    raise DecodeError(f"schema {writer.name} is not allowed here (expected {', '.join(expected)})")
+            except DecodeError as exc:
+                out[i] = exc
+                continue
+            if writer is not run_writer:
+                self._decode_run(values, run, run_writer, out)
+                run, run_writer = [], writer
+            run.append(i)
+        self._decode_run(values, run, run_writer, out)
+        return out
+
+    def _decode_run(self, values, run: list[int], writer: SchemaVersion | None, out: list) -> None:
+        """Decode the values at indexes ``run`` (all written with ``writer``) into ``out``."""
+        if not run:
+            return
+        reader = self.registry.latest(writer.name)
+        if _read_record is not None and reader is writer and len(run) > 1:
+            named, parsed = self._compiled(writer)
+            bodies = [values[i][HEADER_SIZE:] for i in run]
+            buf = BytesIO(b"".join(bodies))
+            tell = buf.tell
+            records = []
+            end = 0
+            try:
+                for body in bodies:
+                    records.append(_read_record(buf, parsed, named, None, _READ_OPTIONS))
+                    end += len(body)
+                    if tell() != end:
+                        break
+                else:
+                    for i, record in zip(run, records, strict=True):
+                        out[i] = (writer.name, record)
+                    return
+            except Exception:  # a corrupt body: decode value by value below, to name the bad ones
+                pass
+        for i in run:
+            try:
+                out[i] = self.decode(values[i])
+            except DecodeError as exc:
+                out[i] = exc
+
+    def _compiled(self, writer: SchemaVersion):
+        """``(named schemas, parsed schema)`` for fastavro's record reader, built once per schema version."""
+        cache = self._compiled_readers
+        hit = cache.get(writer.fingerprint)
+        if hit is None:
+            named = _default_named_schemas()
+            hit = cache[writer.fingerprint] = (named, _named_parse(writer.raw, named["writer"]))
+        return hit
 
 
 def _validation_reason(exc: Exception) -> str:

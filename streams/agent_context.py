@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ class AgentContext:
         self._topics: dict[str, faust.TopicT] = {}
         self.tables: dict[str, faust.Table] = {}  # shared between agents, e.g. "games"
         self.dead_letter_count = 0
+        self._crashing: set[asyncio.Future] = set()
 
     def topic(self, name: str) -> faust.TopicT:
         """The Faust topic for a declared topic; values are raw bytes (decoded by :meth:`decode`)."""
@@ -76,6 +78,81 @@ class AgentContext:
         table.data[key] = value
         table.send_changelog(partition, key, value)
 
+    async def store_many(self, table: faust.Table, changes: dict[str, tuple[int, Any]]) -> None:
+        """:meth:`store` for a batch's changed keys (``key -> (partition, value)``), straight to the producer.
+
+        Faust's ``send_changelog`` queues each record in its producer buffer, which a background task sends one by
+        one; at a few hundred writes per second that queue fills, and the stream stops on it. This serializes with
+        the table's codecs and hands the records to the producer at once; like Faust's changelog writes they are
+        flushed before offsets commit, and a write the broker refuses stops the worker (its table would be lost).
+        """
+        send = self.app.producer.send
+        changelog = table.changelog_topic.get_topic_name()
+        dump_key, dump_value = table.key_serializer.dumps, table.value_serializer.dumps
+        for key, (partition, value) in changes.items():
+            table.data[key] = value
+            written = await send(changelog, dump_key(key), dump_value(value), partition, None, None)
+            written.add_done_callback(self._on_changelog_written)
+
+    def _on_changelog_written(self, written: asyncio.Future) -> None:
+        exc = None if written.cancelled() else written.exception()
+        if written.cancelled() or exc is not None:
+            log.error("changelog write failed: %r", exc or "cancelled")
+            self._crashing.add(asyncio.ensure_future(self.app.crash(exc or RuntimeError("changelog write cancelled"))))
+
+    async def batches(self, stream: faust.StreamT, max_events: int) -> AsyncIterator[list[faust.EventT]]:
+        """The agent's events in batches: everything already queued (up to ``max_events``), without waiting.
+
+        A lean replacement for ``stream.take_events``, which hands every event through the Stream machinery
+        (processors, sensors, a buffer hand-off per event) and holds a batch back for its ``within`` window. This
+        reads the agent's channel queue directly: it waits only for the first event, then takes what is queued,
+        so a backlog gives full batches and a quiet topic gives a batch per event, at once. Faust's semantics
+        are kept: events fetched before a rebalance are dropped unprocessed (as ``Stream`` drops them), each
+        message is tracked as unacked, and a batch's events are acked (their offsets become committable) only
+        when the agent asks for the next batch, i.e. after it has processed and published this one.
+        """
+        app = self.app
+        consumer = app.consumer
+        queue = stream.channel.queue
+        get_nowait = queue.get_nowait
+        flow_is_active = app.flow_control.is_active
+        acking_topics = app.topics._acking_topics
+        add_unacked = consumer._unacked_messages.add
+        on_message_in = app.sensors.on_message_in
+        on_message_out = app.sensors.on_message_out
+        ack_many = getattr(consumer, "ack_many", None)
+        while not app.should_stop:
+            try:
+                pending = [await queue.get()]
+            except StopAsyncIteration:  # the channel was closed: the worker is stopping
+                return
+            while len(pending) < max_events and not queue.empty():
+                pending.append(get_nowait())
+            generation = app.consumer_generation_id
+            active = flow_is_active()
+            events: list[faust.EventT] = []
+            for event in pending:
+                if not isinstance(event, faust.Event):
+                    continue
+                message = event.message
+                if not active or message.generation_id != generation:
+                    continue  # fetched before a rebalance: Faust's Stream drops these too (not acked)
+                if message.topic in acking_topics and not message.tracked:
+                    message.tracked = True
+                    add_unacked(message)
+                    on_message_in(message.tp, message.offset, message)
+                events.append(event)
+            if not events:
+                continue
+            yield events
+            messages = [event.message for event in events]
+            if ack_many is not None:
+                committable = ack_many(messages)
+            else:
+                committable = [message for message in messages if message.ack(consumer)]
+            for message in committable:
+                on_message_out(message.tp, message.offset, message)
+
     async def decode(
         self, event: faust.EventT, spec: TopicSpec, validate=None, *, report: bool = True
     ) -> tuple[str, dict[str, Any]] | None:
@@ -93,6 +170,36 @@ class AgentContext:
             if report:
                 await self.dead_letter(event, str(exc))
             return None
+
+    def decode_batch(
+        self, events: list[faust.EventT], spec: TopicSpec, validate=None
+    ) -> tuple[list[tuple[faust.EventT, dict[str, Any]]], list[tuple[faust.EventT, str]]]:
+        """Decode a batch without awaiting per event: ``(good (event, record) pairs, failed (event, reason) pairs)``.
+
+        One :meth:`Codec.decode_many` call for the whole batch; the caller sends the failures to
+        :meth:`dead_letters`.
+        """
+        good: list[tuple[faust.EventT, dict[str, Any]]] = []
+        failed: list[tuple[faust.EventT, str]] = []
+        decoded = self.codec.decode_many([event.value for event in events], spec.value_schemas)
+        for event, result in zip(events, decoded, strict=True):
+            if isinstance(result, SchemaError):
+                failed.append((event, str(result)))
+                continue
+            record = result[1]
+            if validate is not None:
+                try:
+                    validate(record)
+                except InvalidRecord as exc:
+                    failed.append((event, str(exc)))
+                    continue
+            good.append((event, record))
+        return good, failed
+
+    async def dead_letters(self, failed: list[tuple[faust.EventT, str]]) -> None:
+        """:meth:`dead_letter` each ``(event, reason)``."""
+        for event, reason in failed:
+            await self.dead_letter(event, reason)
 
     async def dead_letter(self, event: faust.EventT, reason: str, agent: str = "") -> None:
         """Send the raw message with its origin and ``reason`` to ``dead-letters``.
@@ -137,6 +244,17 @@ class AgentContext:
         the inputs are redelivered and recomputed from the older state, so an output is repeated (with the
         same deterministic id) but never lost.
         """
-        futures = [await self.send(name, record) for name, record in outputs]
-        if futures:
-            await asyncio.gather(*futures)
+        if not outputs:
+            return
+        # Straight to the producer (the values are already bytes): Faust's ``Topic.send`` adds serializer, sensor
+        # and callback bookkeeping per message. ``producer.send`` only queues the record; the acks are awaited
+        # together below, so a batch's outputs travel in a few produce requests.
+        send = self.app.producer.send
+        encode = self.codec.encode
+        futures = []
+        for name, record in outputs:
+            spec = topic(name)
+            key = spec.key_of(record).encode()
+            value = encode(spec.schema, record)
+            futures.append(await send(spec.name, key, value, spec.partition_of(record), None, None))
+        await asyncio.gather(*futures)

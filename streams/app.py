@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, install_agents: bool = True) ->
         stream_buffer_maxsize=32_768,
         stream_wait_empty=False,
         processing_guarantee="at_least_once",
-        producer_linger=0.002,
+        producer_linger=0.0,  # send at once; outputs queued while a request is in flight batch by themselves
         producer_max_batch_size=256 * 1024,
         producer_acks=-1,
     )

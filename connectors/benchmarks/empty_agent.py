@@ -1,7 +1,9 @@
-"""The Faust ceiling on this machine: an agent that only counts ``take_events`` batches of ``plays``.
+"""The Faust ceiling on this machine: an agent that only counts batches of ``plays``.
 
-Run as ``python -m connectors.benchmarks.empty_agent BOOTSTRAP COUNT``; prints ``events/s: N`` and exits once it
-has seen COUNT events. Same app class, transport and settings as the real worker, no work per event.
+Run as ``python -m connectors.benchmarks.empty_agent BOOTSTRAP COUNT [batches|take_events]``; prints
+``events/s: N`` and exits once it has seen COUNT events. Same app class, transport and settings as the real worker,
+no work per event. ``batches`` (default) reads batches the way the games agent does (``AgentContext.batches``);
+``take_events`` uses Faust's stock ``Stream.take_events`` (every event through the Stream machinery).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 import time
 
 
-def main(bootstrap: str, count: int) -> None:
+def main(bootstrap: str, count: int, mode: str = "batches") -> None:
     import faust
 
     from streams.app import create_app
@@ -26,7 +28,11 @@ def main(bootstrap: str, count: int) -> None:
 
     @app.agent(plays, name="count")
     async def count_events(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.worker_batch_size, settings.worker_batch_seconds):
+        if mode == "take_events":
+            batches = stream.take_events(settings.worker_batch_size, settings.worker_batch_seconds)
+        else:
+            batches = app.wirereport.batches(stream, settings.worker_batch_size)
+        async for events in batches:
             if not seen["n"]:
                 seen["t0"] = time.perf_counter()
             seen["n"] += len(events)
@@ -41,4 +47,4 @@ def main(bootstrap: str, count: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), *sys.argv[3:4])

@@ -61,17 +61,15 @@ def install(app: faust.App, ctx: AgentContext) -> None:
 
     @app.agent(ctx.topic("plays"), name="games")
     async def decide_plays(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(batch, within):
+        async for events in ctx.batches(stream, batch):
             index = schedule_index()
             changed_games: dict[str, tuple[int, dict]] = {}
             changed_accounts: dict[str, tuple[int, dict]] = {}
             commands: list[dict] = []
             latest_play_at: dict[str, object] = {}
-            for event in events:
-                decoded = await ctx.decode(event, plays_spec, validate_play)
-                if decoded is None:
-                    continue
-                play = decoded[1]
+            plays, failed = ctx.decode_batch(events, plays_spec, validate_play)
+            await ctx.dead_letters(failed)
+            for event, play in plays:
                 game_id, account, partition = play["game_id"], account_for(play["league"]), event.message.partition
                 decision, account_state = decide_for_account(
                     play, _latest(changed_accounts, accounts, account), index, limit=limit, tz=tz
@@ -94,7 +92,5 @@ def install(app: faust.App, ctx: AgentContext) -> None:
                 + [("game-state", s) for _, s in changed_games.values()]
                 + budgets
             )
-            for account, (partition, value) in changed_accounts.items():
-                ctx.store(accounts, account, value, partition)
-            for game_id, (partition, value) in changed_games.items():
-                ctx.store(games, game_id, value, partition)
+            await ctx.store_many(accounts, changed_accounts)
+            await ctx.store_many(games, changed_games)
