@@ -176,21 +176,24 @@ def run_backtest(
             )
         forecast = None
         action = None
-        if league.last_t is None:
+        previous_t = league.last_t
+        forecaster = league.forecaster
+        if previous_t is None:
             reactive = lo
             seasonal = lo
+            gap = 0.0
         else:
-            if t <= league.last_t:
+            if t <= previous_t:
                 raise ValueError(f"{league_name} sample at {sample['observed_at']} is not after the previous one")
-            gap = t - league.last_t
+            gap = t - previous_t
             if len(steps) < 1000:
                 steps.append(gap)
-            forecaster = league.forecaster
             forecast = forecaster.forecast_at(t)
+            last_y = league.last_y
             league.state, command = decide(
                 league.state,
-                league.last_t,
-                league.last_y,
+                previous_t,
+                last_y,
                 forecast,
                 config,
                 headroom=forecaster.headroom(forecast, t),
@@ -201,11 +204,22 @@ def run_backtest(
             )
             if command is not None:
                 action = "scale_down" if command["action"] != "scale_up" else "scale_up"
-            reactive = min(max(math.ceil(league.last_y / cap_target - 1e-9), lo), hi)
+            # min(max(ceil(load / capacity), lo), hi), with conditionals (hot path)
+            reactive = math.ceil(last_y / cap_target - 1e-9)
+            if reactive < lo:
+                reactive = lo
+            if reactive > hi:
+                reactive = hi
             week_ago = league.by_time.get(round((t - WEEK_SECONDS) / 60.0))
             seasonal = reactive
             if week_ago is not None:
-                seasonal = max(reactive, min(max(math.ceil(week_ago / cap_target - 1e-9), lo), hi))
+                weekly = math.ceil(week_ago / cap_target - 1e-9)
+                if weekly < lo:
+                    weekly = lo
+                if weekly > hi:
+                    weekly = hi
+                if weekly > reactive:
+                    seasonal = weekly
         agents = league.state["agents"]
         if keep_rows:
             rows.append(
@@ -217,9 +231,8 @@ def run_backtest(
                     "action": action,
                 }
             )
-        gap = 0.0 if league.last_t is None else t - league.last_t
         pending.append((league_name, y, gap, agents, reactive, seasonal))
-        league.forecaster.learn_one(t, y)
+        forecaster.learn_one(t, y)
         league.by_time[round(t / 60.0)] = y
         league.last_t, league.last_y = t, y
         count += 1

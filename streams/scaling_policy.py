@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from streams.league_profiles import LeagueProfile
@@ -182,7 +183,10 @@ def decide(
     capacity = config.capacity_per_agent * config.target_utilization
     multiplier, why = _event_multiplier(state, target_t) if state["events"] else (1.0, "forecast")
     predicted = 0.0 if forecast is None else forecast * (1.0 + headroom) * multiplier
-    desired = max(math.ceil(predicted / capacity - 1e-9), math.ceil(workload / config.capacity_per_agent - 1e-9))
+    desired = math.ceil(predicted / capacity - 1e-9)
+    needed = math.ceil(workload / config.capacity_per_agent - 1e-9)
+    if needed > desired:
+        desired = needed
     game_reason = None
     if profile is not None:
         game = _game_in_window(state, target_t, config.prescale_seconds, profile.game_duration_seconds)
@@ -208,28 +212,25 @@ def decide(
     if bounded > ceiling:
         bounded = ceiling
 
-    def reason() -> str:  # formatted only when acting (the hot path of a backtest rarely acts)
-        if game_reason:
-            text = game_reason
-        elif predicted >= workload * config.target_utilization:
-            text = f"forecast {predicted:.4g} ({why})"
-        else:
-            text = f"observed load {workload:.4g}"
-        return text if bounded == unbounded else f"{text}; bounded to [{floor}, {ceiling}]"
-
     desired = bounded
 
     resources_tight = cpu_percent >= config.max_cpu_percent or memory_percent >= config.max_memory_percent
     if desired > agents and resources_tight and agents >= floor:
         return _remember(state, now, agents, config), None
 
-    recent = _recent(state, now, desired, config)
+    # recent = _recent(state, now, desired, config), inlined (hot path)
+    horizon = now - config.down_cooldown_seconds
+    recent = state["recent_desired"]
+    recent = [d for d in recent if d[0] > horizon] if recent and recent[0][0] <= horizon else list(recent)
+    recent.append([now, desired])
     last = state["last_scale_at"]
     if desired > agents:
         if agents < floor or last is None or now - last >= config.up_cooldown_seconds:
+            reason = partial(_reason, game_reason, predicted, workload, why, config, bounded, unbounded, floor, ceiling)
             return _act(state, now, desired, SCALE_UP, reason, forecast, config, recent)
     elif desired < agents:
         if agents > ceiling:  # an override or a limit lowered the ceiling: obey at once
+            reason = partial(_reason, game_reason, predicted, workload, why, config, bounded, unbounded, floor, ceiling)
             return _act(state, now, ceiling, SCALE_DOWN, reason, forecast, config, recent)
         if last is None or now - last >= config.down_cooldown_seconds:
             stable = max([n for _, n in recent])
@@ -239,17 +240,36 @@ def decide(
                     ahead = math.ceil(expected * multiplier / capacity - 1e-9)  # the point forecast: no headroom
                     stable = max(stable, min(ahead, ceiling))
             if stable < agents:
-                return _act(
-                    state,
-                    now,
-                    stable,
-                    SCALE_DOWN,
-                    lambda: f"{reason()}; stable for the cooldown",
-                    forecast,
-                    config,
-                    recent,
+                reason = partial(
+                    _reason, game_reason, predicted, workload, why, config, bounded, unbounded, floor, ceiling
                 )
+                return _act(state, now, stable, SCALE_DOWN, partial(_stable, reason), forecast, config, recent)
     return {**state, "recent_desired": recent}, None
+
+
+def _reason(
+    game_reason: str | None,
+    predicted: float,
+    workload: float,
+    why: str,
+    config: PolicyConfig,
+    bounded: int,
+    unbounded: int,
+    floor: int,
+    ceiling: int,
+) -> str:
+    """Why ``decide`` acts (formatted only when a command is emitted: backtests never format it)."""
+    if game_reason:
+        text = game_reason
+    elif predicted >= workload * config.target_utilization:
+        text = f"forecast {predicted:.4g} ({why})"
+    else:
+        text = f"observed load {workload:.4g}"
+    return text if bounded == unbounded else f"{text}; bounded to [{floor}, {ceiling}]"
+
+
+def _stable(reason: Callable[[], str]) -> str:
+    return f"{reason()}; stable for the cooldown"
 
 
 def _expire(state: dict, now: float) -> dict:

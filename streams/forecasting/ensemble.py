@@ -207,24 +207,48 @@ class LeagueForecaster:
             raw = chosen_forecast
             if self._ar:
                 chosen_forecast = self._corrected(raw, gap)  # what the policy was told
-            self._learn_error(y - raw, gap)
+            # self._learn_error(y - raw, gap), inlined (hot path)
+            error = y - raw
+            previous = self._last_error
+            step = self.step
+            if previous is not None and step is not None and gap <= 1.5 * step:
+                d = self.ar_decay
+                self._ar_xy += d * (error * previous - self._ar_xy)
+                self._ar_xx += d * (previous * previous - self._ar_xx)
+                if self._ar_xx > 0.0:
+                    ar = self._ar_xy / self._ar_xx
+                    self._ar = 0.0 if ar < 0.0 else (0.99 if ar > 0.99 else ar)
+            self._last_error = error
         if chosen_forecast is not None:
             one = self._one_step  # HorizonAccuracy.add, inlined (hot path)
+            miss = y - chosen_forecast
+            if miss < 0.0:
+                miss = -miss
             one.count += 1
-            one.abs_error += abs(y - chosen_forecast)
+            one.abs_error += miss
             if y > 0:
                 one.pct_count += 1
-                one.pct_error += abs(y - chosen_forecast) / y
+                one.pct_error += miss / y
             error = (y - chosen_forecast) / (chosen_forecast + self._scale + 1e-12)
-            self._rel_errors.update(error)
+            # RollingQuantile.update(error) without its Python wrapper (hot path): the Rust window, and the
+            # wrapper's "updated" flag that its get() reads
+            quantile = self._rel_errors
+            quantile._rolling_quantile.update(error)
+            quantile._is_updated = True
             self._error_count += 1
             bucket = int(t % 86400.0 // 900.0)
-            self._hour_errors[bucket].update(error)
+            quantile = self._hour_errors[bucket]
+            quantile._rolling_quantile.update(error)
+            quantile._is_updated = True
             self._hour_counts[bucket] += 1
-        if errors:
-            best = min(errors, key=errors.__getitem__)
-            current = errors.get(self.chosen)
-            if current is None or errors[best] < current * (1.0 - self.switch_margin):
+        if errors:  # min(errors, key=errors.__getitem__), inlined: the first of the lowest
+            best = None
+            lowest = 0.0
+            for name, err in errors.items():
+                if best is None or err < lowest:
+                    best, lowest = name, err
+            current = known(self.chosen)
+            if current is None or lowest < current * (1.0 - self.switch_margin):
                 self.chosen = best
         if self._pending:
             half = gap / 2
@@ -299,13 +323,14 @@ class LeagueForecaster:
         inflate the quantile; the result is relative to ``forecast`` again, and never negative. With a
         ``target_t``, the quantile of that quarter hour of the day is used once it has enough errors.
         """
-        if self._error_count < self.hour_min_count:
+        if self._error_count < self.hour_min_count or not self._error_count:
             return 0.0  # too few errors for a quantile
         hour = -1 if target_t is None else int(target_t % 86400.0 // 900.0)
-        if hour >= 0 and self._hour_counts[hour] >= self.hour_min_count:
-            q = self._hour_errors[hour].get()
+        # RollingQuantile.get() without its wrapper (hot path): both windows have had updates here
+        if hour >= 0 and self._hour_counts[hour] >= self.hour_min_count and self._hour_counts[hour]:
+            q = self._hour_errors[hour]._rolling_quantile.get()
         else:
-            q = self._rel_errors.get()
+            q = self._rel_errors._rolling_quantile.get()
         if not q or q <= 0 or not forecast:
             return 0.0
         return q * (forecast + self._scale) / forecast

@@ -38,7 +38,7 @@ class SeasonalProfile:
         return slot
 
     def learn_one(self, t: float, y: float) -> None:
-        slot = self._slot(t)
+        slot = self._memo_slot if t == self._memo_t else self._slot(t)  # _slot(t), its memo inlined (hot path)
         p = self.profile.get(slot)
         if p is None:
             self.profile[slot] = y / self.level

@@ -138,6 +138,26 @@ class RiverHoltWinters(_GridModel):
         self.model.season.extend([y - mean for y in first])
         self.model._initialized = True
 
+    def learn_one(self, t: float, y: float) -> None:
+        # the next grid cell of a seeded model (nearly every sample): ``_GridModel.learn_one`` and ``_learn``
+        # inlined, the same expressions in the same order; anything else takes the general path
+        last = self._last_index
+        if self._ready and last is not None:
+            index = math.floor(t / self.step + 0.5)
+            if index == last + 1:
+                peak = self._peak * 0.9995
+                self._peak = y if y > peak else peak
+                model = self.model
+                level, season = model.level, model.season
+                alpha, gamma, m = level.alpha, season.gamma, season.seasonality
+                # trend[-1] and trend[-2] of _ZeroTrend are always 0.0
+                level.append(alpha * (y - season[-m]) + (1 - alpha) * (level[-1] + 0.0))
+                season.append(gamma * (y - level[-2] - 0.0) + (1 - gamma) * season[-m])
+                self._last_index = index
+                self.last_t = t
+                return
+        super().learn_one(t, y)
+
     def _learn(self, y: float) -> None:
         # river's HoltWinters.learn_one for an additive season and our zero trend, inlined (the hot path of
         # the backtest): level, then season from the previous level; the same expressions, in the same order
@@ -149,7 +169,7 @@ class RiverHoltWinters(_GridModel):
         season.append(gamma * (y - level[-2] - trend[-2]) + (1 - gamma) * season[-m])
 
     def forecast(self, horizon: float) -> float | None:
-        if not self._ready or self.last_t is None:
+        if not self._ready:  # (a ready model has learned a sample: last_t is set)
             return None
         steps = round(horizon / self.step)
         m = self.season_length
@@ -157,7 +177,8 @@ class RiverHoltWinters(_GridModel):
             steps = 1
         elif steps > m:
             steps = m
-        value = self.model.level[-1] + self.model.season[-m + (steps - 1) % m]
+        model = self.model
+        value = model.level[-1] + model.season[-m + (steps - 1) % m]
         if value <= 0.0:
             return 0.0
         cap = 3.0 * self._peak

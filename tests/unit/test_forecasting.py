@@ -205,3 +205,44 @@ def test_error_correction_uses_autocorrelated_errors():
     for t, y in irregular_series(16):
         noisy.learn_one(t, y)
     assert noisy._ar < 0.3
+
+
+def test_holt_winters_fast_path_matches_rivers_own_learn_one():
+    # the wrapper's inlined recursion must leave exactly the state river's HoltWinters.learn_one leaves
+    from river import time_series
+
+    from streams.forecasting.river_models import _ZeroTrend
+
+    model = RiverHoltWinters(300.0, DAY, alpha=0.3, gamma=0.1)
+    series = irregular_series(3)
+    for t, y in series:
+        model.learn_one(t, y)
+    assert model._ready
+    reference = time_series.HoltWinters(alpha=0.3, beta=0.0, gamma=0.1, seasonality=model.season_length)
+    reference.trend = _ZeroTrend()
+    reference.level.extend(model.model.level)
+    reference.season.extend(model.model.season)
+    reference._initialized = True
+    t = series[-1][0]
+    for i in range(1, 400):  # consecutive grid cells: the fast path
+        y = daily_load(t + 300 * i)
+        model.learn_one(t + 300 * i, y)
+        reference.learn_one(y)
+    assert list(model.model.level) == list(reference.level)
+    assert list(model.model.season) == list(reference.season)
+
+
+def test_ensemble_error_quantiles_match_rivers_rolling_quantile():
+    # the ensemble feeds river's Rust rolling quantiles directly: same values as through the public API
+    from river import stats
+
+    forecaster = LeagueForecaster(headroom_quantile=0.7)
+    public = stats.RollingQuantile(0.7, window_size=forecaster.error_window)
+    for t, y in irregular_series(4):
+        before, scale = forecaster._error_count, forecaster._scale
+        forecast = forecaster.forecast_at(t)
+        forecaster.learn_one(t, y)
+        if forecaster._error_count > before:  # the relative error it recorded, rebuilt from its inputs
+            public.update((y - forecast) / (forecast + scale + 1e-12))
+    assert forecaster._rel_errors.get() == public.get()
+    assert forecaster.headroom(1.0) > 0.0
