@@ -10,7 +10,7 @@ from the input (``now`` in epoch seconds), never from a clock. Rules, in order o
    full capacity per agent; pre-scaling to
    ``base_agents x game_day_multiplier`` from 30 minutes before a scheduled game to its end;
 4. bounds: profile floor/ceiling (peak hours, season), overrides, ``max_total_agents`` over all leagues;
-   no scale-up while CPU >= 80% or memory >= 70%;
+   no scale-up while CPU >= 80% or memory >= 70%, nor within an emergency cut's cooldown (even below the floor);
 5. asymmetric cooldowns: up after ``up_cooldown_seconds``, down only after ``down_cooldown_seconds`` and
    only to the highest desired count of the last ``down_cooldown_seconds`` (no flapping).
 
@@ -214,9 +214,13 @@ def decide(
 
     desired = bounded
 
-    resources_tight = cpu_percent >= config.max_cpu_percent or memory_percent >= config.max_memory_percent
-    if desired > agents and resources_tight and agents >= floor:
-        return _remember(state, now, agents, config), None
+    if desired > agents:
+        resources_tight = cpu_percent >= config.max_cpu_percent or memory_percent >= config.max_memory_percent
+        emergency = state["last_emergency_at"]
+        if (resources_tight and agents >= floor) or (
+            emergency is not None and now - emergency < config.emergency_cooldown_seconds
+        ):  # an emergency cut holds for its cooldown, even below the floor: adding workers back would undo it
+            return _remember(state, now, agents, config), None
 
     # recent = _recent(state, now, desired, config), inlined (hot path)
     horizon = now - config.down_cooldown_seconds

@@ -80,6 +80,16 @@ def test_emergency_scale_down_by_30_percent_then_cooldown():
     assert cmd is None  # ... CPU >= 80% blocks any scale-up
 
 
+def test_emergency_cut_holds_for_its_cooldown_even_below_the_floor():
+    cfg = PolicyConfig(capacity_per_agent=1.0, target_utilization=0.5, up_cooldown_seconds=60, min_agents=20)
+    state, cmd = step(new_state("NBA", 20), T0, 5.0, cpu_percent=95.0, config=cfg)
+    assert cmd["action"] == "emergency_scale_down" and state["agents"] == 14
+    state, cmd = step(state, T0 + 30, 5.0, cpu_percent=40.0, config=cfg)  # CPU normal again; cooldown is 120 s
+    assert cmd is None and state["agents"] == 14
+    state, cmd = step(state, T0 + 121, 5.0, cpu_percent=40.0, config=cfg)
+    assert cmd["action"] == "scale_up" and state["agents"] == 20 and "bounded to [20" in cmd["reason"]
+
+
 def test_resource_limits_block_scale_up_only():
     state, cmd = step(new_state("NBA", 2), T0, 10.0, memory_percent=70.0)
     assert cmd is None and state["agents"] == 2
