@@ -16,7 +16,8 @@ import multiprocessing
 import os
 import pickle
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import faust
@@ -24,7 +25,7 @@ import faust
 from streams.agent_context import AgentContext
 from streams.forecasting.ensemble import LeagueForecaster
 from streams.forecasting.records import forecast_record
-from streams.forecasting.refit import refit
+from streams.forecasting.refit import RefitResult, refit
 from streams.league_profiles import load_profiles
 from streams.scaling_policy import PolicyConfig, add_league_event, add_override, decide
 from streams.scaling_state import add_metrics, from_record, new_league_state, to_record
@@ -154,30 +155,51 @@ def install(app: faust.App, ctx: AgentContext) -> None:
 
         @app.timer(interval=settings.scaling_refit_seconds)
         async def refit_models() -> None:
-            loop = asyncio.get_running_loop()
             if not pool:
-                pool.append(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
+                pool.append(refit_pool())
             for league, model in list(forecasters.items()):
-                if model.step is None:
-                    continue
-                history = list(model.history)
-                try:
-                    result = await loop.run_in_executor(pool[0], refit, history, model.step)
-                except Exception as exc:  # a failed fit keeps the online models
-                    log.warning("%s: refit failed: %s", league, exc)
-                    continue
-                if result is None:
-                    continue
-                scores = ", ".join(f"{name} {mae:.4g}" for name, mae in result.candidates.items())
-                if model.swap_in(result.model, result.holdout_mae, result.last_t):
-                    log.info("%s: refitted %s swapped in (held-out MAE: %s)", league, result.model.name, scores)
-                else:
-                    log.info("%s: refit kept out, online models are better (held-out MAE: %s)", league, scores)
+                await refit_league(pool[0], league, model)
 
         @app.on_before_shutdown.connect
         async def stop_refits(app, **kwargs) -> None:
             if pool:
                 pool[0].shutdown(wait=False, cancel_futures=True)
+
+
+def refit_pool() -> ProcessPoolExecutor:
+    """The refits' executor: one spawned process (off the event loop and off its GIL; no forked Kafka state)."""
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+
+
+async def run_refit_in_pool(
+    executor: Executor, history: list[tuple[float, float]], step: float, **options
+) -> RefitResult | None:
+    """``refit(history, step, **options)`` in ``executor``; the result comes back pickled (None: too little)."""
+    return await asyncio.get_running_loop().run_in_executor(executor, partial(refit, history, step, **options))
+
+
+async def refit_league(executor: Executor, league: str, model: LeagueForecaster, **options) -> RefitResult | None:
+    """Refit ``model``'s history snapshot in ``executor``; swap the result in if it beats the online models.
+
+    Returns the result (adopted or not), or None if there was nothing to refit or the fit failed (the online
+    models keep running). The model keeps learning while the fit runs; ``swap_in`` catches the result up.
+    """
+    if model.step is None:
+        return None
+    history = list(model.history)
+    try:
+        result = await run_refit_in_pool(executor, history, model.step, **options)
+    except Exception as exc:  # a failed fit keeps the online models
+        log.warning("%s: refit failed: %s", league, exc)
+        return None
+    if result is None:
+        return None
+    scores = ", ".join(f"{name} {mae:.4g}" for name, mae in result.candidates.items())
+    if model.swap_in(result.model, result.holdout_mae, result.last_t):
+        log.info("%s: refitted %s swapped in (held-out MAE: %s)", league, result.model.name, scores)
+    else:
+        log.info("%s: refit kept out, online models are better (held-out MAE: %s)", league, scores)
+    return result
 
 
 def _load(path: Path) -> dict[str, LeagueForecaster]:

@@ -9,6 +9,14 @@ forecasts, learning as it goes: the online models' error); the better one is ret
   learning online like the others;
 - ARIMA: dynamic harmonic regression with ARMA(1, 1) errors (``streams.forecasting.arima``), fitted by
   statsmodels' SARIMAX on the last two weeks.
+
+Both fit on a bounded recent window (``ETS_WINDOW``, ``ARIMA_WINDOW``), so a refit costs the same however
+long the history grows. ETS estimates its initial states (a season of 288 values at 5-minute steps) with the
+smoothing parameters, and its cost grows fast with the series: on bank_calls (8,064 samples of history,
+65 days) an unbounded fit took 14 s CPU on average (max 17 s), a 28-day window 1.8 s (max 1.9 s), for a
+held-out MAE 2% higher (0.0398 vs 0.0389 calls/s over 7 cut points); shorter windows lose more (14 days: +5%).
+The whole refit (the better of both candidates) went from 13 s CPU on average (max 25 s) to 3.2 s (max 5.4 s),
+its held-out MAE from 0.0376 to 0.0380 (+1%).
 """
 
 from __future__ import annotations
@@ -20,10 +28,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from streams.forecasting.arima import fit_arima
-from streams.forecasting.base import DAY, Forecaster
+from streams.forecasting.base import DAY, WEEK, Forecaster
 from streams.forecasting.river_models import RiverHoltWinters, _ZeroTrend
 
 REFIT_MODELS = ("ets", "arima")
+ETS_WINDOW = 28 * DAY  # the ETS candidate fits on the samples of the last 28 days (28 daily seasons)
+ARIMA_WINDOW = 2 * WEEK  # the ARIMA candidate on the last two weeks
 
 
 @dataclass
@@ -54,16 +64,31 @@ def _grid(history: list[tuple[float, float]], step: float) -> tuple[np.ndarray, 
 
 
 def refit(
-    history: list[tuple[float, float]], step: float, holdout: int = 288, models: tuple[str, ...] = REFIT_MODELS
+    history: list[tuple[float, float]],
+    step: float,
+    holdout: int = 288,
+    models: tuple[str, ...] = REFIT_MODELS,
+    *,
+    ets_window: float | None = ETS_WINDOW,
+    arima_window: float = ARIMA_WINDOW,
 ) -> RefitResult | None:
-    """Fit each of ``models`` on all but the last ``holdout`` samples; return the best on them (or None)."""
+    """Fit each of ``models`` on all but the last ``holdout`` samples; return the best on them (or None).
+
+    Each candidate fits on the samples of its window (seconds before the last training sample; ``None``:
+    all of them).
+    """
     season = round(DAY / step)
     if len(history) < 2 * season + holdout:
         return None
     train, test = history[:-holdout], history[-holdout:]
     results: list[tuple[float, str, Forecaster]] = []
     for name in models:
-        model = fit_ets(train, step) if name == "ets" else fit_arima(train, step) if name == "arima" else None
+        if name == "ets":
+            model = fit_ets(train, step, window=ets_window)
+        elif name == "arima":
+            model = fit_arima(train, step, window=arima_window)
+        else:
+            continue
         if model is None:
             continue
         mae = holdout_error(model, test)
@@ -86,11 +111,19 @@ def holdout_error(model: Forecaster, test: list[tuple[float, float]]) -> float |
     return float(np.mean(errors)) if errors else None
 
 
-def fit_ets(train: list[tuple[float, float]], step: float) -> RiverHoltWinters | None:
-    """Additive Holt-Winters (daily season) fitted by statsmodels; its states seed a river Holt-Winters."""
+def fit_ets(
+    train: list[tuple[float, float]], step: float, *, window: float | None = ETS_WINDOW
+) -> RiverHoltWinters | None:
+    """Additive Holt-Winters (daily season) fitted by statsmodels on the last ``window`` seconds of ``train``.
+
+    Its states seed a river Holt-Winters, which has learned all of ``train`` (it ends where ``train`` ends).
+    """
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
     season = round(DAY / step)
+    if window is not None:
+        start = train[-1][0] - window
+        train = [p for p in train if p[0] > start]
     grid, _ = _grid(train, step)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,0 +1,47 @@
+"""The running worker refits a league's forecaster in its process pool and swaps the better model in."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from connectors.admin import create_topics
+from connectors.broker import EmbeddedBroker, free_port
+from connectors.importers.load import read_named_trace
+from connectors.scaling.load_io import parse_sample
+from connectors.testing import WirereportProcess
+from streams.forecasting.ensemble import LeagueForecaster
+
+
+@pytest.fixture
+def own_broker():
+    """A broker of its own: no other test's NBA metrics reach the forecaster while it refits."""
+    with EmbeddedBroker(free_port()) as broker:
+        create_topics(broker.bootstrap)
+        yield broker.bootstrap
+
+
+def test_worker_refits_and_swaps_in(own_broker, tmp_path):
+    # the worker starts from a snapshot of a forecaster that learned three weeks of bank_calls, whose online
+    # models look bad (rolling error 1 call/s): the first refit must beat them
+    forecaster = LeagueForecaster()
+    for s in [parse_sample(s) for s in read_named_trace("bank_calls")][5000:7535]:
+        forecaster.learn_one(s["t"], s["workload"])
+    online = forecaster.chosen
+    forecaster._errors[online] = 1.0
+    snapshot = tmp_path / "scaling-forecasters.pickle"
+    snapshot.write_bytes(pickle.dumps({"NBA": forecaster}))
+    env = {
+        "WIREREPORT_APP_ID": "it-scaling-refit",
+        "WIREREPORT_DATA_DIR": str(tmp_path),
+        "WIREREPORT_SCALING_REFIT_SECONDS": "2",
+    }
+    with WirereportProcess(["worker"], bootstrap=own_broker, env=env) as worker:
+        worker.wait_for_output("worker ready", timeout=60)
+        worker.wait_for_output("NBA: refitted", timeout=60)
+        worker.stop()
+    assert "swapped in (held-out MAE: ets " in worker.output and "refit failed" not in worker.output
+    saved = pickle.loads(snapshot.read_bytes())["NBA"]  # written at shutdown
+    assert saved.chosen in ("ets_refit", "arima_refit") and saved.chosen != online
+    assert saved.accuracy()["rolling_mae"][saved.chosen] < 0.1
