@@ -110,12 +110,7 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
         flow_is_active = app.flow_control.is_active
         suspend_flow_is_set = self.suspend_flow.is_set
         producer_buffer = app.producer.buffer
-        # ``ProducerBuffer.size`` reads a setting on every call (slow); with the in-loop producer it is the length of
-        # the pending queue. A threaded producer keeps the generic property.
-        if app.conf.producer_threaded:
-            buffered = type(producer_buffer).size.fget.__get__(producer_buffer)
-        else:
-            buffered = producer_buffer.pending.qsize
+        buffered = _buffered_size(app)
         buffer_limit = producer_buffer.max_messages
         conductor = app.topics
         tp_index = conductor._tp_index
@@ -200,6 +195,18 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
             unset_flag(CONSUMER_FETCHING)
 
 
+def _buffered_size(app):
+    """A callable giving the producer buffer's size.
+
+    ``ProducerBuffer.size`` reads a setting on every call (slow); with the in-loop producer it is the length of the
+    pending queue. A threaded producer keeps the generic property.
+    """
+    buffer = app.producer.buffer
+    if app.conf.producer_threaded:
+        return type(buffer).size.fget.__get__(buffer)
+    return buffer.pending.qsize
+
+
 def _is_raw_topic(channel) -> bool:
     """A topic whose events carry the message's own key and value bytes (how ``AgentContext.topic`` declares them)."""
     return (
@@ -229,10 +236,7 @@ class RawTopicsConductor(Conductor):
         count = len(subscribers)
         flow_is_active = app.flow_control.is_active
         producer_buffer = app.producer.buffer
-        if app.conf.producer_threaded:
-            buffered = type(producer_buffer).size.fget.__get__(producer_buffer)
-        else:
-            buffered = producer_buffer.pending.qsize
+        buffered = _buffered_size(app)
         buffer_limit = producer_buffer.max_messages
         event_class = app.conf.Event
         consumer_on_buffer_full = app.consumer.on_buffer_full

@@ -207,7 +207,7 @@ class LeagueForecaster:
             raw = chosen_forecast
             if self._ar:
                 chosen_forecast = self._corrected(raw, gap)  # what the policy was told
-            # self._learn_error(y - raw, gap), inlined (hot path)
+            # AR(1) coefficient of consecutive one-step errors (EWMA least squares, in [0, 0.99]); hot path
             error = y - raw
             previous = self._last_error
             step = self.step
@@ -258,18 +258,6 @@ class LeagueForecaster:
                     if target >= t - half:
                         self._accuracy[horizon].add(forecast, y)
         return chosen_forecast
-
-    def _learn_error(self, error: float, gap: float) -> None:
-        """Update the AR(1) coefficient of consecutive one-step errors (EWMA least squares, in [0, 0.99])."""
-        previous = self._last_error
-        if previous is not None and self.step is not None and gap <= 1.5 * self.step:
-            d = self.ar_decay
-            self._ar_xy += d * (error * previous - self._ar_xy)
-            self._ar_xx += d * (previous * previous - self._ar_xx)
-            if self._ar_xx > 0.0:
-                ar = self._ar_xy / self._ar_xx
-                self._ar = 0.0 if ar < 0.0 else (0.99 if ar > 0.99 else ar)
-        self._last_error = error
 
     def _choose(self) -> None:
         errors = self._errors
