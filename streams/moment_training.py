@@ -26,13 +26,7 @@ def game_moments(plays: Sequence[dict[str, Any]], strength: float = 0.0) -> list
     for play in plays:
         wp, sig, pending = assess(play, game)
         covered = not sig["should_tweet"] or same_moment(game, sig, play)
-        game.update(
-            home_score=play["home_score"],
-            away_score=play["away_score"],
-            win_prob_home=wp,
-            pending=pending,
-            plays_seen=game["plays_seen"] + 1,
-        )
+        _advance(game, play, wp, pending)
         if not covered:
             mark_tweeted(game, sig, play)
         league = play["league"]
@@ -72,13 +66,7 @@ def decisive_samples(plays: Sequence[dict[str, Any]]) -> tuple[list[tuple[float,
             if sig["decisive_raw"] > 0 and sig["should_tweet"]:
                 x.append(decisive_features(sig["decisive_raw"], sig["tie"]))
                 y.append(int(any(j in decisive for j in idx[max(0, k - CATCH_WINDOW) : k + 1])))
-            game.update(
-                home_score=play["home_score"],
-                away_score=play["away_score"],
-                win_prob_home=wp,
-                pending=pending,
-                plays_seen=game["plays_seen"] + 1,
-            )
+            _advance(game, play, wp, pending)
     return x, y
 
 
@@ -111,3 +99,14 @@ def fit_decisive(train_plays: Sequence[dict[str, Any]], validation_plays: Sequen
         raw = 1.0 / (1.0 + np.exp(-vx_a[:, 1]))
         model["validation"] = {"samples": len(vy), "model": _scores(fitted, vy_a), "raw_rule": _scores(raw, vy_a)}
     return model
+
+
+def _advance(game: dict[str, Any], play: dict[str, Any], wp: float, pending: Any) -> None:
+    """Move a training replay's game state past ``play`` (the fields ``assess`` reads)."""
+    game.update(
+        home_score=play["home_score"],
+        away_score=play["away_score"],
+        win_prob_home=wp,
+        pending=pending,
+        plays_seen=game["plays_seen"] + 1,
+    )

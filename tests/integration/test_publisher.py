@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from connectors.edge import EdgeProducer
-from connectors.testing import wait_until
+from connectors.testing import serving, tweet_command, wait_until
 from connectors.tweet_outbox import Outbox
 from connectors.tweet_publisher import DryRunSender, RetryPolicy, TweetPublisher, XSender, deliver_due
 from connectors.x_client import XClient
-from streams.play_decisions import command_id
-
-
-def _command(account: str, play_id: str, at: datetime) -> dict:
-    return {
-        "command_id": command_id(account, "2018090912", play_id),
-        "account": account,
-        "league": "NFL",
-        "game_id": "2018090912",
-        "play_id": play_id,
-        "text": f"Lead change! Packers 24, Bears 23 (play {play_id})",
-        "style": "lead_change",
-        "urgency": "high",
-        "significance": 71.5,
-        "win_prob_home": 0.62,
-        "occurred_at": at,
-    }
 
 
 def _produce(bootstrap: str, commands: list[dict]) -> None:
@@ -64,8 +46,8 @@ def _posted(log_path, account: str) -> list[dict]:
 def test_duplicates_post_once_restart_reposts_nothing_and_the_daily_limit_holds(broker, tmp_path):
     account = f"TEST-{uuid.uuid4().hex[:8]}"
     kickoff = datetime(2018, 9, 10, 0, 20, tzinfo=UTC)  # Sunday night, 8:20 PM in New York
-    unique = [_command(account, str(1000 + i), kickoff + timedelta(minutes=i)) for i in range(5)]
-    next_day = _command(account, "9999", kickoff + timedelta(days=1))
+    unique = [tweet_command(account, str(1000 + i), kickoff + timedelta(minutes=i)) for i in range(5)]
+    next_day = tweet_command(account, "9999", kickoff + timedelta(days=1))
     # every command twice, and the first one a third time
     _produce(broker, unique + unique + [unique[0], next_day])
 
@@ -121,17 +103,13 @@ class FakeX(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_x():
     FakeX.script, FakeX.requests = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeX)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(FakeX) as url:
+        yield url
 
 
 def _queue(outbox: Outbox, account: str, n: int) -> list[dict]:
     at = datetime(2018, 9, 9, 20, 0, tzinfo=UTC)
-    commands = [{**_command(account, str(i), at), "occurred_at": "2018-09-09T20:00:00Z"} for i in range(n)]
+    commands = [{**tweet_command(account, str(i), at), "occurred_at": "2018-09-09T20:00:00Z"} for i in range(n)]
     outbox.accept([(c, "2018-09-09") for c in commands], limit=17, now=0.0)
     return commands
 

@@ -9,27 +9,16 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 
 from connectors.edge import EdgeProducer, consume_raw, consume_records
-from connectors.testing import wait_until
+from connectors.testing import tweet_command, wait_until
 from connectors.tweet_outbox import Outbox
 from connectors.tweet_publisher import DryRunSender, TweetPublisher
-from streams.play_decisions import command_id
 from tests.unit.test_api_app import bearer, make_app
 
 
-def _command(account: str, play_id: str, at: datetime) -> dict:
-    return {
-        "command_id": command_id(account, "2018090912", play_id),
-        "account": account,
-        "league": "NFL",
-        "game_id": "2018090912",
-        "play_id": play_id,
-        "text": f"Touchdown! (play {play_id})",
-        "style": "score",
-        "urgency": "high",
-        "significance": 40.0,
-        "win_prob_home": 0.7,
-        "occurred_at": at,
-    }
+def _touchdown(account: str, play_id: str, at: datetime) -> dict:
+    return tweet_command(
+        account, play_id, at, text=f"Touchdown! (play {play_id})", style="score", significance=40.0, win_prob_home=0.7
+    )
 
 
 def _receipts(bootstrap: str, account: str) -> list[dict]:
@@ -39,7 +28,7 @@ def _receipts(bootstrap: str, account: str) -> list[dict]:
 def test_each_outcome_has_one_receipt_on_the_topic_and_the_api_shows_it(broker, tmp_path):
     account = f"TEST-{uuid.uuid4().hex[:8]}"
     at = datetime(2018, 9, 9, 20, 0, tzinfo=UTC)
-    commands = [_command(account, str(i), at + timedelta(minutes=i)) for i in range(3)]
+    commands = [_touchdown(account, str(i), at + timedelta(minutes=i)) for i in range(3)]
     with EdgeProducer(broker) as producer:
         for c in [*commands, commands[0]]:  # the first one redelivered
             producer.send("tweet-commands", c)
@@ -89,7 +78,7 @@ def test_a_receipt_not_acknowledged_is_sent_again(broker, tmp_path):
     """At-least-once: a receipt stays unsent in the outbox until the broker acknowledged it."""
     account = f"TEST-{uuid.uuid4().hex[:8]}"
     outbox = Outbox(tmp_path / "outbox.sqlite3")
-    command = {**_command(account, "7", datetime(2018, 9, 9, 20, tzinfo=UTC)), "occurred_at": "2018-09-09T20:00:00Z"}
+    command = {**_touchdown(account, "7", datetime(2018, 9, 9, 20, tzinfo=UTC)), "occurred_at": "2018-09-09T20:00:00Z"}
     outbox.accept([(command, "2018-09-09")], limit=17, now=0.0)
     down = TweetPublisher("127.0.0.1:1", outbox, DryRunSender(tmp_path / "dry.jsonl"))
     down._producer = EdgeProducer("127.0.0.1:1", **{"message.timeout.ms": 1000})

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import psutil
 import pytest
 
 from connectors.scaling.executors import KubernetesExecutor, LocalProcessExecutor, ScaleError
 from connectors.scaling.scaler import AppliedCommands, Scaler
-from connectors.testing import wait_until
+from connectors.testing import serving, wait_until
 
 SLEEPER = f"{sys.executable} -c 'import time; time.sleep(120)' {{league}} {{index}}"
 
@@ -97,11 +97,8 @@ class _Recorder(BaseHTTPRequestHandler):
 def k8s_api():
     _Recorder.requests = []
     _Recorder.status = 200
-    server = HTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
+    with serving(_Recorder) as url:
+        yield url
 
 
 def test_kubernetes_executor_patches_replicas(k8s_api):

@@ -13,6 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.edge import EdgeProducer, consume_records
+from connectors.testing import serving
 from connectors.tweet_outbox import Outbox
 from connectors.tweet_publisher import RetryPolicy, TweetPublisher, XSender, build_publisher, x_api_breaker
 from connectors.x_client import XClient
@@ -46,12 +47,8 @@ class FlakyX(BaseHTTPRequestHandler):
 @pytest.fixture
 def flaky_x():
     FlakyX.failing, FlakyX.requests = True, 0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FlakyX)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(FlakyX) as url:
+        yield url
 
 
 def _ms(t: datetime) -> int:
