@@ -173,6 +173,72 @@ def hindsight_value_tweets(
     return out
 
 
+def gap_split(moments: int, oracle: int, hindsight: int, caught_online: int) -> dict[str, int]:
+    """Where the decisive moments an online policy misses go: ``forced`` (days with more moments than the
+    budget: the oracle misses them too), ``ranking`` (the model's probabilities, even known for the whole day in
+    advance, rank them below the day's budget) and ``timing`` (the online policy against hindsight with the same
+    probabilities)."""
+    return {"forced": moments - oracle, "ranking": oracle - hindsight, "timing": hindsight - caught_online}
+
+
+def miss_diagnosis(
+    plays: Sequence[dict[str, Any]],
+    decisions: Sequence[dict[str, Any]],
+    unlimited: Sequence[dict[str, Any]],
+    budget: int,
+    tz: str = "America/New_York",
+) -> list[dict[str, Any]]:
+    """One row per decisive moment the policy missed: its day (moments that day against the budget, tweets used
+    and left at day end, tweets that caught a moment), its decisive probability (the highest over its window in
+    an unlimited-budget run: what the model gave it), its rank among the day's candidates by that probability,
+    and whether the hindsight policy (the day's top ``budget`` probabilities) catches it."""
+    moments = decisive_moments(plays)
+    tweeted = [d["tweet"] for d in decisions]
+    hits = caught(plays, tweeted, moments)
+    hindsight = caught(plays, hindsight_value_tweets(plays, unlimited, budget, tz, "decisive"), moments)
+    games = by_game(plays)
+    position = {i: (game_id, k) for game_id, idx in games.items() for k, i in enumerate(idx)}
+    day_of = [tweet_budget.local_day(p["occurred_at"], tz) for p in plays]
+    windows = {m["index"]: games[m["game_id"]][position[m["index"]][1] :][: CATCH_WINDOW + 1] for m in moments}
+    catching = {i for window in windows.values() for i in window}
+    day_moments = Counter(day_of[m["index"]] for m in moments)
+    day_tweets: Counter = Counter()
+    day_on_moments: Counter = Counter()
+    for i, t in enumerate(tweeted):
+        if t:
+            day_tweets[day_of[i]] += 1
+            day_on_moments[day_of[i]] += i in catching
+    candidates: dict[str, list[float]] = defaultdict(list)
+    for i, d in enumerate(unlimited):
+        if d["tweet"] and d["decisive"] > 0:
+            candidates[day_of[i]].append(d["decisive"])
+    rows = []
+    for m, hit, known in zip(moments, hits, hindsight, strict=True):
+        if hit:
+            continue
+        play, day = plays[m["index"]], day_of[m["index"]]
+        probability = max(unlimited[i]["decisive"] for i in windows[m["index"]])
+        rows.append(
+            {
+                "day": day,
+                "game_id": m["game_id"],
+                "play_id": m["play_id"],
+                "kind": m["kind"],
+                "period": play["period"],
+                "clock_seconds": play["clock_seconds"],
+                "day_moments": day_moments[day],
+                "day_tweets": day_tweets[day],
+                "day_unused": max(0, budget - day_tweets[day]),
+                "day_tweets_on_moments": day_on_moments[day],
+                "decisive": round(probability, 4),
+                "rank": 1 + sum(1 for x in candidates[day] if x > probability),
+                "day_candidates": len(candidates[day]),
+                "hindsight_caught": known,
+            }
+        )
+    return rows
+
+
 def garbage_share(plays: Sequence[dict[str, Any]], tweeted: Sequence[bool]) -> float:
     """Share of tweets sent in garbage time (NFL 4th quarter lead 17+, NBA/WNBA last 5 minutes lead 15+)."""
     sent = [p for p, t in zip(plays, tweeted, strict=True) if t]
@@ -262,6 +328,11 @@ def evaluate_season(
             "styles": dict(styles),
             "caught_by_kind": _caught_by_kind(moments, caught(plays, tweeted, moments)),
         }
+        row = report["budgets"][str(budget)]
+        oracle = round((row["oracle_caught_share"] or 0.0) * len(moments))
+        hindsight = round((row["hindsight_decisive_caught_share"] or 0.0) * len(moments))
+        row["gap"] = gap_split(len(moments), oracle, hindsight, ours["decisive_caught"])
+        row["misses"] = miss_diagnosis(plays, decisions, unlimited, budget, tz)
     outcomes = fitting.game_outcomes(plays)
     labels = [outcomes[p["game_id"]] for p in plays]
     report["brier"] = round(fitting.brier(win_probs, labels), 5)

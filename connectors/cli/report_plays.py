@@ -79,6 +79,8 @@ def summary_markdown(report: dict) -> str:
             f"| {row['baseline_late_scores_tweeted_share']:.1%} | {ours['garbage_share']:.1%} "
             f"| {ours['tweets_per_day_mean']}, {ours['tweets_per_day_median']:g} |"
         )
+    for budget, row in report["budgets"].items():
+        lines += _misses_markdown(budget, row)
     lines += ["", "Calibration (predicted vs observed home win rate):", ""]
     for r in report["calibration"]:
         if r["plays"]:
@@ -86,3 +88,28 @@ def summary_markdown(report: dict) -> str:
                 f"- {r['bin']}: {r['plays']} plays, predicted {r['predicted']:.3f}, observed {r['observed']:.3f}"
             )
     return "\n".join(lines) + "\n"
+
+
+def _misses_markdown(budget: str, row: dict) -> list[str]:
+    """The decisive moments missed at a budget: where the gap goes, and one line per miss."""
+    gap, misses = row.get("gap"), row.get("misses") or []
+    if gap is None or not misses:
+        return []
+    lines = [
+        "",
+        f"Missed at {budget}/day: {len(misses)} ({gap['forced']} forced: days with more decisive moments than "
+        f"{budget}; {gap['ranking']} ranking: below the day's top {budget} probabilities even in hindsight; "
+        f"{gap['timing']} timing: the online policy against hindsight with the same probabilities).",
+        "",
+        "| day | moments / tweets / unused / on moments | missed moment | decisive probability | rank that day "
+        "| caught in hindsight |",
+        "|---|---|---|---|---|---|",
+    ]
+    for m in misses:
+        clock = f"{m['clock_seconds'] // 60}:{m['clock_seconds'] % 60:02d}"
+        lines.append(
+            f"| {m['day']} | {m['day_moments']} / {m['day_tweets']} / {m['day_unused']} / "
+            f"{m['day_tweets_on_moments']} | {m['game_id']} {m['kind']}, Q{m['period']} {clock} "
+            f"| {m['decisive']:.3f} | {m['rank']} of {m['day_candidates']} | {'yes' if m['hindsight_caught'] else 'no'} |"
+        )
+    return lines

@@ -2,8 +2,10 @@
 
 ``bank_calls`` (5-minute call counts of a bank's call centre, weekdays 07:00-21:00) is the development
 trace; the held-out traces have the same daily and weekly seasonality: ``vic_elec`` (half-hourly
-electricity demand of Victoria), ``epf_fr_load`` (hourly French electricity system load) and four
-``pedestrian*`` sensors (hourly foot traffic in Melbourne).
+electricity demand of Victoria), ``epf_fr_load`` and ``epf_fr_generation`` (the French operator's hourly
+day-ahead forecasts of system load and of generation), ``np_load`` (Nord Pool's hourly day-ahead grid load
+forecast, 10 weeks) and four ``pedestrian*`` sensors (hourly foot traffic in Melbourne). The three electricity
+series are published day-ahead forecasts, not metered values: smoother than real load.
 """
 
 from __future__ import annotations
@@ -44,8 +46,13 @@ TRACES = {
         "fpppy/pedestrian.csv", "Date_Time", "y", True, "unique_id", "Bourke Street Mall (North)"
     ),
     "pedestrian_birrarung": TraceSpec("fpppy/pedestrian.csv", "Date_Time", "y", True, "unique_id", "Birrarung Marr"),
-    # hourly French electricity system load (the file's BE rows carry the same load column)
+    # hourly French system load (day-ahead forecast); the file's BE rows carry the same values, value for value,
+    # so there is no Belgian load trace
     "epf_fr_load": TraceSpec("fpppy/EPF_FR_BE.csv", "ds", "system_load", False, "unique_id", "FR"),
+    # hourly French day-ahead generation forecast, 2015-01..2016-10 (correlates 0.90 with epf_fr_load)
+    "epf_fr_generation": TraceSpec("fpppy/EPF_FR_BE.csv", "ds", "gen_forecast", False, "unique_id", "FR"),
+    # hourly Nord Pool grid load (day-ahead forecast), 2018-10-15..2018-12-23 (10 weeks)
+    "np_load": TraceSpec("fpppy/electricity_short.csv", "ds", "Exogenous1", False, "unique_id", "NP"),
 }
 
 

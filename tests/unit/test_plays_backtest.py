@@ -87,3 +87,29 @@ def test_baseline_counts_a_touchdown_and_its_try_once_and_the_oracle_bounds_it(s
     # the oracle knows the moments: at N a day it catches min(moments, N) of the day's moments
     assert plays_evaluation.oracle_caught_share(plays, moments, 1000) == 1.0
     assert plays_evaluation.oracle_caught_share(plays, moments, 2) == round(2 / len(moments), 4)
+
+
+def test_a_missed_decisive_moment_is_diagnosed(sunday):
+    """At 6 a day the Sunday's 5 decisive moments cost 5 tweets: the Bengals' go-ahead extra point with 11:07 left
+    (decisive probability 0.32, the day's 6th candidate) is passed over and a tweet is left unused: timing."""
+    plays, schedule = sunday
+    decisions = list(plays_backtest.run(plays, schedule, 6))
+    unlimited = list(plays_backtest.run(plays, schedule, 10**6))
+    misses = plays_evaluation.miss_diagnosis(plays, decisions, unlimited, 6)
+    assert [(m["game_id"], m["kind"], m["period"], m["clock_seconds"]) for m in misses] == [
+        ("2018090902", "go_ahead_for_good", 4, 667)
+    ]
+    miss = misses[0]
+    assert (miss["day"], miss["day_moments"], miss["day_tweets"], miss["day_unused"]) == ("2018-09-09", 5, 5, 1)
+    assert miss["day_tweets_on_moments"] == 4 and miss["decisive"] == pytest.approx(0.32, abs=0.005)
+    assert (miss["rank"], miss["day_candidates"], miss["hindsight_caught"]) == (6, 6, True)
+    # the gap: no day has more moments than the budget, the hindsight ranking catches all 5, online 4
+    assert plays_evaluation.gap_split(5, 5, 5, 4) == {"forced": 0, "ranking": 0, "timing": 1}
+    # at 2 a day the policy keeps its last tweet for a game-winner that never comes and its first catches nothing:
+    # every moment is missed, with a tweet left over; the hindsight ranking catches the top two
+    tight = list(plays_backtest.run(plays, schedule, 2))
+    rows = plays_evaluation.miss_diagnosis(plays, tight, unlimited, 2)
+    assert len(rows) == 5 and {(r["day_tweets"], r["day_unused"], r["day_tweets_on_moments"]) for r in rows} == {
+        (1, 1, 0)
+    }
+    assert sorted(r["rank"] for r in rows if r["hindsight_caught"]) == [1, 2]
