@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,31 @@ from streams.settings import Settings
 from streams.topics import TopicSpec, topic
 
 log = logging.getLogger(__name__)
+
+
+def _take_queued(queue, pending: list, max_events: int) -> None:
+    """Move up to ``max_events - len(pending)`` queued items to ``pending`` at once.
+
+    ``get_nowait`` per item, in bulk: the items leave the deque together, then the queue's bookkeeping runs as
+    ``get_nowait`` would have run it (pressure-drop callbacks that resume the partitions' fetching, putters woken
+    for the freed room). A queue holding an error takes the per-item path, which raises it.
+    """
+    items = getattr(queue, "_queue", None)
+    if items is None or getattr(queue, "_errors", None) or not hasattr(queue, "maybe_endorse_pressure_drop"):
+        while len(pending) < max_events and not queue.empty():
+            pending.append(queue.get_nowait())
+        return
+    n = min(max_events - len(pending), len(items))
+    if n <= 0:
+        return
+    popleft = items.popleft
+    pending.extend([popleft() for _ in range(n)])
+    pressure = queue._pending_pressure_drop_callbacks
+    for _ in range(len(pressure)):
+        queue.maybe_endorse_pressure_drop()
+    putters = queue._putters
+    for _ in range(min(n, len(putters))):
+        queue._wakeup_next(putters)
 
 
 class AgentContext:
@@ -86,21 +112,20 @@ class AgentContext:
         the table's codecs and hands the records to the producer at once; like Faust's changelog writes they are
         flushed before offsets commit, and a write the broker refuses stops the worker (its table would be lost).
         """
-        send = self.app.producer.send
-        changelog = table.changelog_topic.get_topic_name()
-        dump_key, dump_value = table.key_serializer.dumps, table.value_serializer.dumps
-        for key, (partition, value) in changes.items():
-            table.data[key] = value
-            written = await send(changelog, dump_key(key), dump_value(value), partition, None, None)
-            written.add_done_callback(self._on_changelog_written)
+        data = table.data
+        for key, (_, value) in changes.items():
+            data[key] = value
+        await self.send_changelogs(table, changes)
 
     def _on_changelog_written(self, written: asyncio.Future) -> None:
         exc = None if written.cancelled() else written.exception()
         if written.cancelled() or exc is not None:
             log.error("changelog write failed: %r", exc or "cancelled")
-            self._crashing.add(asyncio.ensure_future(self.app.crash(exc or RuntimeError("changelog write cancelled"))))
+            self.crash(exc or RuntimeError("changelog write cancelled"))
 
-    async def batches(self, stream: faust.StreamT, max_events: int) -> AsyncIterator[list[faust.EventT]]:
+    async def batches(
+        self, stream: faust.StreamT, max_events: int, *, ack: bool = True
+    ) -> AsyncIterator[list[faust.EventT]]:
         """The agent's events in batches: everything already queued (up to ``max_events``), without waiting.
 
         A lean replacement for ``stream.take_events``, which hands every event through the Stream machinery
@@ -109,27 +134,24 @@ class AgentContext:
         so a backlog gives full batches and a quiet topic gives a batch per event, at once. Faust's semantics
         are kept: events fetched before a rebalance are dropped unprocessed (as ``Stream`` drops them), each
         message is tracked as unacked, and a batch's events are acked (their offsets become committable) only
-        when the agent asks for the next batch, i.e. after it has processed and published this one.
+        when the agent asks for the next batch, i.e. after it has processed and published this one; with
+        ``ack=False`` the agent acks them itself (:meth:`ack`, e.g. through a :class:`WriteBehind`).
         """
         app = self.app
         consumer = app.consumer
         queue = stream.channel.queue
-        get_nowait = queue.get_nowait
-        flow_is_active = app.flow_control.is_active
-        acking_topics = app.topics._acking_topics
-        add_unacked = consumer._unacked_messages.add
         on_message_in = app.sensors.on_message_in
-        on_message_out = app.sensors.on_message_out
-        ack_many = getattr(consumer, "ack_many", None)
         while not app.should_stop:
             try:
                 pending = [await queue.get()]
             except StopAsyncIteration:  # the channel was closed: the worker is stopping
                 return
-            while len(pending) < max_events and not queue.empty():
-                pending.append(get_nowait())
+            _take_queued(queue, pending, max_events)
             generation = app.consumer_generation_id
-            active = flow_is_active()
+            active = app.flow_control.is_active()
+            acking_topics = app.topics._acking_topics
+            add_unacked = consumer._unacked_messages.add
+            sensors = any(True for _ in app.sensors)
             events: list[faust.EventT] = []
             for event in pending:
                 if not isinstance(event, faust.Event):
@@ -137,19 +159,29 @@ class AgentContext:
                 message = event.message
                 if not active or message.generation_id != generation:
                     continue  # fetched before a rebalance: Faust's Stream drops these too (not acked)
-                if message.topic in acking_topics and not message.tracked:
+                if not message.tracked and message.topic in acking_topics:
                     message.tracked = True
                     add_unacked(message)
-                    on_message_in(message.tp, message.offset, message)
+                    if sensors:
+                        on_message_in(message.tp, message.offset, message)
                 events.append(event)
             if not events:
                 continue
             yield events
-            messages = [event.message for event in events]
-            if ack_many is not None:
-                committable = ack_many(messages)
-            else:
-                committable = [message for message in messages if message.ack(consumer)]
+            if ack:
+                self.ack(events)
+
+    def ack(self, events: list[faust.EventT]) -> None:
+        """Acknowledge processed events: their offsets become committable (as ``Event.ack`` per event)."""
+        consumer = self.app.consumer
+        messages = [event.message for event in events]
+        ack_many = getattr(consumer, "ack_many", None)
+        if ack_many is not None:
+            committable = ack_many(messages)
+        else:
+            committable = [message for message in messages if message.ack(consumer)]
+        if committable and any(True for _ in self.app.sensors):
+            on_message_out = self.app.sensors.on_message_out
             for message in committable:
                 on_message_out(message.tp, message.offset, message)
 
@@ -244,11 +276,16 @@ class AgentContext:
         the inputs are redelivered and recomputed from the older state, so an output is repeated (with the
         same deterministic id) but never lost.
         """
-        if not outputs:
-            return
-        # Straight to the producer (the values are already bytes): Faust's ``Topic.send`` adds serializer, sensor
-        # and callback bookkeeping per message. ``producer.send`` only queues the record; the acks are awaited
-        # together below, so a batch's outputs travel in a few produce requests.
+        if outputs:
+            await await_all(await self.send_outputs(outputs))
+
+    async def send_outputs(self, outputs: list[tuple[str, dict[str, Any]]]) -> list[asyncio.Future]:
+        """Encode and send ``(topic, record)`` outputs; return their delivery futures (not awaited).
+
+        Straight to the producer (the values are already bytes): Faust's ``Topic.send`` adds serializer, sensor
+        and callback bookkeeping per message. ``producer.send`` only queues the record, so a batch's outputs travel
+        in a few produce requests.
+        """
         send = self.app.producer.send
         encode = self.codec.encode
         futures = []
@@ -257,4 +294,96 @@ class AgentContext:
             key = spec.key_of(record).encode()
             value = encode(spec.schema, record)
             futures.append(await send(spec.name, key, value, spec.partition_of(record), None, None))
+        return futures
+
+    def write_behind(self, depth: int = 2) -> WriteBehind:
+        """A :class:`WriteBehind` for one agent (its batches in order)."""
+        return WriteBehind(self, depth)
+
+    @staticmethod
+    def update_memory(table: faust.Table, changes: dict[str, tuple[int, Any]]) -> None:
+        """Apply ``changes`` (``key -> (partition, value)``) to the table's in-memory data only; the changelog
+        records follow through :meth:`send_changelogs` (see :class:`WriteBehind`)."""
+        data = table.data
+        for key, (_, value) in changes.items():
+            data[key] = value
+
+    async def send_changelogs(self, table: faust.Table, changes: dict[str, tuple[int, Any]]) -> None:
+        """The changelog records of ``changes`` (``key -> (partition, value)``, already in ``table.data``)."""
+        send = self.app.producer.send
+        changelog = table.changelog_topic.get_topic_name()
+        dump_key, dump_value = table.key_serializer.dumps, table.value_serializer.dumps
+        on_written = self._on_changelog_written
+        for key, (partition, value) in changes.items():
+            written = await send(changelog, dump_key(key), dump_value(value), partition, None, None)
+            written.add_done_callback(on_written)
+
+    def crash(self, exc: BaseException) -> None:
+        """Stop the worker on an error it must not run past (a lost output or table write)."""
+        self._crashing.add(asyncio.ensure_future(self.app.crash(exc)))
+
+
+async def await_all(futures: list[asyncio.Future]) -> None:
+    """Wait for every future; raise the first error."""
+    if futures:
         await asyncio.gather(*futures)
+
+
+class WriteBehind:
+    """Finishes an agent's batches in the background, in order, while the agent goes on with the next batch.
+
+    For each batch: wait until the broker has the batch's outputs, then send the changelog records of its table
+    changes, then ack its events (their offsets become committable; Faust flushes the changelogs before it commits
+    them). The order of at-least-once is the one :meth:`AgentContext.publish` keeps: outputs acknowledged before
+    the changes they came from are written, changes before offsets. The agent updates the tables' in-memory data
+    at once, so the next batch is decided on the latest state; a crash loses that memory, and the uncommitted
+    events are redelivered and decided again from the last written state. At most ``depth`` batches are pending:
+    :meth:`submit` waits for the oldest beyond that. A failed output or table write stops the worker.
+    """
+
+    def __init__(self, ctx: AgentContext, depth: int = 2):
+        self.ctx = ctx
+        self.depth = max(1, depth)
+        self._pending: deque[asyncio.Future] = deque()
+
+    async def submit(
+        self,
+        outputs: list[asyncio.Future],
+        writes: list[tuple[faust.Table, dict[str, tuple[int, Any]]]],
+        events: list[faust.EventT],
+    ) -> None:
+        pending = self._pending
+        while pending and pending[0].done():
+            pending.popleft()
+        while len(pending) >= self.depth:
+            await asyncio.shield(pending.popleft())
+        previous = pending[-1] if pending else None
+        finish = asyncio.ensure_future(self._finish(previous, outputs, writes, events))
+        finish.add_done_callback(self._on_finished)
+        pending.append(finish)
+        # Let the loop run once: the producer's sender sends the batch's outputs now, and the consumer hands over
+        # fetched records (an agent with a full queue otherwise runs batch after batch without ever yielding).
+        await asyncio.sleep(0)
+
+    async def drain(self) -> None:
+        """Wait until every submitted batch is finished."""
+        while self._pending:
+            await asyncio.shield(self._pending.popleft())
+
+    async def _finish(self, previous, outputs, writes, events) -> None:
+        if previous is not None:
+            await previous
+        await await_all(outputs)
+        if self.ctx.app.should_stop:
+            return  # stopping: nothing more is written; the events stay unacked and are redelivered
+        for table, changes in writes:
+            await self.ctx.send_changelogs(table, changes)
+        self.ctx.ack(events)
+
+    def _on_finished(self, finish: asyncio.Future) -> None:
+        if finish.cancelled():
+            return  # the worker is stopping: the batch's events stay unacked and are redelivered
+        exc = finish.exception()
+        if exc is not None and not self.ctx.app.should_stop:
+            log.error("a batch's outputs or table writes failed: %r", exc)
+            self.ctx.crash(exc)

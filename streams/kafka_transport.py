@@ -9,9 +9,11 @@ rebalances and recovery are Faust's own):
 - Message hand-off. Faust's ``Consumer._drain_messages`` delivers every fetched message to its streams through
   ``Service.wait_first(callback(message), suspend_flow.wait())``: four tasks, an ``asyncio.wait`` and their
   cancellation per message, only so that a rebalance can interrupt a delivery that blocks. Profiling showed this
-  to be most of the per-event cost of a Faust worker. :meth:`FastDrainConsumer._drain_messages` awaits the
-  delivery directly when it cannot block (flow active, producer buffer below its limit, no full stream queue);
-  otherwise it takes Faust's original path, so a blocked delivery is still interrupted by a rebalance.
+  to be most of the per-event cost of a Faust worker. :meth:`FastDrainConsumer._drain_messages` takes a fetch in
+  chunks of one partition and, when delivery cannot block (flow active, producer buffer below its limit, room in
+  every subscribed stream queue), queues a whole chunk's events at once (``deliver_many`` of
+  :class:`RawTopicsConductor`); otherwise it takes Faust's original path message by message, so a blocked
+  delivery is still interrupted by a rebalance.
 - No stream fetches while rebalancing. At the end of a recovery Faust resumes the stream partitions, seeks them to
   the committed offsets and only then resumes the flow, which clears every stream buffer. Records fetched in
   between were delivered (their read offsets advanced past them) and are then cleared: never processed, never
@@ -31,10 +33,12 @@ import faust
 from faust.transport.conductor import Conductor
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types.tuples import ack_lock
+from faust.types.tuples import ConsumerMessage, ack_lock
+from mode.utils.futures import notify
 
 FETCH_MAX_WAIT_MS = 20
 REBALANCE_FETCH_TIMEOUT = 0.05  # seconds: a fetch while rebalancing returns soon, so streams resume at once after
+CHUNK = 1000  # messages of one partition handed to its streams at once
 
 
 class LowLatencyConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -61,8 +65,19 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
         return await super()._getmany(active_partitions, timeout)
 
     async def getmany(self, timeout: float):
-        # Faust 0.15.3 ``Consumer.getmany`` without the per-record ``monitor.track_tp_end_offset(tp, highwater)``: it
-        # only feeds the Monitor sensor, which ``WireReportApp`` does not install.
+        """Faust 0.15.3 ``Consumer.getmany``, one ``(tp, message)`` at a time (see :meth:`getmany_chunks`)."""
+        async for tp, messages in self.getmany_chunks(timeout):
+            for message in messages:
+                yield tp, message
+
+    async def getmany_chunks(self, timeout: float):
+        """The next fetch as ``(tp, [message, ...])`` chunks of at most ``CHUNK`` messages of one partition.
+
+        Faust 0.15.3 ``Consumer.getmany`` with the same checks (flow active, generation unchanged, active or buffered
+        partition), made once per chunk instead of once per record, and without the per-record
+        ``monitor.track_tp_end_offset(tp, highwater)``: it only feeds the Monitor sensor, which ``WireReportApp``
+        does not install. Chunks of different partitions alternate, as Faust's round-robin scheduler does.
+        """
         records, active_partitions = await self._wait_next_records(timeout)
         generation_id = self.app.consumer_generation_id
         if records is None or self.should_stop:
@@ -76,28 +91,68 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
             return
         to_message = self._to_message
         buffered_partitions = self._buffered_partitions
-        for tp, record in self.scheduler.iterate(records):
-            if not self.flow_active:
-                break
-            if self.app.consumer_generation_id != generation_id:
-                self.log.dev("Generation id changed from %r. Cancelling getmany.", generation_id)
-                break
-            if active_partitions is None or tp in active_partitions or tp in buffered_partitions:
-                yield tp, to_message(tp, record)
+        chunks = {
+            tp: (recs, 0)
+            for tp, recs in records.items()
+            if recs and (active_partitions is None or tp in active_partitions or tp in buffered_partitions)
+        }
+        while chunks:
+            for tp in list(chunks):
+                if not self.flow_active:
+                    return
+                if self.app.consumer_generation_id != generation_id:
+                    self.log.dev("Generation id changed from %r. Cancelling getmany.", generation_id)
+                    return
+                recs, start = chunks[tp]
+                end = start + CHUNK
+                if end >= len(recs):
+                    del chunks[tp]
+                else:
+                    chunks[tp] = (recs, end)
+                yield tp, [to_message(tp, record) for record in recs[start:end]]
 
     def ack_many(self, messages) -> list:
         """Ack each message once for its stream, as ``Message.ack(consumer)`` does; return those now committable.
 
-        One ``ack_lock`` acquisition for the batch instead of three per message.
+        One ``ack_lock`` acquisition for the batch instead of three per message, and Faust's ``Consumer.ack`` (what
+        a consumer message's final ack calls) inlined: the message is marked acked and, for a topic with acks
+        enabled, its offset recorded as committable once. Messages of another class take their own final ack.
         """
         committable = []
+        acks_enabled_for = self.app.topics.acks_enabled_for
+        committed_offset = self._committed_offset
+        acked_index = self._acked_index
+        acked = self._acked
+        discard = self._unacked_messages.discard
+        n_acked = 0
         with ack_lock:
-            for message in messages:
-                if message.acked:
-                    continue
-                message.refcount = refcount = max(message.refcount - 1, 0)
-                if not refcount and message.on_final_ack(self):
-                    committable.append(message)
+            try:
+                for message in messages:
+                    if message.acked:
+                        continue
+                    message.refcount = refcount = max(message.refcount - 1, 0)
+                    if refcount:
+                        continue
+                    if type(message) is not ConsumerMessage:
+                        if message.on_final_ack(self):
+                            committable.append(message)
+                        continue
+                    message.acked = True
+                    tp, offset = message.tp, message.offset
+                    if not acks_enabled_for(message.topic):
+                        continue
+                    committed = committed_offset[tp]
+                    if committed is None or offset >= committed:
+                        index = acked_index[tp]
+                        if offset not in index:
+                            discard(message)
+                            index.add(offset)
+                            acked[tp].append(offset)
+                            n_acked += 1
+                            committable.append(message)
+            finally:
+                self._n_acked += n_acked
+                notify(self._waiting_for_ack)
         return committable
 
     def _delivery_cannot_block(self):
@@ -129,9 +184,11 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
         return cannot_block
 
     async def _drain_messages(self, fetcher) -> None:  # pragma: no cover - exercised by every worker test
-        # Faust 0.15.3 ``Consumer._drain_messages`` with the direct hand-off; everything else is unchanged.
+        # Faust 0.15.3 ``Consumer._drain_messages``, a chunk of one partition at a time (read offsets, gaps and the
+        # commit cadence kept per message), with the direct hand-off: a whole chunk at once through the raw topics'
+        # ``deliver_many`` when nothing can block, else message by message as before.
         callback = self.callback
-        getmany = self.getmany
+        getmany_chunks = self.getmany_chunks
         consumer_should_stop = self._stopped.is_set
         fetcher_should_stop = fetcher._stopped.is_set
         get_read_offset = self._read_offset.__getitem__
@@ -145,38 +202,48 @@ class FastDrainConsumer(faust_aiokafka.Consumer):
         # delivery happens only while that lock is free (``cannot_block``), so it looks the handler up itself.
         handler_of = self.app.topics._tp_to_callback.__getitem__
 
-        yield_every = 100
-        num_since_yield = 0
         sleep = asyncio.sleep
 
         try:
             while not (consumer_should_stop() or fetcher_should_stop()):
                 set_flag(CONSUMER_FETCHING)
-                ait = cast(AsyncIterator, getmany(timeout=1.0))
+                ait = cast(AsyncIterator, getmany_chunks(timeout=1.0))
                 await self.sleep(0)
                 if not self.should_stop:
-                    async for tp, message in ait:
-                        num_since_yield += 1
-                        if num_since_yield > yield_every:
-                            await sleep(0)
-                            num_since_yield = 0
-
-                        offset = message.offset
+                    async for tp, messages in ait:
                         r_offset = get_read_offset(tp)
-                        if r_offset is None or offset >= r_offset:
-                            gap = offset - (r_offset or 0)
-                            if gap > 1 and r_offset and acks_enabled_for(message.topic):
-                                await self._add_gap(tp, r_offset + 1, offset)
-                            if commit_every is not None and self._n_acked >= commit_every:
-                                self._n_acked = 0
-                                await self.commit()
-                            if cannot_block(tp):
-                                await handler_of(tp)(message)
-                            else:
-                                await self.wait_first(callback(message), self.suspend_flow.wait())
-                            set_read_offset(tp, offset)
+                        if r_offset is not None and messages[0].offset < r_offset:
+                            for message in messages:
+                                if message.offset < r_offset:
+                                    self.log.dev(
+                                        "DROPPED MESSAGE ROFF %r: k=%r v=%r", message.offset, message.key, message.value
+                                    )
+                            messages = [message for message in messages if message.offset >= r_offset]
+                            if not messages:
+                                continue
+                        if acks_enabled_for(tp.topic):
+                            previous = r_offset
+                            for message in messages:
+                                if previous and message.offset - previous > 1:
+                                    await self._add_gap(tp, previous + 1, message.offset)
+                                previous = message.offset
+                        if commit_every is not None and self._n_acked >= commit_every:
+                            self._n_acked = 0
+                            await self.commit()
+                        handler = handler_of(tp) if cannot_block(tp) else None
+                        deliver_many = getattr(handler, "deliver_many", None)
+                        if deliver_many is not None and deliver_many(messages):
+                            set_read_offset(tp, messages[-1].offset)
                         else:
-                            self.log.dev("DROPPED MESSAGE ROFF %r: k=%r v=%r", offset, message.key, message.value)
+                            for message in messages:
+                                if not self.flow_active or self.app.consumer_generation_id != message.generation_id:
+                                    break  # a rebalance began: Faust's ``getmany`` stops yielding here too
+                                if cannot_block(tp):
+                                    await handler_of(tp)(message)
+                                else:
+                                    await self.wait_first(callback(message), self.suspend_flow.wait())
+                                set_read_offset(tp, message.offset)
+                        await sleep(0)  # one chunk at a time: the agents run between chunks
                     unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:
@@ -267,6 +334,31 @@ class RawTopicsConductor(Conductor):
                     on_topic_buffer_full(tp)
                 await asyncio.wait([asyncio.ensure_future(c.put(event)) for c in full])
 
+        def deliver_many(messages) -> bool:
+            """Queue the events of ``messages`` (consecutive, of ``tp``) at once; ``False`` (nothing done) when
+            :func:`on_message` would have to take Faust's handler or wait for room for any of them."""
+            n = len(messages)
+            if len(channels) != count or not flow_is_active() or buffered() > buffer_limit:
+                return False
+            queues = [channel.queue for channel in subscribers]
+            if any(queue.maxsize and queue.maxsize - queue.qsize() < n for queue in queues):
+                return False
+            events = []
+            for message in messages:
+                message.refcount += count
+                events.append(event_class(app, message.key, message.value, message.headers, message))
+            for queue in queues:
+                # ``put_nowait_enhanced`` per event: the pressure check made once, before the first (as Faust makes
+                # it before each), then the events appended as ``force_put_nowait`` appends each.
+                if queue.in_pressure_high_state(on_pressure_drop):
+                    on_pressure_high()
+                queue._queue.extend(events)
+                queue._unfinished_tasks += n
+                queue._finished.clear()
+                queue._wakeup_next(queue._getters)
+            return True
+
+        on_message.deliver_many = deliver_many  # type: ignore[attr-defined]
         return on_message
 
 

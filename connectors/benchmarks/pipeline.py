@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+import psutil
+
 from connectors.edge import EdgeProducer
 from connectors.testing import WirereportProcess
 from schemas.codec import get_codec
@@ -145,14 +147,27 @@ def measure_throughput(bootstrap: str, count: int, budget: int = 17) -> dict:
         for play in plays:
             producer.send("plays", play)
     worker = start_worker(bootstrap, {"WIREREPORT_TWEETS_PER_DAY": str(budget)})
+    process = psutil.Process(worker.process.pid)
+    cpu_before = sum(process.cpu_times()[:2])
     started = time.perf_counter()
     try:
         done.wait(600)
+        try:
+            cpu = sum(process.cpu_times()[:2]) - cpu_before
+        except psutil.Error:  # the worker died: no figure
+            cpu = float("nan")
     finally:
         worker.stop()
         watcher.stop()
     elapsed = end_time[0] - started if done.is_set() else float("nan")
-    return {"plays": count, "games": len(last_seq), "tweets": len(tweets), "seconds": elapsed, "rate": count / elapsed}
+    return {
+        "plays": count,
+        "games": len(last_seq),
+        "tweets": len(tweets),
+        "seconds": elapsed,
+        "rate": count / elapsed,
+        "worker_cpu_us_per_play": cpu / count * 1e6,  # all its threads; steadier than the rate on a shared machine
+    }
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -252,7 +267,8 @@ def run_pipeline_benchmark(count: int = 100_000, rate: float = 1000.0, seconds: 
         stock = measure_empty_agent(bootstrap, count, "take_events")
         report(
             f"    pipeline                    {throughput['rate']:>10,.0f} plays/s  ({throughput['seconds']:.1f}s, "
-            f"{throughput['games']} games, {throughput['tweets']} tweets)"
+            f"{throughput['games']} games, {throughput['tweets']} tweets; worker CPU "
+            f"{throughput['worker_cpu_us_per_play']:.0f} µs/play)"
         )
         report(f"    Faust agent doing nothing   {empty:>10,.0f} events/s  (same app, same topic, same batch reader)")
         report(f"      ... with take_events      {stock:>10,.0f} events/s  (Faust's stock Stream batching)")

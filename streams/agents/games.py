@@ -8,6 +8,8 @@ from ``league-events`` (co-partitioned with ``plays`` by league), kept in the ``
 
 This is the reference pattern for agents: take a batch, decode (bad input goes to dead letters), call pure
 functions in input order, write each changed key once per batch (table + changelog), send the results.
+(The changelog writes wait for the outputs' acks; :class:`streams.agent_context.WriteBehind` does that
+waiting in the background, so the next batch does not wait for the broker.)
 """
 
 from __future__ import annotations
@@ -61,7 +63,10 @@ def install(app: faust.App, ctx: AgentContext) -> None:
 
     @app.agent(ctx.topic("plays"), name="games")
     async def decide_plays(stream: faust.StreamT) -> None:
-        async for events in ctx.batches(stream, batch):
+        # Each batch's outputs go out at once; the batch is finished (outputs acknowledged, then changelogs, then
+        # offsets) in the background while the next batch is decided on the tables' in-memory state.
+        finishing = ctx.write_behind()
+        async for events in ctx.batches(stream, batch, ack=False):
             index = schedule_index()
             changed_games: dict[str, tuple[int, dict]] = {}
             changed_accounts: dict[str, tuple[int, dict]] = {}
@@ -87,10 +92,11 @@ def install(app: faust.App, ctx: AgentContext) -> None:
                 ("tweet-budgets", budget_record(state["budget"], latest_play_at[account]))
                 for account, (_, state) in changed_accounts.items()
             ]
-            await ctx.publish(
+            outputs = await ctx.send_outputs(
                 [("tweet-commands", c) for c in commands]
                 + [("game-state", s) for _, s in changed_games.values()]
                 + budgets
             )
-            await ctx.store_many(accounts, changed_accounts)
-            await ctx.store_many(games, changed_games)
+            ctx.update_memory(accounts, changed_accounts)
+            ctx.update_memory(games, changed_games)
+            await finishing.submit(outputs, [(accounts, changed_accounts), (games, changed_games)], events)
