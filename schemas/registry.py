@@ -26,6 +26,12 @@ class SchemaVersion:
     parsed: Any
     fingerprint: bytes  # CRC-64-AVRO of the canonical form, little-endian, as single-object encoding wants
 
+    @classmethod
+    def from_raw(cls, name: str, version: int, raw: dict[str, Any]) -> SchemaVersion:
+        """Parse and fingerprint a schema given as JSON."""
+        fp = int(fingerprint(to_parsing_canonical_form(raw), "CRC-64-AVRO"), 16).to_bytes(8, "little")
+        return cls(name, version, raw, parse_schema(raw), fp)
+
 
 class SchemaRegistry:
     """All schema versions, by name and by fingerprint."""
@@ -45,11 +51,12 @@ class SchemaRegistry:
             if not match:
                 continue
             raw = json.loads(entry.read_text())
-            parsed = parse_schema(raw)
-            canonical = to_parsing_canonical_form(raw)
-            fp = int(fingerprint(canonical, "CRC-64-AVRO"), 16).to_bytes(8, "little")
-            versions.append(SchemaVersion(match["name"], int(match["version"]), raw, parsed, fp))
+            versions.append(SchemaVersion.from_raw(match["name"], int(match["version"]), raw))
         return cls(versions)
+
+    def with_versions(self, *more: SchemaVersion) -> SchemaRegistry:
+        """A registry holding these versions and ``more``."""
+        return SchemaRegistry([*self._by_fingerprint.values(), *more])
 
     def names(self) -> list[str]:
         return sorted(self._by_name)

@@ -112,9 +112,7 @@ class AgentContext:
         the table's codecs and hands the records to the producer at once; like Faust's changelog writes they are
         flushed before offsets commit, and a write the broker refuses stops the worker (its table would be lost).
         """
-        data = table.data
-        for key, (_, value) in changes.items():
-            data[key] = value
+        self.update_memory(table, changes)
         await self.send_changelogs(table, changes)
 
     def _on_changelog_written(self, written: asyncio.Future) -> None:

@@ -138,16 +138,21 @@ def late_scores(plays: Sequence[dict[str, Any]]) -> int:
     return n
 
 
+def oracle_caught(
+    plays: Sequence[dict[str, Any]], moments: Sequence[dict[str, Any]], budget: int, tz: str = "America/New_York"
+) -> int:
+    """Upper bound: the moments an oracle that knows them in advance catches, tweeting each of them, ``budget`` a
+    day per account (one tweet catches one moment: a game's moments lie more than CATCH_WINDOW plays apart)."""
+    per_day = Counter((m_play["league"], tweet_budget.local_day(m_play["occurred_at"], tz)) for m_play in (
+        plays[m["index"]] for m in moments))  # fmt: skip
+    return sum(min(n, budget) for n in per_day.values())
+
+
 def oracle_caught_share(
     plays: Sequence[dict[str, Any]], moments: Sequence[dict[str, Any]], budget: int, tz: str = "America/New_York"
 ) -> float | None:
-    """Upper bound: an oracle that knows the decisive moments in advance tweets each of them, ``budget`` a day
-    per account (one tweet catches one moment: a game's moments lie more than CATCH_WINDOW plays apart)."""
-    if not moments:
-        return None
-    per_day = Counter((m_play["league"], tweet_budget.local_day(m_play["occurred_at"], tz)) for m_play in (
-        plays[m["index"]] for m in moments))  # fmt: skip
-    return round(sum(min(n, budget) for n in per_day.values()) / len(moments), 4)
+    """:func:`oracle_caught` as a share of the moments."""
+    return round(oracle_caught(plays, moments, budget, tz) / len(moments), 4) if moments else None
 
 
 def hindsight_value_tweets(
@@ -311,6 +316,8 @@ def evaluate_season(
         base = baseline_tweets(plays, budget, tz)
         base_hits = caught(plays, base, moments)
         styles = Counter(d["style"] for d in decisions if d["tweet"])
+        hindsight_hits = caught(plays, hindsight_value_tweets(plays, unlimited, budget, tz, "decisive"), moments)
+        oracle = oracle_caught(plays, moments, budget, tz)
         report["budgets"][str(budget)] = {
             "ours": ours,
             "baseline_caught_share": round(sum(base_hits) / len(moments), 4) if moments else None,
@@ -318,21 +325,16 @@ def evaluate_season(
             "baseline_late_scores_tweeted_share": round(sum(base) / late_scores(plays), 4)
             if late_scores(plays)
             else None,
-            "oracle_caught_share": oracle_caught_share(plays, moments, budget, tz),
+            "oracle_caught_share": round(oracle / len(moments), 4) if moments else None,
             "hindsight_value_caught_share": _share(
                 caught(plays, hindsight_value_tweets(plays, unlimited, budget, tz), moments)
             ),
-            "hindsight_decisive_caught_share": _share(
-                caught(plays, hindsight_value_tweets(plays, unlimited, budget, tz, "decisive"), moments)
-            ),
+            "hindsight_decisive_caught_share": _share(hindsight_hits),
             "styles": dict(styles),
             "caught_by_kind": _caught_by_kind(moments, caught(plays, tweeted, moments)),
+            "gap": gap_split(len(moments), oracle, sum(hindsight_hits), ours["decisive_caught"]),
+            "misses": miss_diagnosis(plays, decisions, unlimited, budget, tz),
         }
-        row = report["budgets"][str(budget)]
-        oracle = round((row["oracle_caught_share"] or 0.0) * len(moments))
-        hindsight = round((row["hindsight_decisive_caught_share"] or 0.0) * len(moments))
-        row["gap"] = gap_split(len(moments), oracle, hindsight, ours["decisive_caught"])
-        row["misses"] = miss_diagnosis(plays, decisions, unlimited, budget, tz)
     outcomes = fitting.game_outcomes(plays)
     labels = [outcomes[p["game_id"]] for p in plays]
     report["brier"] = round(fitting.brier(win_probs, labels), 5)
