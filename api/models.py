@@ -53,7 +53,9 @@ class LeagueEventCreate(_Create):
 
     league: League
     kind: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$", examples=["breaking_news"])
-    multiplier: float = Field(gt=0, le=10)
+    multiplier: float | None = Field(
+        default=None, gt=0, le=10, description="Load multiplier; default: the league profile's breaking-news one."
+    )
     duration_seconds: int = Field(ge=60, le=WEEK)
     starts_at: AwareDatetime | None = Field(default=None, description="Default: now.")
     description: str = Field(default="", max_length=500)

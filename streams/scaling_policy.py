@@ -121,15 +121,21 @@ def add_override(state: dict, override: dict) -> dict:
     return {**state, "overrides": overrides}
 
 
-def add_league_event(state: dict, event: dict) -> dict:
-    """Record a LeagueEvent (multiplier for its duration) or a ScheduledGame (pre-scaling)."""
+def add_league_event(state: dict, event: dict, profile: LeagueProfile | None = None) -> dict:
+    """Record a LeagueEvent (multiplier for its duration) or a ScheduledGame (pre-scaling).
+
+    A LeagueEvent without a multiplier takes the league profile's breaking-news multiplier (1 without a profile).
+    """
     if "scheduled_start" in event:
         games = [g for g in state["games"] if g[1] != event["game_id"]]
         games.append([_epoch(event["scheduled_start"]), event["game_id"]])
         return {**state, "games": sorted(games)}
     start = _epoch(event["starts_at"])
+    multiplier = event.get("multiplier")
+    if multiplier is None:
+        multiplier = profile.breaking_news_multiplier if profile is not None else 1.0
     events = [e for e in state["events"] if e[3] != event["event_id"]]
-    events.append([start, start + int(event["duration_seconds"]), float(event["multiplier"]), event["event_id"]])
+    events.append([start, start + int(event["duration_seconds"]), float(multiplier), event["event_id"]])
     return {**state, "events": sorted(events)}
 
 

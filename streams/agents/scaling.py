@@ -127,7 +127,7 @@ def install(app: faust.App, ctx: AgentContext) -> None:
                 elif name == "ScalingOverride":
                     state = add_override(state, record)
                 else:
-                    state = add_league_event(state, record)
+                    state = add_league_event(state, record, profiles.get(league))
                 changed[league] = state
             now = time.time()
             for league, state in changed.items():

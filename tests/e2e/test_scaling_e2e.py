@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import psutil
 import pytest
 
 from connectors.admin import create_topics
 from connectors.broker import EmbeddedBroker, free_port
-from connectors.edge import consume_records
+from connectors.edge import EdgeProducer, consume_records
 from connectors.importers.load import read_named_trace
 from connectors.testing import WirereportProcess, wait_until
 
@@ -64,6 +65,23 @@ def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
         got = wait_until(commands, 30)
         wait_until(lambda: _workers(scaler) == got[-1]["agents_after"], 20)
         assert "scaled NBA" in scaler.output
+
+        # breaking news without a multiplier: the worker takes the NBA profile's breaking-news multiplier (3)
+        producer = EdgeProducer(own_broker)
+        start = datetime.now(UTC) + timedelta(days=365)  # known to the state, not yet in effect
+        news = {"event_id": "trade-1", "league": "NBA", "kind": "breaking_news", "multiplier": None}
+        producer.send(
+            "league-events",
+            {**news, "starts_at": start, "duration_seconds": 3600, "description": ""},
+            schema="LeagueEvent",
+        )
+        producer.flush()
+
+        def news_known():
+            recs = [r for _, r in consume_records(own_broker, "scaling-state", timeout=1)]
+            return next((e for r in reversed(recs) for e in r["events"] if e["event_id"] == "trade-1"), None)
+
+        assert wait_until(news_known, 30)["multiplier"] == 3.0
         forecasts = [r for _, r in consume_records(own_broker, "load-forecasts", timeout=1)]
         states = [r for _, r in consume_records(own_broker, "scaling-state", timeout=1)]
 

@@ -131,6 +131,10 @@ def test_other_admin_actions_reach_their_topics(api, broker):
     assert r.status_code == 202, r.text
     event = _find(broker, "league-events", "event_id", r.json()["command_id"])
     assert event and event["multiplier"] == 2.5 and event["description"] == tag
+    r = api.post("/v1/events", headers=admin, json={"league": "NBA", "kind": "breaking_news", "duration_seconds": 900})
+    assert r.status_code == 202, r.text
+    event = _find(broker, "league-events", "event_id", r.json()["command_id"])
+    assert event and event["multiplier"] is None  # the worker takes the league profile's breaking-news multiplier
     r = api.post(
         "/v1/deployments", headers=admin, json={"version": f"v1.{tag}", "league": "NFL", "targets": ["nfl-1", "nfl-2"]}
     )

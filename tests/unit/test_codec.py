@@ -83,3 +83,25 @@ def test_an_old_writer_version_is_resolved_to_the_latest_reader():
     assert name == "Play"
     assert record["venue"] == "unknown"
     assert record["game_id"] == "g1"
+
+
+def test_league_event_v1_records_still_decode_and_v2_may_leave_the_multiplier_to_the_profile():
+    registry = SchemaRegistry.load()
+    assert [v.version for v in registry.versions("LeagueEvent")] == [1, 2]
+    released_v1 = SchemaRegistry(
+        [v for name in registry.names() for v in registry.versions(name) if (name, v.version) != ("LeagueEvent", 2)]
+    )
+    event = {
+        "event_id": "e1",
+        "league": "NBA",
+        "kind": "breaking_news",
+        "multiplier": 2.0,
+        "starts_at": "2026-11-24T18:00:00Z",
+        "duration_seconds": 3600,
+    }
+    old = Codec(released_v1).encode("LeagueEvent", from_json("LeagueEvent", event))
+    name, record = Codec(registry).decode(old, ("ScheduledGame", "LeagueEvent"))
+    assert name == "LeagueEvent" and record["multiplier"] == 2.0 and record["description"] == ""
+    new = Codec(registry).encode("LeagueEvent", from_json("LeagueEvent", {**event, "multiplier": None}))
+    assert Codec(registry).writer_of(new).version == 2
+    assert Codec(registry).decode(new)[1]["multiplier"] is None

@@ -181,6 +181,19 @@ def test_event_multiplier_for_its_duration():
     assert state["agents"] == 2 and state["events"] == []
 
 
+def test_an_event_without_a_multiplier_takes_the_profiles_breaking_news_multiplier():
+    event = {"event_id": "news", "league": "NBA", "kind": "breaking_news", "multiplier": None}
+    event |= {"starts_at": T0, "duration_seconds": 3600}
+    profile = load_profiles()["NBA"]
+    state = add_league_event(new_state("NBA", 1), event, profile)
+    assert state["events"] == [[T0, T0 + 3600, profile.breaking_news_multiplier, "news"]]
+    _, cmd = step(state, T0 + 10, 1.0, forecast=1.0)
+    assert cmd["agents_after"] == 6 and "news x3" in cmd["reason"]  # 1.0 x 3.0 / (1.0 x 0.5)
+    assert add_league_event(new_state("NBA", 1), event)["events"][0][2] == 1.0  # no profile: no multiplier
+    explicit = add_league_event(new_state("NBA", 1), {**event, "multiplier": 1.5}, profile)
+    assert explicit["events"][0][2] == 1.5
+
+
 def test_forecast_only_mode_and_deterministic_ids():
     cfg = PolicyConfig(target_utilization=0.5, forecast_only=True)
     a = decide(new_state("NFL", 1), T0, 3.0, 3.0, cfg)[1]
