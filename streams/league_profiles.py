@@ -22,7 +22,7 @@ class LeagueProfile:
     peak_hours: tuple[int, ...] = ()
     game_day_multiplier: float = 1.0
     breaking_news_multiplier: float = 1.0
-    scaling_sensitivity: float = 0.7
+    scaling_sensitivity: float = 0.7  # the forecast-error quantile kept as headroom: higher scales up earlier
     seasonal_pattern: dict[int, float] = field(default_factory=dict)  # month -> multiplier
     timezone: str = "America/New_York"
     game_duration_seconds: int = 4 * 3600

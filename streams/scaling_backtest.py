@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import statistics
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -142,7 +142,7 @@ def run_backtest(
     config: PolicyConfig,
     *,
     models: tuple[str, ...] = DEFAULT_MODELS,
-    headroom_quantile: float = 0.7,
+    headroom_quantile: float | Mapping[str, float] = 0.7,
     error_correction: bool = True,
     horizons: tuple[float, ...] = (),
     lookahead: bool = True,
@@ -150,7 +150,8 @@ def run_backtest(
 ) -> BacktestResult:
     """Run the policy over ``samples`` (``league``, ``observed_at``, ``workload``) in input order.
 
-    A sample may carry ``t`` (epoch seconds) to spare parsing ``observed_at``.
+    A sample may carry ``t`` (epoch seconds) to spare parsing ``observed_at``. ``headroom_quantile`` is one
+    quantile for every league, or one per league (0.7 for a league it does not name).
     """
     if config.history_size or config.emit_commands:  # only agent counts are read here: no ids, reasons, history
         config = dataclasses.replace(config, history_size=0, emit_commands=False)
@@ -173,7 +174,9 @@ def run_backtest(
             league = leagues[league_name] = _League(
                 LeagueForecaster(
                     models=models,
-                    headroom_quantile=headroom_quantile,
+                    headroom_quantile=headroom_quantile
+                    if isinstance(headroom_quantile, float | int)
+                    else headroom_quantile.get(league_name, 0.7),
                     accuracy_horizons=horizons,
                     error_correction=error_correction,
                 ),

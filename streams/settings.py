@@ -140,7 +140,12 @@ class Settings(BaseSettings):
     scaling_up_cooldown_seconds: float = Field(default=60.0, description="Least time between scalings before an up.")
     scaling_down_cooldown_seconds: float = Field(default=300.0, description="Least time before a down; its window.")
     scaling_prescale_seconds: float = Field(default=1800.0, description="Pre-scale this long before a game.")
-    scaling_headroom_quantile: float = Field(default=0.7, description="Forecast-error quantile used as headroom.")
+    scaling_headroom_quantile: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Forecast-error quantile used as headroom; unset: each league profile's scaling_sensitivity.",
+    )
     scaling_forecast_only: bool = Field(default=False, description="Record decisions; the scaler does not act.")
     scaling_profiles: str | None = Field(default=None, description="JSON replacing league profile fields.")
     scaling_models: str = Field(

@@ -16,7 +16,11 @@ def add_policy_arguments(p) -> None:
     p.add_argument("--target-utilization", type=float, help="planned utilization, 0-1 (default 0.7)")
     p.add_argument("--min-agents", type=int, help="fewest agents (default 1)")
     p.add_argument("--max-agents", type=int, help="most agents (default 150)")
-    p.add_argument("--headroom-quantile", type=float, help="forecast-error quantile used as headroom (0.7)")
+    p.add_argument(
+        "--headroom-quantile",
+        type=float,
+        help="forecast-error quantile used as headroom (default: the league profile's scaling_sensitivity, NBA 0.7)",
+    )
     p.add_argument("--down-cooldown", type=float, help="seconds before a scale-down, and its window (300)")
     p.add_argument("--models", help="comma-separated forecasting models (settings default)")
     p.add_argument(
@@ -38,6 +42,7 @@ def register(subparsers) -> None:
 def policy_from_args(args):
     """(PolicyConfig, models, headroom quantile) from flags over settings; bad values are InputError."""
     from streams.forecasting.ensemble import build_model
+    from streams.league_profiles import load_profiles
     from streams.scaling_policy import PolicyConfig
     from streams.settings import get_settings
 
@@ -58,6 +63,12 @@ def policy_from_args(args):
     except (ValueError, TypeError) as exc:
         raise InputError(str(exc)) from None
     quantile = args.headroom_quantile if args.headroom_quantile is not None else settings.scaling_headroom_quantile
+    if quantile is None:  # each league's profile sensitivity, as in the worker
+        try:
+            profiles = load_profiles(settings.scaling_profiles)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        return config, models, {league: p.scaling_sensitivity for league, p in profiles.items()}
     if not 0 < quantile < 1:
         raise InputError("--headroom-quantile must be between 0 and 1")
     return config, models, quantile

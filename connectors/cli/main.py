@@ -12,6 +12,8 @@ import logging
 import pkgutil
 import sys
 
+from pydantic import ValidationError
+
 import connectors.cli as cli_package
 from connectors.exceptions import ConnectorError
 
@@ -32,6 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings_problem(exc: ValidationError) -> str:
+    """One line naming each bad environment variable, what is wrong, and the value given."""
+    problems = []
+    for error in exc.errors():
+        name = "WIREREPORT_" + "_".join(str(part) for part in error["loc"]).upper()
+        problems.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+    return "bad setting " + "; ".join(problems)
+
+
 def main(argv: list[str] | None = None) -> int:
     from connectors.log_redaction import configure_logging, secret_values
     from schemas.exceptions import SchemaError
@@ -45,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = get_settings()
+    except ValidationError as exc:  # a bad setting in the environment
+        print(f"wirereport: error: {_settings_problem(exc)}", file=sys.stderr)
+        return 2
+    try:
         configure_logging("DEBUG" if args.verbose else settings.log_level, secret_values(settings))
         code = args.func(args)
     except KeyboardInterrupt:

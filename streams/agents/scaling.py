@@ -26,7 +26,7 @@ from streams.agent_context import AgentContext
 from streams.forecasting.ensemble import LeagueForecaster
 from streams.forecasting.records import forecast_record
 from streams.forecasting.refit import RefitResult, refit
-from streams.league_profiles import load_profiles
+from streams.league_profiles import LeagueProfile, load_profiles
 from streams.scaling_policy import PolicyConfig, add_league_event, add_override, decide
 from streams.scaling_state import add_metrics, from_record, new_league_state, to_record
 from streams.topics import topic
@@ -49,7 +49,10 @@ def install(app: faust.App, ctx: AgentContext) -> None:
 
     def forecaster(league: str) -> LeagueForecaster:
         if league not in forecasters:
-            forecasters[league] = LeagueForecaster(models=models, headroom_quantile=settings.scaling_headroom_quantile)
+            quantile = settings.scaling_headroom_quantile
+            if quantile is None:
+                quantile = profiles.get(league, LeagueProfile(league)).scaling_sensitivity
+            forecasters[league] = LeagueForecaster(models=models, headroom_quantile=quantile)
         return forecasters[league]
 
     for name in INPUTS:

@@ -106,3 +106,22 @@ def test_taylor_at_tight_utilization_is_never_under_provisioned():
     result = run_backtest(samples, PolicyConfig(capacity_per_agent=1500, target_utilization=0.9), keep_rows=False)
     assert result.scores["predictive"]["under_provisioned"] == 0 < result.scores["reactive"]["under_provisioned"]
     assert all(status.startswith("met") for status in result.targets().values())
+
+
+def test_headroom_quantile_per_league_defaults_to_the_profiles_sensitivity():
+    from argparse import Namespace
+
+    from connectors.cli.backtest_scaling import policy_from_args
+
+    samples = [parse_sample(s) for s in read_named_trace("bank_calls")][:2000]
+    config = PolicyConfig(capacity_per_agent=0.05)
+    as_float = run_backtest(samples, config, headroom_quantile=0.9).rows
+    assert run_backtest(samples, config, headroom_quantile={"NBA": 0.9}).rows == as_float
+    assert run_backtest(samples, config, headroom_quantile={"NFL": 0.9}).rows == run_backtest(samples, config).rows
+    assert as_float != run_backtest(samples, config).rows
+    flags = dict.fromkeys(
+        ("capacity_per_agent", "target_utilization", "min_agents", "max_agents", "down_cooldown", "models")
+    )
+    _, _, quantiles = policy_from_args(Namespace(**flags, headroom_quantile=None))
+    assert quantiles == {"NFL": 0.8, "NBA": 0.7, "WNBA": 0.6}
+    assert policy_from_args(Namespace(**flags, headroom_quantile=0.55))[2] == 0.55
