@@ -4,22 +4,24 @@ Every sample goes first to a bounded on-disk queue (SQLite under ``data_dir``), 
 order; a sample leaves the queue only once the broker acknowledged it. While the broker is unreachable
 samples pile up on disk (the oldest are dropped beyond ``max_buffered``, with a warning) and are sent,
 in order, when it returns -- also after the agent itself restarts.
+
+A workload is sent only when it is a real rate: finite and >= 0. A counter-based agent sends its first sample
+one interval after it starts (the first counter reading has no rate yet), and a tick whose counter reading is
+unusable (missing file, not a number, NaN, infinite, negative, or the counter went back) sends NO sample:
+the schema's workload cannot be left out, and a 0 would be a false dip in the league's sum, while the
+worker's per-server mean over an interval is unaffected by one missing sample. Bad readings are logged,
+one line, at most once a minute per kind.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import re
-import shlex
 import socket
 import sqlite3
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,10 @@ from typing import Any
 import psutil
 from confluent_kafka import KafkaError, Producer
 
-from connectors.exceptions import InputError
+from connectors.metrics_agent_sources import Reading, ThrottledWarning
 from schemas.codec import get_codec
+from streams.exceptions import InvalidRecord
+from streams.system_metrics import validate_metrics
 from streams.topics import topic
 
 log = logging.getLogger(__name__)
@@ -37,7 +41,11 @@ TOPIC = "system-metrics"
 
 
 class DiskBuffer:
-    """A bounded FIFO of encoded samples in SQLite (survives broker outages and agent restarts)."""
+    """A bounded FIFO of encoded samples in SQLite (survives broker outages and agent restarts).
+
+    The sampling and the sending thread share one connection: every access holds ``_lock``. After
+    ``close()`` it reads as empty and acknowledgements are ignored (they are resent on the next start).
+    """
 
     def __init__(self, path: Path, max_items: int = 100_000):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,32 +53,48 @@ class DiskBuffer:
         self.max_items = max_items
         self.dropped = 0
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._db: sqlite3.Connection | None = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS samples (seq INTEGER PRIMARY KEY AUTOINCREMENT, value BLOB)")
+        self._count = self._db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
 
     def push(self, value: bytes) -> None:
-        self._db.execute("INSERT INTO samples (value) VALUES (?)", (value,))
-        excess = len(self) - self.max_items
+        with self._lock:
+            if self._db is None:
+                raise RuntimeError(f"metrics buffer {self.path} is closed")
+            self._db.execute("INSERT INTO samples (value) VALUES (?)", (value,))
+            self._count += 1
+            excess = self._count - self.max_items
+            if excess > 0:
+                self._db.execute(
+                    "DELETE FROM samples WHERE seq IN (SELECT seq FROM samples ORDER BY seq LIMIT ?)", (excess,)
+                )
+                self._count -= excess
+                self.dropped += excess
         if excess > 0:
-            self._db.execute(
-                "DELETE FROM samples WHERE seq IN (SELECT seq FROM samples ORDER BY seq LIMIT ?)", (excess,)
-            )
-            self.dropped += excess
             log.warning("metrics buffer full: dropped the %d oldest sample(s)", excess)
 
     def peek(self, limit: int) -> list[tuple[int, bytes]]:
-        return self._db.execute("SELECT seq, value FROM samples ORDER BY seq LIMIT ?", (limit,)).fetchall()
+        with self._lock:
+            if self._db is None:
+                return []
+            return self._db.execute("SELECT seq, value FROM samples ORDER BY seq LIMIT ?", (limit,)).fetchall()
 
     def remove_through(self, seq: int) -> None:
-        self._db.execute("DELETE FROM samples WHERE seq <= ?", (seq,))
+        with self._lock:
+            if self._db is not None:
+                self._count -= self._db.execute("DELETE FROM samples WHERE seq <= ?", (seq,)).rowcount
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
+        with self._lock:
+            return self._count if self._db is not None else 0
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            db, self._db = self._db, None
+            if db is not None:
+                db.close()
 
 
 class OrderedSender:
@@ -101,16 +125,23 @@ class OrderedSender:
             }
         )
 
-    def drain(self) -> bool:
-        """Send everything buffered; True if the buffer is empty afterwards (the broker is reachable)."""
+    def drain(self, stop: threading.Event | None = None) -> bool:
+        """Send everything buffered (batch by batch until ``stop`` is set); True if the buffer is empty after."""
         while True:
+            if stop is not None and stop.is_set():
+                return False
             rows = self.buffer.peek(self.batch)
             if not rows:
                 return True
             results: dict[int, KafkaError | None] = {}
             for seq, value in rows:
                 self._produce(seq, value, results)
-            self._producer.flush(self.timeout + 5)
+            deadline = time.monotonic() + self.timeout + 5
+            while self._producer.flush(0.5) and time.monotonic() < deadline:
+                if stop is not None and stop.is_set():  # stopping: what is not acknowledged stays on disk
+                    self._producer.purge()
+                    self._producer.poll(0)
+                    break
             acked = None
             for seq, _ in rows:
                 if results.get(seq, "pending") is not None:
@@ -120,8 +151,9 @@ class OrderedSender:
                 self.buffer.remove_through(acked)
                 self.sent += sum(1 for seq, _ in rows if seq <= acked)
             if acked != rows[-1][0]:
-                errors = [r for r in results.values() if r is not None]
-                log.info("broker unavailable (%s); %d sample(s) buffered", errors[:1], len(self.buffer))
+                if stop is None or not stop.is_set():
+                    errors = [r for r in results.values() if r is not None]
+                    log.info("broker unavailable (%s); %d sample(s) buffered", errors[:1], len(self.buffer))
                 return False
 
     def _produce(self, seq: int, value: bytes, results: dict) -> None:
@@ -134,109 +166,6 @@ class OrderedSender:
                 return
             except BufferError:
                 self._producer.poll(0.1)
-
-
-# -- workload sources --------------------------------------------------------------------------------
-@dataclass
-class Reading:
-    """One workload reading: the rate, and the time it stands for (None = now)."""
-
-    workload: float
-    observed_at: datetime | None = None
-    interval: float | None = None
-
-
-class CounterWorkload:
-    """Work units per second from a counter the league server increments (a file, or a command's output)."""
-
-    def __init__(self, read_counter: Callable[[], float], clock: Callable[[], float] = time.monotonic):
-        self.read_counter = read_counter
-        self.clock = clock
-        self._last: tuple[float, float] | None = None
-
-    def __call__(self) -> Reading:
-        now = self.clock()
-        value = self.read_counter()
-        last, self._last = self._last, (now, value)
-        if last is None or now <= last[0] or value < last[1]:  # first reading, or the counter was reset
-            return Reading(0.0)
-        return Reading((value - last[1]) / (now - last[0]))
-
-
-def counter_file(path: Path) -> Callable[[], float]:
-    def read() -> float:
-        try:
-            return float(path.read_text().strip() or 0)
-        except FileNotFoundError:
-            return 0.0
-        except ValueError:
-            log.warning("%s does not hold a number", path)
-            return 0.0
-
-    return read
-
-
-def counter_command(command: str) -> Callable[[], float]:
-    args = shlex.split(command)
-
-    def read() -> float:
-        try:
-            out = subprocess.run(args, capture_output=True, text=True, timeout=10, check=True).stdout
-            return float(out.strip().split()[-1])
-        except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
-            log.warning("workload command failed: %s", exc)
-            return 0.0
-
-    return read
-
-
-def replay_readings(path: Path, league: str) -> Iterator[Reading]:
-    """The workloads of a LoadSample trace (only ``league``'s), with the trace's own timestamps."""
-    from connectors.jsonl import read_jsonl
-    from connectors.scaling.load_io import parse_sample
-
-    previous = None
-    for number, obj in read_jsonl(path):
-        try:
-            if isinstance(obj, Exception):
-                raise obj
-            sample = parse_sample(obj)
-        except ValueError as exc:
-            raise InputError(f"{path}:{number}: {exc}") from None
-        if sample["league"] != league:
-            continue
-        interval = None if previous is None else sample["t"] - previous
-        previous = sample["t"]
-        yield Reading(sample["workload"], datetime.fromtimestamp(sample["t"], UTC), interval)
-
-
-# -- worker processes --------------------------------------------------------------------------------
-DEFAULT_WORKER_MATCH = r"\bagent-worker\b.*--league[= ]{league}\b"
-
-
-class WorkerCount:
-    """Running worker processes of a league on this host: command lines matching a regex (psutil).
-
-    ``{league}`` in the pattern is replaced by the league; the default matches the workers the local
-    scaler starts (``wirereport agent-worker --league L``). Zombies and this process are not counted.
-    """
-
-    def __init__(self, league: str, pattern: str = DEFAULT_WORKER_MATCH):
-        try:
-            self.regex = re.compile(pattern.replace("{league}", re.escape(league)))
-        except re.error as exc:
-            raise InputError(f"worker match {pattern!r} is not a regular expression: {exc}") from None
-        self._own = os.getpid()
-
-    def __call__(self) -> int:
-        count = 0
-        for proc in psutil.process_iter(["pid", "cmdline", "status"]):
-            info = proc.info
-            if info["pid"] == self._own or info["status"] == psutil.STATUS_ZOMBIE or not info["cmdline"]:
-                continue
-            if self.regex.search(" ".join(info["cmdline"])):
-                count += 1
-        return count
 
 
 # -- the agent ---------------------------------------------------------------------------------------
@@ -265,7 +194,11 @@ class SystemSampler:
 
 
 class MetricsAgent:
-    """Samples every ``interval`` seconds, buffers on disk, sends in order; ``run`` until stopped."""
+    """Samples every ``interval`` seconds, buffers on disk, sends in order; ``run`` until stopped.
+
+    An error while sampling (e.g. a bad replay line) or sending stops the agent: ``run`` gives the sender
+    one more chance to send what was sampled before it (the rest stays on disk), then raises the error.
+    """
 
     def __init__(
         self,
@@ -295,26 +228,34 @@ class MetricsAgent:
         self.speed = speed
         self.host = socket.gethostname()
         self.samples = 0
+        self.skipped = 0
+        self.exhausted = False
         self.stopped = threading.Event()
+        self.warn = ThrottledWarning(logger=log)
         self._wake = threading.Event()
         self._sampling_done = False
+        self._send_error: Exception | None = None
         self._last_sample_at: float | None = None
 
     def sample(self) -> dict[str, Any] | None:
-        """Take one sample and queue it; None when a replayed trace is exhausted."""
+        """Take one sample and queue it; None when there is none this tick (see ``skipped``/``exhausted``)."""
         if isinstance(self.workload, Iterator):
             reading = next(self.workload, None)
             if reading is None:
+                self.exhausted = True
                 return None
         else:
             reading = self.workload()
+        if reading.workload is None:
+            return self._skip(reading.skipped or "no workload reading")
         now = time.monotonic()
         interval = reading.interval or (self.interval if self._last_sample_at is None else now - self._last_sample_at)
-        self._last_sample_at = now
         record = {
             "server_id": self.server_id,
             "league": self.league,
             "observed_at": reading.observed_at or datetime.now(UTC),
+            "net_bytes_sent_per_s": 0.0,
+            "net_bytes_recv_per_s": 0.0,
             **self.sampler(),
             "workload": float(reading.workload),
             "active_agents": int(self.active_agents()),
@@ -324,9 +265,20 @@ class MetricsAgent:
             "version": None,
             "host": self.host,
         }
+        try:
+            validate_metrics(record)  # the worker's own check: never send what it would reject
+        except InvalidRecord as exc:
+            self.warn("invalid", f"{exc}; sample not sent")
+            return self._skip(str(exc))
         self.buffer.push(self.codec.encode("SystemMetrics", record))
+        self._last_sample_at = now
         self.samples += 1
         return record
+
+    def _skip(self, reason: str) -> None:
+        self.skipped += 1
+        self.on_event(f"sample skipped: {reason}")
+        return None
 
     def run(self, count: int | None = None) -> int:
         """Sample and send until ``stop()`` (or ``count`` samples / the end of a replay); return samples taken.
@@ -336,43 +288,70 @@ class MetricsAgent:
         self.on_event(f"agent ready: server {self.server_id} league {self.league}, {len(self.buffer)} buffered")
         sender = threading.Thread(target=self._send_loop, name="metrics-sender", daemon=True)
         sender.start()
+        error: Exception | None = None
+        try:
+            self._sample_loop(count)
+        except Exception as exc:  # raised below, in the caller's thread, once the backlog had its chance
+            error = exc
+        self._sampling_done = True
+        self._wake.set()
+        if error is None:
+            while sender.is_alive() and not self.stopped.is_set():
+                sender.join(0.5)  # finished sampling: wait for the backlog (until stopped)
+        else:
+            sender.join(self.sender.timeout + 5)  # one try to send what came before the error
+        self.stopped.set()
+        sender.join(30)
+        if error is None:
+            error = self._send_error
+        if error is not None:
+            raise error
+        return self.samples
+
+    def _sample_loop(self, count: int | None) -> None:
         next_at = time.monotonic()
         while not self.stopped.is_set():
             record = self.sample()
             if record is None:
-                break
-            self._wake.set()
-            self.on_event(
-                f"sample {self.samples} at {record['observed_at'].isoformat()} workload {record['workload']:.4g}"
-                f" agents {record['active_agents']} sent {self.sender.sent} buffered {len(self.buffer)}"
-            )
-            if count is not None and self.samples >= count:
-                break
-            step = record["interval_seconds"] / self.speed if self.speed else self.interval
-            next_at += step if self.samples > 1 or not self.speed else 0.0
+                if self.exhausted:
+                    return
+                step = 0.0 if self.speed else self.interval  # a replay has no cadence of its own to keep
+            else:
+                self._wake.set()
+                self.on_event(
+                    f"sample {self.samples} at {record['observed_at'].isoformat()} workload {record['workload']:.4g}"
+                    f" agents {record['active_agents']} sent {self.sender.sent} buffered {len(self.buffer)}"
+                )
+                if count is not None and self.samples >= count:
+                    return
+                step = record["interval_seconds"] / self.speed if self.speed else self.interval
+                if self.speed and self.samples == 1:
+                    step = 0.0  # the first replayed sample has no trace interval before it
+            next_at += step
             self.stopped.wait(max(0.0, next_at - time.monotonic()))
-        self._sampling_done = True
-        self._wake.set()
-        while sender.is_alive() and not self.stopped.is_set():
-            sender.join(0.5)  # finished sampling: wait for the backlog (until stopped)
-        self.stopped.set()
-        sender.join(30)
-        return self.samples
 
     def _send_loop(self) -> None:
         online = True
-        while not self.stopped.is_set():
-            self._wake.wait(1.0)
-            self._wake.clear()
-            ok = self.sender.drain()
-            if ok != online:
-                self.on_event("broker reachable again, backlog sent" if ok else "broker unreachable, buffering on disk")
-                online = ok
-            if ok and self._sampling_done:
-                self.on_event(f"all {self.sender.sent} sample(s) sent")
-                return
-            if not ok:
-                self.stopped.wait(1.0)
+        try:
+            while not self.stopped.is_set():
+                self._wake.wait(1.0)
+                self._wake.clear()
+                ok = self.sender.drain(self.stopped)
+                if self.stopped.is_set():
+                    return
+                if ok != online:
+                    self.on_event(
+                        "broker reachable again, backlog sent" if ok else "broker unreachable, buffering on disk"
+                    )
+                    online = ok
+                if ok and self._sampling_done:
+                    self.on_event(f"all {self.sender.sent} sample(s) sent")
+                    return
+                if not ok:
+                    self.stopped.wait(1.0)
+        except Exception as exc:  # e.g. the disk queue failed: stop the agent, and ``run`` raises it
+            self._send_error = exc
+            self.stopped.set()
 
     def stop(self) -> None:
         self.stopped.set()

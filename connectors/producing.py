@@ -13,10 +13,11 @@ from schemas.exceptions import SchemaError
 from schemas.json_form import from_json
 from streams.exceptions import InvalidRecord, StreamsError
 from streams.game_state import validate_play
+from streams.system_metrics import validate_metrics
 from streams.topics import topic
 
 # Domain checks applied at the edge, beyond the schema (a bad record is reported, not sent).
-_DOMAIN_CHECKS = {"Play": validate_play}
+_DOMAIN_CHECKS = {"Play": validate_play, "SystemMetrics": validate_metrics}
 
 
 @dataclass

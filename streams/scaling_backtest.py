@@ -22,9 +22,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from streams.forecasting.ensemble import DEFAULT_MODELS, LeagueForecaster
-from streams.scaling_policy import PolicyConfig, decide, new_state
+from streams.league_profiles import LeagueProfile
+from streams.scaling_policy import PolicyConfig, add_league_event, decide, new_state
 
 WEEK_SECONDS = 7 * 86400.0
+REVERSAL_SAMPLES = 3  # a scale-down undone by a scale-up this many samples later or sooner is a reversal
 POLICIES = ("predictive", "reactive", "seasonal-naive")
 
 
@@ -38,7 +40,10 @@ class PolicyScore:
     slack_seconds: float = 0.0
     agent_seconds: float = 0.0
     actions: int = 0
+    reversals: int = 0  # scale-downs undone by a scale-up within REVERSAL_SAMPLES samples (flapping)
     last_agents: int | None = None
+    samples: int = 0
+    last_down: int | None = None
 
     def add(self, agents: int, workload: float, duration: float, capacity_per_agent: float, target: float) -> None:
         self.add_all([(agents, workload, duration)], capacity_per_agent, target)
@@ -53,9 +58,16 @@ class PolicyScore:
             self.agent_seconds,
         )
         actions, last_agents = self.actions, self.last_agents
+        reversals, index, last_down = self.reversals, self.samples, self.last_down
         for agents, workload, duration in entries:
+            index += 1
             if last_agents is not None and agents != last_agents:
                 actions += 1
+                if agents < last_agents:
+                    last_down = index
+                elif last_down is not None and index - last_down <= REVERSAL_SAMPLES:
+                    reversals += 1
+                    last_down = None
             last_agents = agents
             if duration <= 0:
                 continue
@@ -73,6 +85,7 @@ class PolicyScore:
         self.seconds, self.under_seconds, self.above_target_seconds = seconds, under, above
         self.slack_seconds, self.agent_seconds = slack, agent_seconds
         self.actions, self.last_agents = actions, last_agents
+        self.reversals, self.samples, self.last_down = reversals, index, last_down
 
     def summary(self, days: float) -> dict[str, float]:
         total = self.seconds or 1.0
@@ -82,6 +95,7 @@ class PolicyScore:
             "above_target": self.above_target_seconds / total,
             "slack": self.slack_seconds / total,
             "actions_per_day": self.actions / days if days > 0 else float(self.actions),
+            "reversals_per_day": self.reversals / days if days > 0 else float(self.reversals),
             "agent_hours": self.agent_seconds / 3600.0,
         }
 
@@ -90,6 +104,7 @@ class PolicyScore:
 class _League:
     forecaster: LeagueForecaster
     state: dict
+    profile: LeagueProfile | None = None
     last_t: float | None = None
     last_y: float = 0.0
     by_time: dict[int, float] = field(default_factory=dict)
@@ -147,12 +162,19 @@ def run_backtest(
     horizons: tuple[float, ...] = (),
     lookahead: bool = True,
     keep_rows: bool = True,
+    profiles: Mapping[str, LeagueProfile] | None = None,
+    events: Iterable[dict[str, Any]] = (),
 ) -> BacktestResult:
     """Run the policy over ``samples`` (``league``, ``observed_at``, ``workload``) in input order.
 
     A sample may carry ``t`` (epoch seconds) to spare parsing ``observed_at``. ``headroom_quantile`` is one
-    quantile for every league, or one per league (0.7 for a league it does not name).
+    quantile for every league, or one per league (0.7 for a league it does not name). With ``profiles`` each
+    league's profile bounds its decisions as in the worker (floors, ceilings, peak hours, season, pre-scaling).
+    ``events`` (ScheduledGame and LeagueEvent records) are known in advance, as a published schedule is.
     """
+    known: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        known.setdefault(event["league"], []).append(event)
     if config.history_size or config.emit_commands:  # only agent counts are read here: no ids, reasons, history
         config = dataclasses.replace(config, history_size=0, emit_commands=False)
     leagues: dict[str, _League] = {}
@@ -181,7 +203,10 @@ def run_backtest(
                     error_correction=error_correction,
                 ),
                 new_state(league_name, lo),
+                profiles.get(league_name) if profiles else None,
             )
+            for event in known.get(league_name, ()):
+                league.state = add_league_event(league.state, event, league.profile)
         forecast = None
         action = None
         previous_t = league.last_t
@@ -206,6 +231,7 @@ def run_backtest(
                 config,
                 headroom=forecaster.headroom(forecast, t),
                 target_t=t,
+                profile=league.profile,
                 upcoming=(lambda f=forecaster, at=t + (forecaster.step or gap): f.forecast_once_at(at))
                 if lookahead
                 else None,
@@ -271,12 +297,15 @@ def run_backtest(
 def format_table(result: BacktestResult) -> Iterator[str]:
     """The comparison table, one line at a time."""
     yield f"{result.samples} samples over {result.days:.1f} days"
-    yield f"{'policy':<16}{'under-provisioned':>19}{'above target':>14}{'slack':>8}{'actions/day':>13}{'agent-hours':>13}"
+    yield (
+        f"{'policy':<16}{'under-provisioned':>19}{'above target':>14}{'slack':>8}{'actions/day':>13}"
+        f"{'reversals/day':>15}{'agent-hours':>13}"
+    )
     for name in POLICIES:
         s = result.scores[name]
         yield (
             f"{name:<16}{s['under_provisioned']:>18.3%} {s['above_target']:>13.2%}{s['slack']:>8.1%}"
-            f"{s['actions_per_day']:>13.1f}{s['agent_hours']:>13.0f}"
+            f"{s['actions_per_day']:>13.1f}{s['reversals_per_day']:>15.1f}{s['agent_hours']:>13.0f}"
         )
     for target, status in result.targets().items():
         yield f"target {target}: {status}"

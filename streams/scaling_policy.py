@@ -236,11 +236,15 @@ def decide(
     last = state["last_scale_at"]
     if desired > agents:
         if agents < floor or last is None or now - last >= config.up_cooldown_seconds:
-            reason = partial(_reason, game_reason, predicted, workload, why, config, bounded, unbounded, floor, ceiling)
+            reason = partial(
+                _reason, game_reason, predicted, workload, why, config, bounded, unbounded, floor, ceiling, overrides
+            )
             return _act(state, now, desired, SCALE_UP, reason, forecast, config, recent)
     elif desired < agents:
         if agents > ceiling:  # an override or a limit lowered the ceiling: obey at once
-            reason = partial(_reason, game_reason, predicted, workload, why, config, bounded, unbounded, floor, ceiling)
+            reason = partial(
+                _reason, game_reason, predicted, workload, why, config, bounded, unbounded, floor, ceiling, overrides
+            )
             return _act(state, now, ceiling, SCALE_DOWN, reason, forecast, config, recent)
         if last is None or now - last >= config.down_cooldown_seconds:
             stable = max([n for _, n in recent])
@@ -251,7 +255,17 @@ def decide(
                     stable = max(stable, min(ahead, ceiling))
             if stable < agents:
                 reason = partial(
-                    _reason, game_reason, predicted, workload, why, config, bounded, unbounded, floor, ceiling
+                    _reason,
+                    game_reason,
+                    predicted,
+                    workload,
+                    why,
+                    config,
+                    bounded,
+                    unbounded,
+                    floor,
+                    ceiling,
+                    overrides,
                 )
                 return _act(state, now, stable, SCALE_DOWN, partial(_stable, reason), forecast, config, recent)
     return {**state, "recent_desired": recent}, None
@@ -267,15 +281,19 @@ def _reason(
     unbounded: int,
     floor: int,
     ceiling: int,
+    overrides=(),
 ) -> str:
     """Why ``decide`` acts (formatted only when a command is emitted: backtests never format it)."""
     if game_reason:
         text = game_reason
     elif predicted >= workload * config.target_utilization:
-        text = f"forecast {predicted:.4g} ({why})"
+        text = f"forecast {predicted:.4g}" + ("" if why == "forecast" else f" ({why})")
     else:
         text = f"observed load {workload:.4g}"
-    return text if bounded == unbounded else f"{text}; bounded to [{floor}, {ceiling}]"
+    if bounded == unbounded:
+        return text
+    limits = [o["reason"] for o in overrides if o["min_agents"] == floor or o["max_agents"] == ceiling]
+    return f"{text}; bounded to [{floor}, {ceiling}]" + (f" by override: {'; '.join(limits)}" if limits else "")
 
 
 def _stable(reason: Callable[[], str]) -> str:

@@ -1,24 +1,32 @@
 """A league's scaling state as the agent keeps it: policy state plus the open metrics interval (pure).
 
 ``add_metrics`` sums the workloads of a league's servers per interval (``bucket_seconds``) and returns the
-closed interval when a sample of a later one arrives. ``to_record``/``from_record`` map the JSON-able
+intervals every live server has moved past. ``to_record``/``from_record`` map the JSON-able
 state to the ``ScalingState`` Avro record (epoch seconds <-> UTC datetimes).
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Any
 
 from streams.scaling_policy import new_state
+
+LIVE_INTERVALS = 4  # a server silent for more of its intervals than this no longer holds intervals open
+LIVE_FLOOR_SECONDS = 2.0  # ... nor, on the reader's clock, for less than this (batches arrive unevenly)
+MAX_OPEN_INTERVALS = 120  # beyond this many open intervals the oldest closes whoever is missing
 
 
 def new_league_state(league: str, agents: int) -> dict[str, Any]:
     return {
         **new_state(league, agents),
         "active_agents": 0,
-        "bucket_start": None,
-        "bucket_servers": {},
+        "open_buckets": {},  # interval start -> {server_id: (workload sum, count, cpu, memory, active agents, host)}
+        # server_id -> [start of its newest interval, its reporting interval, when its last sample was received
+        # (reader's clock), the mean time between its samples' arrivals]
+        "server_last": {},
+        "closed_through": None,
         "late_samples": 0,
     }
 
@@ -27,8 +35,22 @@ def _epoch(value: Any) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
 
 
-def add_metrics(state: dict, sample: dict, bucket_seconds: float) -> tuple[dict, dict | None]:
-    """Fold a SystemMetrics sample into the open interval; return (state, the interval it closed or None).
+def add_metrics(
+    state: dict,
+    sample: dict,
+    bucket_seconds: float,
+    received_at: float | None = None,
+    live_intervals: int = LIVE_INTERVALS,
+) -> tuple[dict, list[dict]]:
+    """Fold a SystemMetrics sample into its interval; return (state, the intervals it closed, oldest first).
+
+    An interval closes once every live server has sent a sample of a later one, so a server draining its
+    backlog after an outage still counts in the intervals it buffered. With ``received_at`` (the reader's
+    clock, given by the caller) a server is live while it was last heard from at most ``live_intervals`` of
+    its own arrival gaps ago (at least ``LIVE_FLOOR_SECONDS``): live traffic and fast replays alike. Without
+    it (offline), while its newest interval is at most ``live_intervals`` of its reporting intervals behind
+    the newest of any server. A silent server stops holding intervals open after that; at most
+    ``MAX_OPEN_INTERVALS`` stay open. A sample of a closed interval is counted in ``late_samples`` only.
 
     A closed interval is ``{"t", "workload", "cpu_percent", "memory_percent", "servers", "active_agents"}``:
     the workload is the sum over servers of each server's mean workload in the interval; CPU and memory are
@@ -37,18 +59,16 @@ def add_metrics(state: dict, sample: dict, bucket_seconds: float) -> tuple[dict,
     """
     t = _epoch(sample["observed_at"])
     start = t - t % bucket_seconds
-    current = state.get("bucket_start")
-    if current is not None and start < current:
-        return {**state, "late_samples": state.get("late_samples", 0) + 1}, None
-    closed = None
-    servers = state.get("bucket_servers") or {}
-    if current is not None and start > current:
-        closed = close_interval(current, servers)
-        servers = {}
-    entry = servers.get(sample["server_id"], (0.0, 0, 0.0, 0.0))
-    servers = {
+    closed_through = state.get("closed_through")
+    if closed_through is not None and start <= closed_through:
+        return {**state, "late_samples": state.get("late_samples", 0) + 1}, []
+    sid = sample["server_id"]
+    buckets = dict(state.get("open_buckets") or {})
+    servers = buckets.get(start, {})
+    entry = servers.get(sid, (0.0, 0, 0.0, 0.0))
+    buckets[start] = {
         **servers,
-        sample["server_id"]: (
+        sid: (
             entry[0] + float(sample["workload"]),
             entry[1] + 1,
             max(entry[2], float(sample["cpu_percent"])),
@@ -57,7 +77,42 @@ def add_metrics(state: dict, sample: dict, bucket_seconds: float) -> tuple[dict,
             sample.get("host"),
         ),
     }
-    return {**state, "bucket_start": start, "bucket_servers": servers}, closed
+    last = _heard_from(state.get("server_last") or {}, sid, start, sample, bucket_seconds, received_at)
+    if received_at is None:
+        newest = max(seen[0] for seen in last.values())
+        last = {s: seen for s, seen in last.items() if newest - seen[0] <= live_intervals * seen[1]}
+    else:
+        last = {
+            s: seen
+            for s, seen in last.items()
+            if received_at - seen[2] <= max(live_intervals * seen[3], LIVE_FLOOR_SECONDS)
+        }
+    oldest_live = min(seen[0] for seen in last.values())
+    closed = []
+    for begin in sorted(buckets):
+        if begin >= oldest_live and len(buckets) <= MAX_OPEN_INTERVALS:  # a live server is not past it yet
+            break
+        interval = close_interval(begin, buckets.pop(begin))
+        if interval is not None:
+            closed.append(interval)
+        closed_through = begin
+    return {**state, "open_buckets": buckets, "server_last": last, "closed_through": closed_through}, closed
+
+
+def _heard_from(
+    last: dict, sid: str, start: float, sample: dict, bucket_seconds: float, received_at: float | None
+) -> dict:
+    """``last`` with server ``sid``'s newest interval, reporting interval, arrival time and arrival gap."""
+    every = max(bucket_seconds, float(sample.get("interval_seconds") or 0.0))
+    previous = last.get(sid)
+    if previous is None:
+        newest, gap = start, every
+    else:
+        newest, gap = max(previous[0], start), previous[3]
+        if received_at is not None and math.isfinite(previous[2]):  # EWMA of the gaps between arrivals
+            gap += 0.2 * (max(received_at - previous[2], 0.0) - gap)
+    received = -math.inf if received_at is None else received_at
+    return {**last, sid: [newest, every, received, gap]}
 
 
 def close_interval(start: float, servers: dict) -> dict | None:
@@ -84,6 +139,7 @@ def _ts(value: float | None) -> datetime | None:
 
 def to_record(state: dict, updated_at: float, forecast_only: bool = False) -> dict[str, Any]:
     """The ``ScalingState`` record of a league's state."""
+    buckets = state.get("open_buckets") or {}
     return {
         "league": state["league"],
         "agents": int(state["agents"]),
@@ -120,7 +176,7 @@ def to_record(state: dict, updated_at: float, forecast_only: bool = False) -> di
             for e in state["events"]
         ],
         "games": [{"game_id": g[1], "scheduled_start": _ts(g[0])} for g in state["games"]],
-        "bucket_start": _ts(state.get("bucket_start")),
+        "bucket_start": _ts(min(buckets)) if buckets else None,
         "bucket_servers": [
             {
                 "server_id": sid,
@@ -130,10 +186,23 @@ def to_record(state: dict, updated_at: float, forecast_only: bool = False) -> di
                 "memory_percent": v[3],
                 "active_agents": v[4] if len(v) > 4 else 0,
                 "host": v[5] if len(v) > 4 else None,
+                "bucket_start": _ts(begin),
             }
-            for sid, v in (state.get("bucket_servers") or {}).items()
+            for begin, servers in sorted(buckets.items())
+            for sid, v in servers.items()
         ],
         "late_samples": int(state.get("late_samples", 0)),
+        "closed_through": _ts(state.get("closed_through")),
+        "server_last_seen": [
+            {
+                "server_id": sid,
+                "bucket_start": _ts(at),
+                "interval_seconds": every,
+                "received_at": _ts(received) if math.isfinite(received) else None,
+                "arrival_gap_seconds": gap,
+            }
+            for sid, (at, every, received, gap) in (state.get("server_last") or {}).items()
+        ],
     }
 
 
@@ -177,17 +246,32 @@ def from_record(record: dict[str, Any]) -> dict[str, Any]:
             }
             for h in record["history"]
         ],
-        "bucket_start": _opt(record["bucket_start"]),
-        "bucket_servers": {
-            b["server_id"]: (
-                b["workload_sum"],
-                b["count"],
-                b["cpu_percent"],
-                b["memory_percent"],
-                b.get("active_agents", 0),
-                b.get("host"),
-            )
-            for b in record["bucket_servers"]
+        "open_buckets": _open_buckets(record),
+        "server_last": {
+            s["server_id"]: [
+                s["bucket_start"].timestamp(),
+                s.get("interval_seconds", 0.0),
+                -math.inf if s.get("received_at") is None else s["received_at"].timestamp(),
+                s.get("arrival_gap_seconds", s.get("interval_seconds", 0.0)),
+            ]
+            for s in record.get("server_last_seen", [])
         },
+        "closed_through": _opt(record.get("closed_through")),
         "late_samples": record["late_samples"],
     }
+
+
+def _open_buckets(record: dict[str, Any]) -> dict[float, dict]:
+    """The open intervals of a record (a v1 record has one, at ``bucket_start``)."""
+    buckets: dict[float, dict] = {}
+    for b in record["bucket_servers"]:
+        begin = _opt(b.get("bucket_start") or record["bucket_start"])
+        buckets.setdefault(begin, {})[b["server_id"]] = (
+            b["workload_sum"],
+            b["count"],
+            b["cpu_percent"],
+            b["memory_percent"],
+            b.get("active_agents", 0),
+            b.get("host"),
+        )
+    return buckets

@@ -185,6 +185,13 @@ class Settings(BaseSettings):
     remediation_scale_up_multiplier: float = Field(default=1.5, description="Load multiplier of a scale-up request.")
     remediation_scale_up_duration_seconds: int = Field(default=900, description="How long a scale-up request lasts.")
 
+    # scaler (issue 5: retries, reconciliation)
+    scaler_retry_initial_seconds: float = Field(default=1.0, gt=0, description="Scaler: first retry delay; doubles.")
+    scaler_retry_max_seconds: float = Field(default=60.0, gt=0, description="Scaler: longest delay between retries.")
+    scaler_reconcile_seconds: float = Field(
+        default=60.0, gt=0, description="Scaler: seconds between re-applying each league's last desired count."
+    )
+
     @property
     def bootstrap(self) -> str:
         """The bootstrap servers every client uses: the real cluster if set, else the embedded broker."""

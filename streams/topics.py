@@ -96,7 +96,9 @@ _TOPICS = (
         "league",
         ("SystemMetrics", "ScheduledGame", "LeagueEvent", "ScalingOverride"),
         partition_by="league",
-        description="Metrics, games, league events and overrides of a league, in one partition, for scaling.",
+        # one partition: one worker decides for every league, so the 150-agent total is counted over all of them
+        partitions=1,
+        description="Metrics, games, league events and overrides of all leagues, in one partition, for scaling.",
     ),
 )
 

@@ -28,6 +28,45 @@ def add_policy_arguments(p) -> None:
         action="store_true",
         help="forecast without the AR(1) adjustment of the chosen model's one-step errors",
     )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="bound decisions by each league's profile, as the worker does (floors, ceilings, peak hours, season)",
+    )
+    p.add_argument(
+        "--events", help="ScheduledGame / LeagueEvent JSON lines, known in advance (pre-scaling, event scaling)"
+    )
+
+
+def context_from_args(args) -> dict:
+    """``run_backtest`` keywords for ``--profile`` and ``--events`` (bad lines are one InputError)."""
+    from connectors.jsonl import read_jsonl
+    from schemas.exceptions import SchemaError
+    from schemas.json_form import from_json
+    from streams.league_profiles import load_profiles
+    from streams.settings import get_settings
+
+    context: dict = {}
+    if args.profile:
+        try:
+            context["profiles"] = load_profiles(get_settings().scaling_profiles)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    if args.events:
+        events = []
+        try:
+            for number, obj in read_jsonl(args.events):
+                try:
+                    if isinstance(obj, Exception):
+                        raise obj
+                    schema = "ScheduledGame" if isinstance(obj, dict) and "scheduled_start" in obj else "LeagueEvent"
+                    events.append(from_json(schema, obj))
+                except (SchemaError, ValueError) as exc:
+                    raise InputError(f"{args.events}:{number}: {exc}") from None
+        except FileNotFoundError:
+            raise InputError(f"{args.events}: no such file") from None
+        context["events"] = events
+    return context
 
 
 def register(subparsers) -> None:
@@ -90,7 +129,12 @@ def run(args) -> int:
         raise InputError(f"{args.input}: no valid load samples" + (f" (first problem: {bad[0]})" if bad else ""))
     start = time.perf_counter()
     result = run_backtest(
-        samples, config, models=models, headroom_quantile=quantile, error_correction=not args.no_error_correction
+        samples,
+        config,
+        models=models,
+        headroom_quantile=quantile,
+        error_correction=not args.no_error_correction,
+        **context_from_args(args),
     )
     elapsed = time.perf_counter() - start
     with open_text(args.out, "w") as out:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -15,9 +17,15 @@ def register(subparsers) -> None:
     p.add_argument("--league", required=True, choices=["NFL", "NBA", "WNBA"])
     p.add_argument("--interval", type=float, help="seconds between samples (settings default 30)")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--workload-file", help="file holding the work-unit counter the league server increments")
-    src.add_argument("--workload-cmd", help="command printing the work-unit counter")
-    src.add_argument("--replay", help="LoadSample JSON lines to replay (their timestamps and workloads)")
+    src.add_argument(
+        "--workload-file",
+        help="file holding the work-unit counter the league server increments (the first sample follows the"
+        " second reading; a tick whose reading is no finite count >= 0 sends no sample and is logged)",
+    )
+    src.add_argument("--workload-cmd", help="command printing the work-unit counter (as --workload-file)")
+    src.add_argument(
+        "--replay", help="LoadSample JSON lines to replay (their timestamps and workloads; checked whole first)"
+    )
     p.add_argument("--speed", type=float, default=1.0, help="replay: trace seconds per wall second (default 1)")
     p.add_argument("--count", type=int, help="stop after this many samples")
     p.add_argument(
@@ -35,10 +43,11 @@ def register(subparsers) -> None:
 
 def run_agent(args) -> int:
     from connectors.exceptions import InputError
-    from connectors.metrics_agent import (
+    from connectors.metrics_agent import MetricsAgent
+    from connectors.metrics_agent_sources import (
         CounterWorkload,
-        MetricsAgent,
         WorkerCount,
+        check_replay,
         counter_command,
         counter_file,
         replay_readings,
@@ -49,14 +58,23 @@ def run_agent(args) -> int:
     interval = args.interval if args.interval is not None else settings.metrics_interval_seconds
     if interval <= 0 or args.speed <= 0:
         raise InputError("--interval and --speed must be positive")
+    if not args.server_id.strip():
+        raise InputError("--server-id must not be empty")
+    if args.count is not None and args.count <= 0:
+        raise InputError("--count must be positive")
     if args.replay:
-        if not Path(args.replay).exists():
-            raise InputError(f"{args.replay}: no such file")
+        if args.replay == "-":
+            raise InputError("--replay needs a file (it is checked whole before anything is sent), not stdin")
+        check_replay(Path(args.replay), args.league)  # every bad line is an error before anything is sent
         workload = replay_readings(Path(args.replay), args.league)
     elif args.workload_cmd:
         workload = CounterWorkload(counter_command(args.workload_cmd))
+        if not shutil.which(shlex.split(args.workload_cmd)[0]):
+            raise InputError(f"--workload-cmd: {shlex.split(args.workload_cmd)[0]}: command not found")
     else:
         path = Path(args.workload_file or settings.data_dir / f"workload-{args.league.lower()}.counter")
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, not a workload counter file")
         workload = CounterWorkload(counter_file(path))
 
     def event(line: str) -> None:
@@ -80,13 +98,27 @@ def run_agent(args) -> int:
     # Ctrl-C and SIGTERM stop the agent cleanly (a KeyboardInterrupt inside Thread.join is unsafe before 3.13)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
-    runner = threading.Thread(target=agent.run, kwargs={"count": args.count}, daemon=True)
+    errors: list[Exception] = []
+
+    def run() -> None:
+        try:
+            agent.run(count=args.count)
+        except Exception as exc:  # raised again here, in the main thread: one error line and its exit code
+            errors.append(exc)
+
+    runner = threading.Thread(target=run, name="metrics-agent", daemon=True)
     runner.start()
     while runner.is_alive():
         runner.join(0.5)
     buffered = len(agent.buffer)
     agent.close()
-    print(f"agent stopped: {agent.samples} sample(s) taken, {agent.sender.sent} sent, {buffered} left on disk")
+    skipped = f", {agent.skipped} skipped" if agent.skipped else ""
+    print(
+        f"agent stopped: {agent.samples} sample(s) taken{skipped}, {agent.sender.sent} sent, {buffered} left on disk",
+        flush=True,
+    )
+    if errors:
+        raise errors[0]
     return 0
 
 

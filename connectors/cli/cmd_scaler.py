@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -32,21 +33,26 @@ def run(args) -> int:
     from streams.settings import get_settings
 
     settings = get_settings()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the scaler prints its own line for each outcome
     kind = args.executor or settings.scaler_executor
     if kind not in ("local", "kubernetes"):
         raise InputError(f"unknown executor {kind!r} (local or kubernetes)")
     executor = build_executor(kind, settings, args.worker_cmd)
     applied = AppliedCommands(Path(settings.data_dir) / "scaler-applied.sqlite3")
     scaler = Scaler(
-        executor, applied, set(args.league) if args.league else None, on_event=lambda line: print(line, flush=True)
+        executor,
+        applied,
+        set(args.league) if args.league else None,
+        on_event=lambda line: print(line, flush=True),
+        retry_initial_seconds=settings.scaler_retry_initial_seconds,
+        retry_max_seconds=settings.scaler_retry_max_seconds,
+        reconcile_seconds=settings.scaler_reconcile_seconds,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    converge = getattr(executor, "converge", None)
     try:
-        scaler.restore()
-        run_scaler(scaler, settings.bootstrap, stop, converge)
+        run_scaler(scaler, settings.bootstrap, stop)
     except KeyboardInterrupt:
         pass
     finally:

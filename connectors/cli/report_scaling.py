@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from connectors.cli.backtest_scaling import add_policy_arguments, policy_from_args
+from connectors.cli.backtest_scaling import add_policy_arguments, context_from_args, policy_from_args
 from connectors.exceptions import InputError
 
 
@@ -30,7 +30,12 @@ def run(args) -> int:
     if not samples:
         raise InputError(f"{args.input}: no valid load samples")
     result = run_backtest(
-        samples, config, models=models, headroom_quantile=quantile, error_correction=not args.no_error_correction
+        samples,
+        config,
+        models=models,
+        headroom_quantile=quantile,
+        error_correction=not args.no_error_correction,
+        **context_from_args(args),
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ class Executor(Protocol):
         """Make ``league`` run ``agents`` workers."""
 
     def current(self, league: str) -> int | None:
-        """Workers ``league`` runs now, if known."""
+        """Workers ``league`` runs now (None if the executor cannot tell); ``ScaleError`` if it cannot be read."""
 
     def close(self) -> None:
         """Release resources (local workers are stopped)."""
@@ -143,8 +143,20 @@ class KubernetesExecutor:
             raise ScaleError(f"Kubernetes refused to scale {self._path(league)}: HTTP {response.status_code}")
         self.replicas[league] = int(agents)
 
-    def current(self, league: str) -> int | None:
-        return self.replicas.get(league)
+    def current(self, league: str) -> int:
+        """The Deployment's ``spec.replicas`` as the API has it now (someone else may have changed it)."""
+        try:
+            response = self._client.get(self._path(league))
+        except httpx.HTTPError as exc:
+            raise ScaleError(f"Kubernetes API unreachable: {exc}") from None
+        if response.status_code >= 300:
+            raise ScaleError(f"Kubernetes refused to read {self._path(league)}: HTTP {response.status_code}")
+        try:
+            replicas = int((response.json().get("spec") or {}).get("replicas", 1))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ScaleError(f"unreadable Deployment {self._path(league)}: {exc}") from None
+        self.replicas[league] = replicas
+        return replicas
 
     def close(self) -> None:
         self._client.close()

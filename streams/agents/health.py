@@ -17,6 +17,7 @@ import faust
 from streams.agent_context import AgentContext
 from streams.health_rules import HealthConfig, check_heartbeat, evaluate_sample, server_health
 from streams.remediation import RemediationConfig, remediate_all
+from streams.system_metrics import validate_metrics
 from streams.topics import topic
 
 HEARTBEAT_CHECK_SECONDS = 5.0
@@ -64,7 +65,7 @@ def install(app: faust.App, ctx: AgentContext) -> None:
             alerts: list[dict] = []
             commands: list[dict] = []
             for event in events:
-                decoded = await ctx.decode(event, spec)
+                decoded = await ctx.decode(event, spec, validate_metrics)
                 if decoded is None:
                     continue
                 sample = decoded[1]

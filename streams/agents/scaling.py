@@ -1,7 +1,8 @@
 """The scaling agent: league inputs -> forecasts -> policy -> ``scaling-commands``, ``load-forecasts``, ``scaling-state``.
 
 ``system-metrics`` (keyed by server), ``league-events`` and ``scaling-overrides`` are re-keyed into
-``scaling-feed`` by league, so one partition holds everything of a league in order. Per league the
+``scaling-feed``, whose one partition holds everything of every league in order: one worker decides for all
+leagues, so the ``max_total_agents`` limit counts every league's pool. Per league the
 ``scaling`` table holds the ScalingState (policy state + the open metrics interval); the online
 forecasters live in memory, are snapshotted to ``data_dir`` every minute (and reloaded at start, so a
 restart does not forget the seasons), and are refitted with statsmodels (ETS and ARIMA candidates) every
@@ -23,12 +24,13 @@ from pathlib import Path
 import faust
 
 from streams.agent_context import AgentContext
-from streams.forecasting.ensemble import LeagueForecaster
+from streams.forecasting.ensemble import LeagueForecaster, build_model
 from streams.forecasting.records import forecast_record
 from streams.forecasting.refit import RefitResult, refit
 from streams.league_profiles import LeagueProfile, load_profiles
 from streams.scaling_policy import PolicyConfig, add_league_event, add_override, decide
 from streams.scaling_state import add_metrics, from_record, new_league_state, to_record
+from streams.system_metrics import validate_metrics
 from streams.topics import topic
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,8 @@ def install(app: faust.App, ctx: AgentContext) -> None:
     config = PolicyConfig.from_settings(settings)
     profiles = load_profiles(settings.scaling_profiles)
     models = tuple(m.strip() for m in settings.scaling_models.split(",") if m.strip())
+    for name in models:
+        build_model(name, 300.0)  # a bad WIREREPORT_SCALING_MODELS fails the worker at start, not on a sample
     bucket = settings.metrics_interval_seconds
     snapshot = Path(settings.data_dir) / "scaling-forecasters.pickle"
     forecasters: dict[str, LeagueForecaster] = _load(snapshot)
@@ -62,7 +66,9 @@ def install(app: faust.App, ctx: AgentContext) -> None:
             async for events in stream.take_events(settings.worker_batch_size, settings.worker_batch_seconds):
                 for event in events:
                     # scaling-overrides is read here only; the other inputs' dead letters come from their main readers
-                    decoded = await ctx.decode(event, spec, report=spec.name == "scaling-overrides")
+                    # (the health agent validates system-metrics the same way, and reports a bad sample once)
+                    check = validate_metrics if spec.name == "system-metrics" else None
+                    decoded = await ctx.decode(event, spec, check, report=spec.name == "scaling-overrides")
                     if decoded is None:
                         continue
                     league = decoded[1]["league"]
@@ -118,8 +124,8 @@ def install(app: faust.App, ctx: AgentContext) -> None:
                     stored = table.get(league)
                     state = from_record(stored) if stored else new_league_state(league, config.min_agents)
                 if name == "SystemMetrics":
-                    state, closed = add_metrics(state, record, bucket)
-                    if closed is not None:
+                    state, intervals = add_metrics(state, record, bucket, received_at=time.time())
+                    for closed in intervals:
                         # other leagues hold what they decided, or more while their workers still run
                         others = sum(
                             max(r["agents"], r.get("active_agents", 0)) for k, r in table.data.items() if k != league
@@ -198,7 +204,9 @@ async def refit_league(executor: Executor, league: str, model: LeagueForecaster,
     if result is None:
         return None
     scores = ", ".join(f"{name} {mae:.4g}" for name, mae in result.candidates.items())
-    if model.swap_in(result.model, result.holdout_mae, result.last_t):
+    same = model.compare_holdout(result.holdout) if result.holdout else None  # online MAE on the same samples
+    scores += f"; online {same[1]:.4g} on the same samples" if same else "; online: too few of the same samples"
+    if model.swap_in(result.model, result.holdout_mae, result.last_t, result.holdout):
         log.info("%s: refitted %s swapped in (held-out MAE: %s)", league, result.model.name, scores)
     else:
         log.info("%s: refit kept out, online models are better (held-out MAE: %s)", league, scores)

@@ -2,8 +2,9 @@
 
 ``refit`` is CPU-heavy and pure: the agent runs it in an executor (off the event loop) on a snapshot of
 the history. Each candidate is fitted on all but the last ``holdout`` samples and scored on them (one-step
-forecasts, learning as it goes: the online models' error); the better one is returned, and
-``LeagueForecaster.swap_in`` adopts it only if that held-out error beats the chosen model's rolling error.
+forecasts, learning as it goes: the online models' error); the better one is returned with its error per
+held-out sample, and ``LeagueForecaster.swap_in`` adopts it only if it beats what the online ensemble told
+the policy on those same samples.
 
 - ETS: the fitted smoothing parameters and final states seed a river Holt-Winters model, which then keeps
   learning online like the others;
@@ -43,6 +44,7 @@ class RefitResult:
     last_t: float
     fitted_on: int
     candidates: dict[str, float] = field(default_factory=dict)  # every candidate's held-out MAE
+    holdout: list[tuple[float, float]] = field(default_factory=list)  # (t, abs one-step error) of ``model``
 
 
 def _grid(history: list[tuple[float, float]], step: float) -> tuple[np.ndarray, float]:
@@ -81,7 +83,7 @@ def refit(
     if len(history) < 2 * season + holdout:
         return None
     train, test = history[:-holdout], history[-holdout:]
-    results: list[tuple[float, str, Forecaster]] = []
+    results: list[tuple[float, str, Forecaster, list[tuple[float, float]]]] = []
     for name in models:
         if name == "ets":
             model = fit_ets(train, step, window=ets_window)
@@ -91,24 +93,24 @@ def refit(
             continue
         if model is None:
             continue
-        mae = holdout_error(model, test)
-        if mae is not None:
-            results.append((mae, name, model))
+        errors = holdout_errors(model, test)
+        if errors:
+            results.append((float(np.mean([e for _, e in errors])), name, model, errors))
     if not results:
         return None
-    mae, _, best = min(results, key=lambda r: r[0])
-    return RefitResult(best, mae, test[-1][0], len(train), {name: m for m, name, _ in results})
+    mae, _, best, errors = min(results, key=lambda r: r[0])
+    return RefitResult(best, mae, test[-1][0], len(train), {name: m for m, name, _, _ in results}, errors)
 
 
-def holdout_error(model: Forecaster, test: list[tuple[float, float]]) -> float | None:
-    """Mean absolute one-step error on ``test`` (the model learns each sample after forecasting it)."""
+def holdout_errors(model: Forecaster, test: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(t, absolute one-step error) on ``test`` (the model learns each sample after forecasting it)."""
     errors = []
     for t, y in test:
         f = model.forecast(t - model.last_t) if model.last_t is not None else None
         if f is not None:
-            errors.append(abs(y - f))
+            errors.append((t, abs(y - f)))
         model.learn_one(t, y)
-    return float(np.mean(errors)) if errors else None
+    return errors
 
 
 def fit_ets(

@@ -110,6 +110,12 @@ def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
     assert forecasts and forecasts[-1]["league"] == "NBA" and forecasts[-1]["forecast"] > 0
     assert forecasts[-1]["samples"] >= 80  # one league sample per trace step (two servers summed)
     assert states[-1]["agents"] == got[-1]["agents_after"]
+    # both servers' samples count in each interval, whichever came first: the league's workload is twice the
+    # trace's (only a server's first samples can miss intervals closed before the worker knew of it)
+    trace_load = {s["observed_at"]: s["workload"] for s in read_named_trace("bank_calls")}
+    summed = [(r["workload"], trace_load[r["computed_at"].isoformat().replace("+00:00", "Z")]) for r in forecasts]
+    doubled = sum(1 for league_load, one in summed if league_load == pytest.approx(2 * one))
+    assert doubled >= 0.9 * len(summed) and states[-1]["late_samples"] < 10, (doubled, len(summed))
     # after the restart the scaler's workers were running: the agent counted them, the state carries the count
     assert final["active_agents"] >= 1
     assert all(1 <= c["agents_after"] <= 4 for c in got)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -39,6 +40,8 @@ def test_worker_fires_alerts_remediates_and_detects_silence(own_broker, tmp_path
         for s in samples:
             producer.send("system-metrics", s)
         producer.send_raw("system-metrics", b"nba-7", b"garbage")
+        # a NaN workload decodes fine but would poison the league's forecasts: a dead letter, not a sample
+        producer.send("system-metrics", {**samples[5], "observed_at": samples[5]["observed_at"], "workload": math.nan})
     env = {"WIREREPORT_APP_ID": "it-health", "WIREREPORT_DATA_DIR": str(tmp_path)}
     with WirereportProcess(["worker"], bootstrap=own_broker, env=env) as worker:
         worker.wait_for_output("worker ready", timeout=60)
@@ -58,5 +61,8 @@ def test_worker_fires_alerts_remediates_and_detects_silence(own_broker, tmp_path
     health = [r for _, r in consume_records(own_broker, "server-health", timeout=1) if r["server_id"] == "nba-7"]
     assert health[-1]["status"] == "down" and health[-1]["cpu_percent"] == 97.0
     letters = [r for _, r in consume_records(own_broker, "dead-letters", timeout=1)]
-    # the garbage sample went to dead letters once (only the topic's main reader reports it), nothing crashed
-    assert len(letters) == 1 and letters[0]["source_topic"] == "system-metrics"
+    # the garbage and the NaN sample went to dead letters once each (only the topic's main reader reports them)
+    assert [r["source_topic"] for r in letters] == ["system-metrics"] * 2
+    assert "workload nan is not a finite non-negative number" in letters[1]["reason"]
+    forecasts = [r for _, r in consume_records(own_broker, "load-forecasts", timeout=1)]
+    assert forecasts and all(math.isfinite(r["forecast"]) for r in forecasts)  # the scaling agent skipped it

@@ -69,7 +69,7 @@ def test_scaler_applies_each_command_once(tmp_path):
         applied = AppliedCommands(tmp_path / "applied.sqlite3")
         executor = LocalProcessExecutor(SLEEPER, stop_timeout=5)
         again = Scaler(executor, applied)
-        again.restore()
+        again.reconcile()  # as at the start of run_scaler
         assert executor.current("WNBA") == 1
         assert not again.handle(up)
     finally:
@@ -80,14 +80,30 @@ def test_scaler_applies_each_command_once(tmp_path):
 class _Recorder(BaseHTTPRequestHandler):
     requests: list = []
     status = 200
+    replicas: dict[str, int] = {}
+
+    def _answer(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        cls = type(self)
+        if self.path in cls.replicas:
+            self._answer(cls.status, {"spec": {"replicas": cls.replicas[self.path]}})
+        else:
+            self._answer(404, {"code": 404})
 
     def do_PATCH(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).requests.append((self.path, dict(self.headers), json.loads(body)))
-        self.send_response(type(self).status)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(b"{}")
+        cls = type(self)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        cls.requests.append((self.path, dict(self.headers), body))
+        if cls.status < 300:
+            cls.replicas[self.path] = body["spec"]["replicas"]
+        self._answer(cls.status, {})
 
     def log_message(self, *args):
         pass
@@ -97,6 +113,7 @@ class _Recorder(BaseHTTPRequestHandler):
 def k8s_api():
     _Recorder.requests = []
     _Recorder.status = 200
+    _Recorder.replicas = {}
     with serving(_Recorder) as url:
         yield url
 
@@ -109,12 +126,56 @@ def test_kubernetes_executor_patches_replicas(k8s_api):
     assert headers["Content-Type"] == "application/merge-patch+json"
     assert headers["Authorization"] == "Bearer s3cret"
     assert body == {"spec": {"replicas": 7}}
-    assert executor.current("NBA") == 7
+    assert executor.current("NBA") == 7  # read back from the API
     _Recorder.status = 403
     with pytest.raises(ScaleError, match="HTTP 403"):
         executor.scale("NBA", 8)
+    with pytest.raises(ScaleError, match="HTTP 403"):
+        executor.current("NBA")
+    _Recorder.status = 200
     assert executor.current("NBA") == 7
+    with pytest.raises(ScaleError, match="HTTP 404"):
+        executor.current("NFL")  # no such Deployment
     executor.close()
+
+
+def test_reconcile_restores_replicas_changed_by_someone_else(k8s_api, tmp_path):
+    executor = KubernetesExecutor(k8s_api, namespace="sports", deployment="wr-{league}")
+    applied = AppliedCommands(tmp_path / "applied.sqlite3")
+    lines: list[str] = []
+    scaler = Scaler(executor, applied, on_event=lines.append)
+    up = {
+        "command_id": "k1",
+        "league": "NBA",
+        "agents_before": 1,
+        "agents_after": 4,
+        "action": "scale_up",
+        "reason": "test",
+        "forecast": None,
+        "forecast_only": False,
+    }
+    try:
+        assert scaler.handle(up)
+        path = "/apis/apps/v1/namespaces/sports/deployments/wr-nba"
+        scaler.reconcile()
+        assert len(_Recorder.requests) == 1  # in step: nothing re-applied
+        _Recorder.replicas[path] = 9  # someone scaled the Deployment by hand
+        scaler.reconcile()
+        assert _Recorder.replicas[path] == 4 and _Recorder.requests[-1][2] == {"spec": {"replicas": 4}}
+        assert lines[-1] == "reconciled NBA: 9 -> 4 agent(s)"
+        # a new scaler remembers the desired count from its applied commands
+        _Recorder.replicas[path] = 2
+        again = Scaler(executor, applied, on_event=lines.append)
+        assert again.desired == {"NBA": 4}
+        again.reconcile()
+        assert _Recorder.replicas[path] == 4
+        # an API that cannot be read is one line, and the next reconciliation tries again
+        _Recorder.status = 503
+        again.reconcile()
+        assert lines[-1].startswith("reconcile NBA failed: ") and "HTTP 503" in lines[-1]
+    finally:
+        executor.close()
+        applied.close()
 
 
 class _Counting:

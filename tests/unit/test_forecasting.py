@@ -246,3 +246,58 @@ def test_ensemble_error_quantiles_match_rivers_rolling_quantile():
             public.update((y - forecast) / (forecast + scale + 1e-12))
     assert forecaster._rel_errors.get() == public.get()
     assert forecaster.headroom(1.0) > 0.0
+
+
+def test_30_second_samples_are_modelled_at_30_seconds_and_follow_the_daily_pattern():
+    # 30 s metrics (the live default): the models used to run on a 60 s grid (the step rounded to minutes);
+    # a daily profile then learned each slot twice a visit, and its level, fast per sample, absorbed the daily
+    # shape: forecasts a day ahead were up to 30 off a pattern of 2..18
+    def pattern(t: float) -> float:
+        return 10 + 8 * math.sin(2 * math.pi * ((t % DAY) / 3600 - 9) / 24)
+
+    rng = random.Random(2)
+    f = LeagueForecaster()
+    for i in range(int(5 * DAY / 30)):
+        t = T0 + 30 * i
+        f.learn_one(t, pattern(t) * rng.uniform(0.85, 1.15))
+    assert f.step == 30.0
+    assert f.candidates["hw_daily"].season_length == 2880 and f.candidates["hw_weekly"].season_length == 20160
+    last = f.last_t
+    targets = [last + 1800 * k for k in range(1, 49)]  # every half hour of the next day
+    for name in (f.chosen, "profile_daily", "hw_daily"):  # the weekly models need a week first
+        f.chosen = name
+        misses = [abs(f.forecast_once_at(t) - pattern(t)) for t in targets]
+        assert max(misses) < 3.0 and sum(misses) / len(misses) < 1.0, (name, max(misses))
+    # the next sample's forecast is for the next 30 s cell
+    f.chosen = "hw_daily"
+    assert f.forecast(30.0) == pytest.approx(pattern(last + 30), abs=1.5)
+
+
+def test_model_grid_steps_and_smoothing_per_step():
+    from streams.forecasting.ensemble import grid_step, per_step
+
+    assert [grid_step(s) for s in (1.0, 29.6, 30.0, 60.0, 61.0, 299.0, 300.0, 1800.0, 7200.0)] == [
+        10.0, 30.0, 30.0, 60.0, 60.0, 300.0, 300.0, 1800.0, 3600.0,
+    ]  # fmt: skip
+    assert DAY % grid_step(47.0) == 0
+    assert per_step(0.3, 300.0) == 0.3 and per_step(0.3, 3600.0) == 0.3  # the tuned (5-minute) path: as tuned
+    # finer steps: the same decay per 5 minutes
+    assert (1 - per_step(0.3, 30.0)) ** 10 == pytest.approx(0.7) and per_step(0.3, 30.0) < 0.05
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, -1.0, None, "many"])
+def test_non_finite_or_negative_workloads_are_counted_not_learned(bad):
+    # a NaN used to reach river's Rust RollingQuantile (PanicException) and the rolling errors (NaN forever)
+    series = irregular_series(15)
+    f, twin = LeagueForecaster(), LeagueForecaster()
+    for i, (t, y) in enumerate(series):
+        if i % 500 == 250:
+            f.learn_one(t - 1, bad)  # between two good samples
+        f.learn_one(t, y)
+        twin.learn_one(t, y)
+    assert f.rejected == len(series[250::500]) > 5 and twin.rejected == 0
+    assert f.skipped == twin.skipped and f.samples == twin.samples
+    assert f.accuracy() == twin.accuracy() and all(math.isfinite(e) for e in f.accuracy()["rolling_mae"].values())
+    assert f.forecast(300.0) == twin.forecast(300.0) and f.headroom(10.0) == twin.headroom(10.0) > 0
+    f.learn_one(math.nan, 1.0)  # a non-finite time, too
+    assert f.rejected == len(series[250::500]) + 1 and f.last_seen == twin.last_seen

@@ -8,7 +8,8 @@ import pytest
 
 from connectors.exceptions import InputError
 from connectors.importers.load import read_csv_trace, read_named_trace
-from connectors.metrics_agent import CounterWorkload, DiskBuffer, counter_file, replay_readings
+from connectors.metrics_agent import DiskBuffer
+from connectors.metrics_agent_sources import CounterWorkload, counter_file, replay_readings
 from connectors.scaling.load_io import parse_sample, read_samples
 
 
@@ -30,17 +31,22 @@ def test_disk_buffer_is_ordered_bounded_and_persistent(tmp_path):
 
 def test_counter_workload_is_a_rate_and_survives_resets(tmp_path):
     path = tmp_path / "counter"
-    clock = iter([0.0, 10.0, 20.0, 30.0, 40.0])
+    clock = iter([0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0])
     workload = CounterWorkload(counter_file(path), clock=lambda: next(clock))
-    assert workload().workload == 0.0  # no file yet
+    assert workload().workload is None  # no file yet: no reading
     path.write_text("100")
-    assert workload().workload == 10.0  # 0 -> 100 in 10 s
+    first = workload()
+    assert first.workload is None and "first" in first.skipped  # no rate yet: never a 0 after a start
     path.write_text("400")
-    assert workload().workload == 30.0
+    reading = workload()
+    assert (reading.workload, reading.interval) == (30.0, 10.0)  # 100 -> 400 in 10 s
     path.write_text("5")  # the league server restarted its counter
-    assert workload().workload == 0.0
+    assert workload().workload is None
     path.write_text("not a number")
-    assert workload().workload == 0.0
+    assert workload().workload is None
+    path.write_text("65")  # a rate over the 20 s since the last good reading (5)
+    reading = workload()
+    assert (reading.workload, reading.interval) == (3.0, 20.0)
 
 
 def test_replay_readings_keep_trace_times(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 from connectors.importers.load import read_named_trace
 from connectors.scaling.load_io import parse_sample
 from streams.agents.scaling import refit_league, refit_pool
+from streams.forecasting.base import DAY
 from streams.forecasting.ensemble import LeagueForecaster
 
 NAMES = {"ets": "ets_refit", "arima": "arima_refit"}
@@ -38,25 +39,25 @@ def test_refit_through_the_process_pool_is_swapped_in_only_if_better(trained, po
     chosen, last_t = trained.chosen, trained.history[-1][0]
     refusing, adopting = copy.deepcopy(trained), copy.deepcopy(trained)
 
-    # online models that are never wrong: the refit comes back from the other process but is kept out
-    refusing._errors[chosen] = 0.0
-    result = asyncio.run(refit_league(pool, "NBA", refusing))
+    # a refit better than what the ensemble told the policy on the same held-out samples: adopted
+    result = asyncio.run(refit_league(pool, "NBA", adopting))
     assert result is not None and set(result.candidates) == {"ets", "arima"}
     assert result.holdout_mae == min(result.candidates.values()) and 0 < result.holdout_mae < 0.1  # calls/s 0..1
     assert result.last_t == last_t and result.fitted_on == len(trained.history) - 288
     assert result.model.name == NAMES[min(result.candidates, key=result.candidates.get)]
-    assert refusing.chosen == chosen and result.model.name not in refusing.candidates
-    assert refusing.forecast(300.0) == trained.forecast(300.0)
+    refit_mae, online_mae = trained.compare_holdout(result.holdout)
+    assert refit_mae == pytest.approx(result.holdout_mae) and refit_mae < online_mae
+    assert adopting.chosen == result.model.name and adopting.candidates[result.model.name] is result.model
+    assert result.model.last_t == last_t and adopting.forecast(300.0) == result.model.forecast(300.0)
+    assert adopting.forecast(300.0) != trained.forecast(300.0)
     again = pickle.loads(pickle.dumps(result))  # what the pool sent back pickles again (forecaster snapshots)
     assert again.model.forecast(300.0) == result.model.forecast(300.0)
 
-    # online models just worse than the refit's held-out error: the same refit (deterministic) is adopted
-    adopting._errors[chosen] = result.holdout_mae * 1.001
-    adopted = asyncio.run(refit_league(pool, "NBA", adopting))
-    assert adopted.holdout_mae == result.holdout_mae and adopted.model.name == result.model.name
-    assert adopting.chosen == adopted.model.name and adopting.candidates[adopted.model.name] is adopted.model
-    assert adopted.model.last_t == last_t and adopting.forecast(300.0) == adopted.model.forecast(300.0)
-    assert adopting.forecast(300.0) != trained.forecast(300.0)
+    # a worse refit (ARIMA on two days only) comes back from the other process but is kept out
+    worse = asyncio.run(refit_league(pool, "NBA", refusing, models=("arima",), arima_window=2 * DAY))
+    assert worse is not None and worse.holdout_mae > online_mae
+    assert refusing.chosen == chosen and worse.model.name not in refusing.candidates
+    assert refusing.forecast(300.0) == trained.forecast(300.0)
 
 
 def test_a_failed_or_impossible_refit_keeps_the_online_models(trained, pool):

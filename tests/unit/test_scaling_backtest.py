@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from connectors.importers.load import read_named_trace
@@ -125,3 +127,40 @@ def test_headroom_quantile_per_league_defaults_to_the_profiles_sensitivity():
     _, _, quantiles = policy_from_args(Namespace(**flags, headroom_quantile=None))
     assert quantiles == {"NFL": 0.8, "NBA": 0.7, "WNBA": 0.6}
     assert policy_from_args(Namespace(**flags, headroom_quantile=0.55))[2] == 0.55
+
+
+def test_reversals_count_scale_downs_undone_within_three_samples():
+    from streams.scaling_backtest import PolicyScore
+
+    score = PolicyScore()
+    agents = [2, 1, 2, 2, 1, 1, 1, 1, 2, 3, 1, 1, 3]
+    score.add_all(((a, 0.5, 60.0) for a in agents[:6]), 1.0, 0.7)
+    score.add_all(((a, 0.5, 60.0) for a in agents[6:]), 1.0, 0.7)  # counted across calls
+    summary = score.summary(days=1.0)
+    assert summary["actions_per_day"] == 7
+    assert summary["reversals_per_day"] == 2  # 2->1->2 at once, 3->1->3 two samples later; not 1->2 after four
+
+
+def test_profiles_and_known_events_bound_the_backtest_as_in_the_worker():
+    from datetime import UTC, datetime
+
+    from streams.league_profiles import LeagueProfile
+
+    samples = toy([0.75] * 60)  # 2026-01-01 from 00:00 UTC, 5-minute steps, a flat load
+    profile = LeagueProfile(
+        "NBA", base_agents=6, max_agents=20, peak_hours=(20,), game_day_multiplier=2.0, timezone="UTC"
+    )
+    profile = dataclasses.replace(profile, breaking_news_multiplier=3.0)
+    config = PolicyConfig(capacity_per_agent=1.0, target_utilization=0.5)
+    plain = run_backtest(samples, config).rows
+    bounded = run_backtest(samples, config, profiles={"NBA": profile}).rows
+    assert {r["agents"] for r in plain[2:]} == {2}
+    assert {r["agents"] for r in bounded[1:]} == {3}  # the profile's floor: half the base pool off peak hours
+    game = {"league": "NBA", "game_id": "g1", "home_team": "A", "away_team": "B"}
+    game["scheduled_start"] = datetime.fromtimestamp(T0 + 3 * 3600, UTC)
+    news = {"event_id": "n1", "league": "NBA", "kind": "breaking_news", "multiplier": None, "duration_seconds": 600}
+    news["starts_at"] = datetime.fromtimestamp(T0 + 1800, UTC)
+    rows = run_backtest(samples, config, profiles={"NBA": profile}, events=[game, news]).rows
+    by_minute = {5 * i: r["agents"] for i, r in enumerate(rows)}
+    assert by_minute[35] == 5  # breaking news: the profile's x3.0 on 0.75 at 50% of capacity 1
+    assert by_minute[150] == 12 and by_minute[145] == 3  # pre-scaled 30 minutes before the game: 6 x 2.0

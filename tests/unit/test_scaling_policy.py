@@ -120,7 +120,8 @@ def test_overrides_set_bounds_disable_and_expire():
         },
     )
     state, cmd = step(state, T0, 1.0)
-    assert cmd["action"] == "scale_up" and state["agents"] == 8 and "bounded" in cmd["reason"]
+    assert cmd["action"] == "scale_up" and state["agents"] == 8
+    assert cmd["reason"] == "forecast 1; bounded to [8, 150] by override: playoffs"
     state, cmd = step(state, T0 + 900, 1.0)
     assert cmd is None and state["agents"] == 8
     state, cmd = step(state, T0 + 1600, 1.0)  # expired: back to what the load needs
@@ -143,7 +144,7 @@ def test_overrides_set_bounds_disable_and_expire():
     )
     state = add_override(state, {"override_id": "m", "league": "NBA", "reason": "done", "expires_at": T0})
     state, cmd = step(state, T0 + 2010, 50.0)  # a lowered ceiling applies at once, cooldown or not
-    assert cmd["agents_after"] == 1
+    assert cmd["agents_after"] == 1 and cmd["reason"] == "forecast 50; bounded to [1, 1] by override: budget"
 
 
 def test_pre_scaling_30_minutes_before_a_scheduled_game():
@@ -219,27 +220,98 @@ def test_history_is_bounded_and_state_is_json_and_avro():
     assert from_record(decoded) == {**state, "overrides": {}}
 
 
-def test_league_interval_sums_servers():
+def _sample(sid, dt, workload=1.0, **more):
+    sample = {"server_id": sid, "observed_at": T0 + dt, "workload": workload, "cpu_percent": dt % 100}
+    return {**sample, "memory_percent": 1, **more}
+
+
+def _metrics(state, sid, dt, workload=1.0, **more):
+    return add_metrics(state, _sample(sid, dt, workload, **more), 30)
+
+
+def test_league_interval_sums_servers_once_every_live_server_is_past_it():
     state = new_league_state("NBA", 1)
-    samples = [("a", 0, 1.0), ("b", 5, 2.0), ("a", 10, 3.0), ("b", 31, 4.0), ("a", 12, 9.0), ("a", 65, 1.0)]
     closed = []
-    for sid, dt, w in samples:
-        state, c = add_metrics(
-            state,
-            {"server_id": sid, "observed_at": T0 + dt, "workload": w, "cpu_percent": dt, "memory_percent": 1},
-            30,
-        )
+    for sid, dt, w in [("a", 0, 1.0), ("b", 5, 2.0), ("a", 10, 3.0), ("b", 31, 4.0), ("a", 12, 9.0), ("a", 65, 1.0)]:
+        state, c = _metrics(state, sid, dt, w)
         closed.append(c)
-    assert closed[3] == {
-        "t": T0,
-        "workload": 2.0 + 2.0,
-        "cpu_percent": 10,
-        "memory_percent": 1,
-        "servers": 2,
-        "active_agents": 0,  # nobody counted workers
-    }
-    assert closed[4] is None and state["late_samples"] == 1  # a's sample of the closed interval came late
-    assert closed[5]["workload"] == 4.0
+    assert closed[:5] == [[]] * 5  # b moved on at 31, but a had not: a's sample at 12 still counts
+    assert closed[5] == [
+        {
+            "t": T0,
+            "workload": (1.0 + 3.0 + 9.0) / 3 + 2.0,  # each server's mean, summed
+            "cpu_percent": 12,
+            "memory_percent": 1,
+            "servers": 2,
+            "active_agents": 0,  # nobody counted workers
+        }
+    ]  # the interval at 30 waits for b
+    state, c = _metrics(state, "b", 61, 5.0)
+    assert [i["t"] for i in c] == [T0 + 30] and c[0]["workload"] == 4.0 and state["late_samples"] == 0
+    state, c = _metrics(state, "a", 20, 7.0)
+    assert c == [] and state["late_samples"] == 1  # its interval is closed: counted, not summed
+
+
+def test_a_backlog_drained_after_an_outage_counts_in_its_intervals():
+    state = new_league_state("NBA", 1)
+    for sid in ("a", "b"):
+        state, _ = _metrics(state, sid, 0)
+    intervals = []
+    for dt in range(30, 150, 30):  # a drains four intervals of backlog first, then b does
+        state, c = _metrics(state, "a", dt)
+        intervals += c
+    assert intervals == []  # every interval since 0 waits for b
+    for dt in range(30, 150, 30):
+        state, c = _metrics(state, "b", dt)
+        intervals += c
+    assert [i["t"] - T0 for i in intervals] == [0, 30, 60, 90]
+    assert all(i["workload"] == 2.0 and i["servers"] == 2 for i in intervals) and state["late_samples"] == 0
+
+
+def test_a_silent_server_stops_holding_intervals_open():
+    state = new_league_state("NBA", 1)
+    for sid in ("a", "b"):
+        state, _ = _metrics(state, sid, 0)
+    closed = []
+    for dt in range(30, 240, 30):  # b went down after its first sample
+        state, c = _metrics(state, "a", dt)
+        closed += c
+    # b is live while a is at most 4 intervals ahead: then the waiting intervals close with a alone
+    assert [i["t"] - T0 for i in closed] == [0, 30, 60, 90, 120, 150, 180]
+    assert [i["servers"] for i in closed] == [2, 1, 1, 1, 1, 1, 1] and set(state["server_last"]) == {"a"}
+
+
+def test_a_server_reporting_every_five_minutes_is_live_for_four_of_its_intervals():
+    state = new_league_state("NBA", 1)
+    for sid in ("a", "b"):
+        state, _ = _metrics(state, sid, 0, interval_seconds=300.0)
+    state, closed = _metrics(state, "a", 900, interval_seconds=300.0)  # 30 intervals of 30 s later
+    assert closed == [] and set(state["server_last"]) == {"a", "b"}  # b is 3 of its intervals behind: live
+    state, closed = _metrics(state, "a", 1500, interval_seconds=300.0)
+    assert [i["t"] - T0 for i in closed] == [0, 900] and set(state["server_last"]) == {"a"}
+
+
+def test_a_server_that_is_still_sending_holds_its_intervals_open_in_a_fast_replay():
+    state = new_league_state("NBA", 1)
+    for sid in ("a", "b"):
+        state, _ = add_metrics(state, _sample(sid, 0), 30, received_at=1000.0)
+    for dt in range(30, 600, 30):  # a replays 19 intervals within a second of b's last sample
+        state, closed = add_metrics(state, _sample("a", dt), 30, received_at=1000.5)
+        assert closed == []
+    state, closed = add_metrics(state, _sample("b", 30), 30, received_at=1001.0)
+    assert [i["servers"] for i in closed] == [2]
+    state, closed = add_metrics(state, _sample("a", 600), 30, received_at=1200.0)  # b silent for 3+ minutes
+    assert len(closed) == 19 and set(state["server_last"]) == {"a"}
+
+
+def test_open_intervals_survive_the_avro_record():
+    state = new_league_state("NBA", 1)
+    for sid, dt in [("a", 0), ("b", 3), ("a", 31), ("a", 62)]:
+        state, _ = _metrics(state, sid, dt, active_agents=2, host="h1")
+    assert sorted(state["open_buckets"]) == [T0, T0 + 30, T0 + 60]
+    codec = get_codec()
+    _, decoded = codec.decode(codec.encode("ScalingState", to_record(state, T0, False)))
+    assert from_record(decoded) == {**state, "overrides": {}}
 
 
 def test_running_workers_are_counted_once_per_host():
@@ -259,14 +331,20 @@ def test_running_workers_are_counted_once_per_host():
             },
             30,
         )
-    _, closed = add_metrics(
-        state, {"server_id": "a", "observed_at": T0 + 30, "workload": 1.0, "cpu_percent": 1, "memory_percent": 1}, 30
+    for sid in ("b", "c", "a"):
+        state, closed = add_metrics(
+            state,
+            {"server_id": sid, "observed_at": T0 + 30, "workload": 1.0, "cpu_percent": 1, "memory_percent": 1},
+            30,
+        )
+    state, closed = add_metrics(
+        state, {"server_id": "d", "observed_at": T0 + 30, "workload": 1.0, "cpu_percent": 1, "memory_percent": 1}, 30
     )
-    assert closed["active_agents"] == 4 + 2 + 1  # h1's latest count (a: 4), h2's, and d (no host: on its own)
+    assert closed[0]["active_agents"] == 4 + 2 + 1  # h1's latest count (a: 4), h2's, and d (no host: on its own)
     codec = get_codec()
     record = to_record({**state, "active_agents": 7}, T0, False)
     _, decoded = codec.decode(codec.encode("ScalingState", record))
-    assert decoded["active_agents"] == 7 and from_record(decoded)["bucket_servers"] == state["bucket_servers"]
+    assert decoded["active_agents"] == 7 and from_record(decoded)["open_buckets"] == state["open_buckets"]
 
 
 def test_emergency_cuts_the_workers_that_really_run():

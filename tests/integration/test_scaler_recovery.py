@@ -1,0 +1,243 @@
+"""The scaler never loses a command: failures are retried (and redelivered after a restart), bad input is
+dead-lettered, and reconciliation restores the desired count. Real broker, real HTTP server, real processes."""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler
+
+import psutil
+import pytest
+
+from connectors.edge import EdgeProducer, consume_records
+from connectors.scaling.executors import KubernetesExecutor, LocalProcessExecutor
+from connectors.scaling.scaler import AppliedCommands, Scaler, run_scaler
+from connectors.testing import running_broker, serving, wait_until
+
+SLEEPER = f"{sys.executable} -c 'import time; time.sleep(120)' {{league}} {{index}}"
+DEPLOYMENT = "/apis/apps/v1/namespaces/default/deployments/wirereport-{}"
+
+
+@pytest.fixture
+def own_broker():
+    """A broker of the test's own: its scaling-commands topic holds only this test's messages."""
+    with running_broker() as bootstrap:
+        yield bootstrap
+        gc.collect()  # frees producers (their error callback is a reference cycle): the broker then stops at once
+
+
+class FakeKubernetes(BaseHTTPRequestHandler):
+    """Deployments with ``spec.replicas``; PATCH answers 503 while ``failures_left`` > 0 (or ``down``)."""
+
+    replicas: dict[str, int] = {}
+    patches: list[tuple[str, int, int]] = []  # (path, replicas asked, status answered)
+    failures_left = 0
+    down = False
+    lock = threading.Lock()
+
+    def _answer(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        cls = type(self)
+        if self.path not in cls.replicas:
+            return self._answer(404, {"kind": "Status", "code": 404})
+        self._answer(200, {"spec": {"replicas": cls.replicas[self.path]}})
+
+    def do_PATCH(self):
+        cls = type(self)
+        asked = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["spec"]["replicas"]
+        with cls.lock:
+            failing = cls.down or cls.failures_left > 0
+            cls.failures_left -= 0 if cls.down else int(failing)
+            status = 503 if failing else 200
+            cls.patches.append((self.path, asked, status))
+            if not failing:
+                cls.replicas[self.path] = asked
+        self._answer(status, {"spec": {"replicas": asked}} if not failing else {"code": 503})
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def k8s_api():
+    FakeKubernetes.replicas = {DEPLOYMENT.format(lg): 1 for lg in ("nfl", "nba", "wnba")}
+    FakeKubernetes.patches = []
+    FakeKubernetes.failures_left = 0
+    FakeKubernetes.down = False
+    with serving(FakeKubernetes) as url:
+        yield url
+
+
+def command(cid: str, league: str, after: int, before: int = 1) -> dict:
+    return {
+        "command_id": cid,
+        "league": league,
+        "agents_before": before,
+        "agents_after": after,
+        "action": "scale_up" if after > before else "scale_down",
+        "reason": "test",
+        "forecast": None,
+        "forecast_only": False,
+        "decided_at": datetime.now(UTC),
+    }
+
+
+class Running:
+    """``run_scaler`` in a thread, its event lines collected."""
+
+    def __init__(self, bootstrap, executor, applied, leagues=None, reconcile_seconds=60.0):
+        self.lines: list[str] = []
+        self.stop = threading.Event()
+        self.scaler = Scaler(
+            executor,
+            applied,
+            leagues,
+            on_event=self.lines.append,
+            retry_initial_seconds=0.02,
+            retry_max_seconds=0.1,
+            reconcile_seconds=reconcile_seconds,
+        )
+        self.thread = threading.Thread(target=run_scaler, args=(self.scaler, bootstrap, self.stop), daemon=True)
+
+    def __enter__(self) -> Running:
+        self.thread.start()
+        wait_until(lambda: "scaler ready" in self.lines, 20)
+        return self
+
+    def __exit__(self, *_):
+        self.stop.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+
+    def matching(self, text: str) -> list[str]:
+        return [line for line in self.lines if text in line]
+
+
+def _send(bootstrap: str, *commands: dict) -> None:
+    with EdgeProducer(bootstrap) as producer:
+        for c in commands:
+            producer.send("scaling-commands", c)
+
+
+def test_failing_api_is_retried_until_the_deployment_has_the_commanded_replicas(own_broker, k8s_api, tmp_path):
+    FakeKubernetes.failures_left = 4
+    _send(own_broker, command("nba-1", "NBA", 3), command("nba-2", "NBA", 5, before=3))
+    executor = KubernetesExecutor(k8s_api)
+    applied = AppliedCommands(tmp_path / "applied.sqlite3")
+    try:
+        with Running(own_broker, executor, applied) as run:
+            wait_until(lambda: len(run.matching("scaled NBA")) == 2, 20, message=lambda: "\n".join(run.lines))
+            _send(own_broker, command("nba-1", "NBA", 3))  # a redelivery of an applied command
+            wait_until(lambda: run.scaler.duplicates == 1, 20)
+        nba = DEPLOYMENT.format("nba")
+        assert FakeKubernetes.replicas[nba] == 5
+        assert [(asked, status) for _, asked, status in FakeKubernetes.patches] == [(3, 503)] * 4 + [(3, 200), (5, 200)]
+        failed = run.matching("scaling failed")
+        expected = [
+            f"scaling failed (attempt {n}, retry in {d}s)" for n, d in ((1, 0.02), (2, 0.04), (3, 0.08), (4, 0.1))
+        ]
+        assert [line.split(":")[0] for line in failed] == expected  # capped exponential backoff
+        assert all("HTTP 503" in line and "[nba-1]" in line for line in failed)
+        assert "nba-1" in applied and "nba-2" in applied
+    finally:
+        executor.close()
+        applied.close()
+
+
+def test_a_restart_while_failing_redelivers_the_command_and_applies_it(own_broker, k8s_api, tmp_path):
+    FakeKubernetes.down = True
+    _send(own_broker, command("wnba-1", "WNBA", 4))
+    wnba = DEPLOYMENT.format("wnba")
+    executor = KubernetesExecutor(k8s_api)
+    applied = AppliedCommands(tmp_path / "applied.sqlite3")
+    try:
+        with Running(own_broker, executor, applied) as run:
+            wait_until(lambda: len(run.matching("scaling failed")) >= 2, 20)
+        assert "wnba-1" not in applied
+        assert applied.positions() == {}  # the failing command was not consumed
+        assert FakeKubernetes.replicas[wnba] == 1
+        FakeKubernetes.down = False  # the API is healthy again; the scaler restarts
+        applied.close()
+        applied = AppliedCommands(tmp_path / "applied.sqlite3")
+        with Running(own_broker, executor, applied) as again:
+            wait_until(lambda: again.matching("scaled WNBA"), 20, message=lambda: "\n".join(again.lines))
+        assert FakeKubernetes.replicas[wnba] == 4
+        assert [asked for _, asked, status in FakeKubernetes.patches if status == 200] == [4]  # applied once
+        assert "wnba-1" in applied
+    finally:
+        executor.close()
+        applied.close()
+
+
+class _Recording:
+    def __init__(self):
+        self.calls: list[tuple[str, int]] = []
+
+    def scale(self, league, agents):
+        self.calls.append((league, agents))
+
+    def current(self, league):
+        return None
+
+    def close(self):
+        pass
+
+
+def test_undecodable_and_invalid_commands_go_to_dead_letters(own_broker, tmp_path):
+    with EdgeProducer(own_broker) as producer:
+        producer.send_raw("scaling-commands", b"NFL", b"\x00garbage, not a ScalingCommand", partition=0)
+    _send(own_broker, {**command("nfl-bad", "NFL", 2), "agents_after": -2}, command("nfl-1", "NFL", 2))
+    executor = _Recording()
+    applied = AppliedCommands(tmp_path / "applied.sqlite3")
+    try:
+        with Running(own_broker, executor, applied) as run:
+            wait_until(lambda: executor.calls, 20)
+            wait_until(lambda: run.scaler.dead_letters == 2, 20)
+            assert executor.calls == [("NFL", 2)]
+        letters = [r for _, r in consume_records(own_broker, "dead-letters", timeout=1)]
+        assert len(letters) == 2
+        garbage = next(r for r in letters if r["value"] == b"\x00garbage, not a ScalingCommand")
+        assert garbage["source_topic"] == "scaling-commands" and garbage["agent"] == "scaler"
+        assert garbage["partition"] == 0 and garbage["key"] == b"NFL"
+        assert garbage["reason"].startswith("undecodable ScalingCommand")
+        invalid = next(r for r in letters if r is not garbage)
+        assert "agents_after=-2" in invalid["reason"]
+        assert len(run.matching("dead-lettered scaling-commands")) == 2
+        # the positions passed them: nothing is redelivered after a restart
+        assert sum(applied.positions().values()) == 3
+    finally:
+        applied.close()
+
+
+def test_reconciliation_restores_a_killed_local_worker(own_broker, tmp_path):
+    _send(own_broker, command("nfl-2", "NFL", 2))
+    executor = LocalProcessExecutor(SLEEPER, stop_timeout=5)
+    applied = AppliedCommands(tmp_path / "applied.sqlite3")
+    try:
+        with Running(own_broker, executor, applied, reconcile_seconds=0.2) as run:
+            first = wait_until(lambda: executor.pids("NFL") if len(executor.pids("NFL")) == 2 else None, 20)
+            psutil.Process(first[0]).kill()
+            wait_until(lambda: run.matching("reconciled NFL: 1 -> 2"), 20, message=lambda: "\n".join(run.lines))
+            now = executor.pids("NFL")
+            assert len(now) == 2 and first[0] not in now and first[1] in now
+        assert sum(applied.positions().values()) == 1
+        # a restarted scaler (fresh executor, no workers) reconciles to the last desired count at start
+        executor.close()
+        executor = LocalProcessExecutor(SLEEPER, stop_timeout=5)
+        with Running(own_broker, executor, applied) as again:
+            assert executor.current("NFL") == 2
+            assert again.matching("reconciled NFL: 0 -> 2")
+    finally:
+        executor.close()
+        applied.close()
