@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
+from streams.exceptions import InvalidRecord
 from streams.league_profiles import LeagueProfile
 
 SCALE_UP = "scale_up"
@@ -86,6 +87,9 @@ class PolicyConfig:
             raise ValueError("target utilization must be in (0, 1]")
         if self.min_agents < 0 or self.max_agents < max(self.min_agents, 1):
             raise ValueError("need 0 <= min agents <= max agents and max agents >= 1")
+        for name in ("up_cooldown_seconds", "down_cooldown_seconds", "emergency_cooldown_seconds", "prescale_seconds"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name.replace('_', ' ')} must not be negative")
 
 
 def new_state(league: str, agents: int) -> dict[str, Any]:
@@ -105,6 +109,29 @@ def new_state(league: str, agents: int) -> dict[str, Any]:
 
 def _epoch(value: Any) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def validate_scaling_input(name: str, record: dict) -> None:
+    """Raise ``InvalidRecord`` if a LeagueEvent or ScalingOverride cannot be applied (a NaN or infinite multiplier,
+    a non-positive duration, negative or crossed agent bounds): bad input goes to dead letters, not into the state."""
+    problems = []
+    if name == "LeagueEvent":
+        multiplier = record.get("multiplier")
+        if multiplier is not None and not (
+            isinstance(multiplier, int | float) and math.isfinite(multiplier) and multiplier > 0
+        ):
+            problems.append(f"multiplier {multiplier} is not a positive number")
+        if record["duration_seconds"] <= 0:
+            problems.append(f"duration_seconds {record['duration_seconds']} is not positive")
+    elif name == "ScalingOverride":
+        low, high = record.get("min_agents"), record.get("max_agents")
+        for field, value in (("min_agents", low), ("max_agents", high)):
+            if value is not None and value < 0:
+                problems.append(f"{field} {value} is negative")
+        if low is not None and high is not None and low > high:
+            problems.append(f"min_agents {low} is above max_agents {high}")
+    if problems:
+        raise InvalidRecord(f"invalid {name}: " + "; ".join(problems))
 
 
 def add_override(state: dict, override: dict) -> dict:

@@ -43,7 +43,9 @@ def context_from_args(args) -> dict:
     from connectors.jsonl import read_jsonl
     from schemas.exceptions import SchemaError
     from schemas.json_form import from_json
+    from streams.exceptions import InvalidRecord
     from streams.league_profiles import load_profiles
+    from streams.scaling_policy import validate_scaling_input
     from streams.settings import get_settings
 
     context: dict = {}
@@ -60,8 +62,10 @@ def context_from_args(args) -> dict:
                     if isinstance(obj, Exception):
                         raise obj
                     schema = "ScheduledGame" if isinstance(obj, dict) and "scheduled_start" in obj else "LeagueEvent"
-                    events.append(from_json(schema, obj))
-                except (SchemaError, ValueError) as exc:
+                    record = from_json(schema, obj)
+                    validate_scaling_input(schema, record)
+                    events.append(record)
+                except (SchemaError, InvalidRecord, ValueError) as exc:
                     raise InputError(f"{args.events}:{number}: {exc}") from None
         except FileNotFoundError:
             raise InputError(f"{args.events}: no such file") from None

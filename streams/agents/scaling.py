@@ -24,11 +24,12 @@ from pathlib import Path
 import faust
 
 from streams.agent_context import AgentContext
+from streams.exceptions import InvalidRecord
 from streams.forecasting.ensemble import LeagueForecaster, build_model
 from streams.forecasting.records import forecast_record
 from streams.forecasting.refit import RefitResult, refit
 from streams.league_profiles import LeagueProfile, load_profiles
-from streams.scaling_policy import PolicyConfig, add_league_event, add_override, decide
+from streams.scaling_policy import PolicyConfig, add_league_event, add_override, decide, validate_scaling_input
 from streams.scaling_state import add_metrics, from_record, new_league_state, to_record
 from streams.system_metrics import validate_metrics
 from streams.topics import topic
@@ -70,6 +71,11 @@ def install(app: faust.App, ctx: AgentContext) -> None:
                     check = validate_metrics if spec.name == "system-metrics" else None
                     decoded = await ctx.decode(event, spec, check, report=spec.name == "scaling-overrides")
                     if decoded is None:
+                        continue
+                    try:  # events and overrides are checked only here: a bad one is reported here
+                        validate_scaling_input(*decoded)
+                    except InvalidRecord as exc:
+                        await ctx.dead_letter(event, str(exc))
                         continue
                     league = decoded[1]["league"]
                     await feed.send(

@@ -117,6 +117,8 @@ def fit_arima(
         return None
     times = np.array([t for t, _ in recent])
     values = np.array([y for _, y in recent])
+    if times[-1] - times[0] < WEEK:
+        weekly = 0  # under a week of samples (30 s metrics keep 2.8 days) cannot identify weekly harmonics
     design = harmonics(times, daily, weekly)
     coef, *_ = np.linalg.lstsq(design, values, rcond=None)
     residual = values - design @ coef

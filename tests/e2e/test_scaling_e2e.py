@@ -82,6 +82,29 @@ def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
             return next((e for r in reversed(recs) for e in r["events"] if e["event_id"] == "trade-1"), None)
 
         assert wait_until(news_known, 30)["multiplier"] == 3.0
+
+        # an event or override that cannot be applied is a dead letter, not a crash loop of the scaling agent
+        bad_news = {**news, "event_id": "inf", "multiplier": float("inf")}
+        producer.send(
+            "league-events",
+            {**bad_news, "starts_at": start, "duration_seconds": 60, "description": ""},
+            schema="LeagueEvent",
+        )
+        crossed = {"override_id": "x", "league": "NBA", "min_agents": 9, "max_agents": 2, "reason": "typo"}
+        producer.send(
+            "scaling-overrides", {**crossed, "expires_at": start, "created_at": start, "predictive_enabled": True}
+        )
+        producer.flush()
+
+        def letters():
+            got = [r["reason"] for _, r in consume_records(own_broker, "dead-letters", timeout=1)]
+            return got if len(got) >= 2 else None
+
+        reasons = sorted(wait_until(letters, 30))
+        assert reasons == [
+            "invalid LeagueEvent: multiplier inf is not a positive number",
+            "invalid ScalingOverride: min_agents 9 is above max_agents 2",
+        ]
         forecasts = [r for _, r in consume_records(own_broker, "load-forecasts", timeout=1)]
         states = [r for _, r in consume_records(own_broker, "scaling-state", timeout=1)]
 

@@ -123,3 +123,12 @@ def test_the_agents_refit_through_the_process_pool_compares_the_same_samples(ban
         ewma += 0.05 * (err - ewma)
     assert forecaster.accuracy()["rolling_mae"][result.model.name] == pytest.approx(ewma)
     assert ewma < rolling  # lower than the chosen model's over the last samples, too: it answers from now on
+
+
+def test_arima_on_under_a_week_of_samples_has_no_weekly_harmonics():
+    from streams.forecasting.arima import fit_arima
+
+    step = 300.0
+    history = [(1_767_225_600.0 + step * i, 1.0 + (i % 288) / 288) for i in range(3 * 288)]  # three days
+    model = fit_arima(history, step)
+    assert model is not None and model.weekly == 0 and model.daily == 8

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
 from schemas.codec import get_codec
+from streams.exceptions import InvalidRecord
 from streams.league_profiles import LeagueProfile, load_profiles
-from streams.scaling_policy import PolicyConfig, add_league_event, add_override, command_id, decide, new_state
+from streams.scaling_policy import (
+    PolicyConfig,
+    add_league_event,
+    add_override,
+    command_id,
+    decide,
+    new_state,
+    validate_scaling_input,
+)
 from streams.scaling_state import add_metrics, from_record, new_league_state, to_record
 
 T0 = 1_767_254_400.0  # 2026-01-01 08:00 UTC
@@ -369,3 +379,25 @@ def test_bad_config_is_refused():
         PolicyConfig(target_utilization=0)
     with pytest.raises(ValueError):
         PolicyConfig(min_agents=5, max_agents=2)
+
+
+@pytest.mark.parametrize(
+    ("name", "record", "problem"),
+    [
+        ("LeagueEvent", {"multiplier": math.inf, "duration_seconds": 60}, "multiplier inf is not a positive number"),
+        ("LeagueEvent", {"multiplier": -2.0, "duration_seconds": 60}, "multiplier -2.0 is not a positive number"),
+        ("LeagueEvent", {"multiplier": None, "duration_seconds": 0}, "duration_seconds 0 is not positive"),
+        ("ScalingOverride", {"min_agents": None, "max_agents": -1}, "max_agents -1 is negative"),
+        ("ScalingOverride", {"min_agents": 10, "max_agents": 3}, "min_agents 10 is above max_agents 3"),
+    ],
+)
+def test_events_and_overrides_that_cannot_be_applied_are_refused(name, record, problem):
+    with pytest.raises(InvalidRecord, match=f"invalid {name}: {problem}"):
+        validate_scaling_input(name, record)
+
+
+def test_good_events_and_overrides_pass():
+    validate_scaling_input("LeagueEvent", {"multiplier": None, "duration_seconds": 60})
+    validate_scaling_input("LeagueEvent", {"multiplier": 2.5, "duration_seconds": 60})
+    validate_scaling_input("ScalingOverride", {"min_agents": 0, "max_agents": 0})
+    validate_scaling_input("ScheduledGame", {"game_id": "g"})
