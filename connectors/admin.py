@@ -7,6 +7,7 @@ import logging
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from connectors.edge import librdkafka_logger
 from connectors.exceptions import BrokerUnavailable
 from streams.topics import TOPICS, TopicSpec
 
@@ -14,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def admin_client(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000})
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "logger": librdkafka_logger()})
 
 
 def existing_topics(bootstrap: str, timeout: float = 10.0) -> dict[str, int]:

@@ -19,6 +19,22 @@ from streams.topics import TopicSpec, topic
 log = logging.getLogger(__name__)
 
 
+class _LibrdkafkaLog(logging.LoggerAdapter):
+    """librdkafka's own log lines, all at DEBUG (shown with ``wirereport -v``).
+
+    Without it an unreachable broker prints hundreds of ``Connection refused`` lines; what matters reaches
+    the caller anyway, as an exception, a delivery error or an ``error_cb`` call.
+    """
+
+    def log(self, level, msg, *args, **kwargs):
+        self.logger.log(logging.DEBUG, msg, *args, **kwargs)
+
+
+def librdkafka_logger() -> logging.LoggerAdapter:
+    """The ``logger`` to give every confluent-kafka client (producer, consumer, admin)."""
+    return _LibrdkafkaLog(logging.getLogger("librdkafka"), {})
+
+
 class EdgeProducer:
     """Produces records of a topic's schema with the topic's key (and partition rule); idempotent."""
 
@@ -32,7 +48,7 @@ class EdgeProducer:
             "linger.ms": 5,
             "message.timeout.ms": 30000,
             "error_cb": self._on_error,
-            "logger": logging.getLogger("librdkafka"),
+            "logger": librdkafka_logger(),
         }
         conf.update(config)
         self._producer = Producer(conf)
@@ -112,7 +128,7 @@ def new_consumer(bootstrap: str, group_id: str | None = None, **config: Any) -> 
         "auto.offset.reset": "earliest",
         "enable.partition.eof": False,
         "fetch.wait.max.ms": 50,  # the embedded broker answers a fetch only when this wait is over
-        "logger": logging.getLogger("librdkafka"),
+        "logger": librdkafka_logger(),
     }
     conf.update(config)
     return Consumer(conf)

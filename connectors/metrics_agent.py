@@ -29,6 +29,7 @@ from typing import Any
 import psutil
 from confluent_kafka import KafkaError, Producer
 
+from connectors.edge import librdkafka_logger
 from connectors.metrics_agent_sources import Reading, ThrottledWarning
 from schemas.codec import get_codec
 from streams.exceptions import InvalidRecord
@@ -107,8 +108,6 @@ class OrderedSender:
         self.timeout = timeout
         self.sent = 0
         self._spec = topic(TOPIC)
-        rdkafka_log = logging.getLogger("connectors.metrics_agent.librdkafka")
-        rdkafka_log.setLevel(logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.CRITICAL)
         self._producer = Producer(
             {
                 "bootstrap.servers": bootstrap,
@@ -121,7 +120,7 @@ class OrderedSender:
                 "reconnect.backoff.max.ms": 1000,
                 "topic.metadata.refresh.interval.ms": 5000,
                 "error_cb": lambda err: log.debug("kafka: %s", err.str()),
-                "logger": rdkafka_log,
+                "logger": librdkafka_logger(),  # librdkafka's lines at DEBUG: no "Connection refused" flood
             }
         )
 
@@ -170,22 +169,52 @@ class OrderedSender:
 
 # -- the agent ---------------------------------------------------------------------------------------
 class SystemSampler:
-    """CPU, memory, disk and network rates of this machine (psutil)."""
+    """CPU, memory, disk and network rates of this machine (psutil).
 
-    def __init__(self, disk_path: str = "/"):
+    ``cpu_percent`` is the average since the previous reading; the sampler primes psutil when it is created,
+    and a first reading taken less than ``min_cpu_window`` s after that waits for the rest of the window, so
+    the first value is a real average too (not the 0/50/100 of a few microseconds).
+    """
+
+    def __init__(
+        self,
+        disk_path: str = "/",
+        *,
+        min_cpu_window: float = 0.5,
+        cpu_percent: Callable[[float | None], float] = psutil.cpu_percent,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.disk_path = disk_path
-        psutil.cpu_percent(None)
+        self.min_cpu_window = min_cpu_window
+        self._cpu_percent = cpu_percent
+        self._clock = clock
+        self._sleep = sleep
+        self._cpu_percent(None)  # primes psutil: the next call averages over the time since now
+        self._cpu_at = clock()
+        self.cpu_window: float | None = None  # seconds the last cpu_percent was averaged over
         self._net = psutil.net_io_counters()
-        self._net_at = time.monotonic()
+        self._net_at = clock()
+
+    def cpu(self) -> float:
+        """CPU percent averaged since the previous call (at least ``min_cpu_window`` s after the priming one)."""
+        if self.cpu_window is None:
+            rest = self.min_cpu_window - (self._clock() - self._cpu_at)
+            if rest > 0:
+                self._sleep(rest)
+        value, at = self._cpu_percent(None), self._clock()
+        self.cpu_window, self._cpu_at = at - self._cpu_at, at
+        return value
 
     def __call__(self) -> dict[str, float]:
-        net, at = psutil.net_io_counters(), time.monotonic()
+        cpu = self.cpu()
+        net, at = psutil.net_io_counters(), self._clock()
         elapsed = max(at - self._net_at, 1e-6)
         sent = (net.bytes_sent - self._net.bytes_sent) / elapsed
         recv = (net.bytes_recv - self._net.bytes_recv) / elapsed
         self._net, self._net_at = net, at
         return {
-            "cpu_percent": psutil.cpu_percent(None),
+            "cpu_percent": cpu,
             "memory_percent": psutil.virtual_memory().percent,
             "disk_percent": psutil.disk_usage(self.disk_path).percent,
             "net_bytes_sent_per_s": max(sent, 0.0),

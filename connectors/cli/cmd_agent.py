@@ -20,7 +20,9 @@ def register(subparsers) -> None:
     src.add_argument(
         "--workload-file",
         help="file holding the work-unit counter the league server increments (the first sample follows the"
-        " second reading; a tick whose reading is no finite count >= 0 sends no sample and is logged)",
+        " second reading; a tick whose reading is no finite count >= 0 sends no sample and is logged). Default,"
+        " with none of --workload-file/--workload-cmd/--replay: $WIREREPORT_DATA_DIR/workload-<league>.counter"
+        " (league in lower case, e.g. var/workload-nba.counter), which must exist when the agent starts",
     )
     src.add_argument("--workload-cmd", help="command printing the work-unit counter (as --workload-file)")
     src.add_argument(
@@ -39,6 +41,11 @@ def register(subparsers) -> None:
     w.add_argument("--league", required=True)
     w.add_argument("--index", type=int, default=0)
     w.set_defaults(func=run_worker)
+
+
+def default_counter_file(data_dir: Path | str, league: str) -> Path:
+    """The workload counter read when no workload option is given: ``<data_dir>/workload-<league>.counter``."""
+    return Path(data_dir) / f"workload-{league.lower()}.counter"
 
 
 def run_agent(args) -> int:
@@ -72,9 +79,14 @@ def run_agent(args) -> int:
         if not shutil.which(shlex.split(args.workload_cmd)[0]):
             raise InputError(f"--workload-cmd: {shlex.split(args.workload_cmd)[0]}: command not found")
     else:
-        path = Path(args.workload_file or settings.data_dir / f"workload-{args.league.lower()}.counter")
+        path = Path(args.workload_file or default_counter_file(settings.data_dir, args.league))
         if path.is_dir():
             raise InputError(f"{path}: is a directory, not a workload counter file")
+        if not args.workload_file and not path.exists():  # else every tick would be skipped, silently, for ever
+            raise InputError(
+                f"no workload given and the default counter file {path} does not exist:"
+                " pass --workload-file FILE, --workload-cmd CMD or --replay FILE (or create that file)"
+            )
         workload = CounterWorkload(counter_file(path))
 
     def event(line: str) -> None:

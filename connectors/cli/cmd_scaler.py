@@ -16,15 +16,23 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def build_executor(kind: str, settings, worker_cmd: str | None):
-    from connectors.scaling.executors import KubernetesExecutor, LocalProcessExecutor
+def build_executor(kind: str, settings, worker_cmd: str | None, leagues=("NFL", "NBA", "WNBA")):
+    """The executor, its settings checked first (``InputError``: API URL not http(s), worker program not found)."""
+    from connectors.scaling.executors import (
+        DEFAULT_WORKER,
+        KubernetesExecutor,
+        LocalProcessExecutor,
+        check_worker_command,
+    )
 
     if kind == "kubernetes":
         token = settings.k8s_token.get_secret_value() if settings.k8s_token else None
         return KubernetesExecutor(
             settings.k8s_api_url, token, settings.k8s_namespace, settings.k8s_deployment, settings.k8s_ca_file
         )
-    return LocalProcessExecutor(worker_cmd or settings.scaler_worker_cmd)
+    return LocalProcessExecutor(
+        check_worker_command(worker_cmd or settings.scaler_worker_cmd or DEFAULT_WORKER, leagues)
+    )
 
 
 def run(args) -> int:
@@ -37,7 +45,7 @@ def run(args) -> int:
     kind = args.executor or settings.scaler_executor
     if kind not in ("local", "kubernetes"):
         raise InputError(f"unknown executor {kind!r} (local or kubernetes)")
-    executor = build_executor(kind, settings, args.worker_cmd)
+    executor = build_executor(kind, settings, args.worker_cmd, args.league or ("NFL", "NBA", "WNBA"))
     applied = AppliedCommands(Path(settings.data_dir) / "scaler-applied.sqlite3")
     scaler = Scaler(
         executor,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +15,7 @@ from typing import Protocol
 
 import httpx
 
-from connectors.exceptions import ConnectorError
+from connectors.exceptions import ConnectorError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +26,53 @@ SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 
 class ScaleError(ConnectorError):
-    """The executor could not apply a scaling command."""
+    """The executor could not apply a scaling command (transient: retrying may succeed)."""
+
+
+class PermanentScaleError(ScaleError):
+    """Retrying cannot help (no such Deployment, forbidden, worker program missing): the command is given up."""
+
+
+# HTTP 4xx answers that may succeed later: timeout, conflict (concurrent update), rate limit
+TRANSIENT_4XX = frozenset({408, 409, 429})
+# errors of starting a worker that a retry cannot cure: no such file, not executable, not a directory
+PERMANENT_START_ERRNOS = frozenset({errno.ENOENT, errno.EACCES, errno.ENOTDIR, errno.ENOEXEC, errno.EISDIR})
+
+
+def check_api_url(url: str) -> str:
+    """``url`` if it is an http(s) URL with a host; ``InputError`` otherwise."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise InputError(f"Kubernetes API URL {url!r} is not a URL: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InputError(f"Kubernetes API URL {url!r} is not an http(s) URL with a host (e.g. https://10.0.0.1:6443)")
+    return url
+
+
+def worker_program(command: str, league: str) -> str:
+    """The program a worker command runs for ``league``; ``InputError`` if the template cannot be filled in."""
+    try:
+        args = shlex.split(command.format(league=league, index=0))
+    except (ValueError, KeyError, IndexError) as exc:
+        raise InputError(f"worker command {command!r} is unusable: {exc!r}") from None
+    if not args:
+        raise InputError("worker command is empty")
+    return args[0]
+
+
+def check_worker_command(command: str, leagues) -> str:
+    """``command`` if its program, for each of ``leagues``, is on PATH or an executable file; else ``InputError``."""
+    for league in leagues:
+        program = worker_program(command, league)
+        if shutil.which(program) is None:
+            raise InputError(f"worker program {program!r} not found or not executable (worker command {command!r})")
+    return command
+
+
+def _http_error(what: str, status: int) -> ScaleError:
+    permanent = 400 <= status < 500 and status not in TRANSIENT_4XX
+    return (PermanentScaleError if permanent else ScaleError)(f"Kubernetes refused to {what}: HTTP {status}")
 
 
 class Executor(Protocol):
@@ -73,7 +121,8 @@ class LocalProcessExecutor:
                 try:
                     proc = subprocess.Popen(args, env=self.env, stdout=subprocess.DEVNULL, start_new_session=True)
                 except OSError as exc:
-                    raise ScaleError(f"cannot start worker {args[0]!r}: {exc}") from None
+                    error = PermanentScaleError if exc.errno in PERMANENT_START_ERRNOS else ScaleError
+                    raise error(f"cannot start worker {args[0]!r}: {exc}") from None
                 pool.append(proc)
                 running += 1
             while running > want:
@@ -112,8 +161,9 @@ class KubernetesExecutor:
         if in_cluster:
             host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT", "443")
             if not host:
-                raise ScaleError("no Kubernetes API: set WIREREPORT_K8S_API_URL or run inside a cluster")
+                raise InputError("no Kubernetes API: set WIREREPORT_K8S_API_URL or run inside a cluster")
             api_url = f"https://{host}:{port}"
+        check_api_url(api_url)
         if token is None and (SERVICE_ACCOUNT / "token").exists():
             token = (SERVICE_ACCOUNT / "token").read_text().strip()
         if ca_file is None and in_cluster and (SERVICE_ACCOUNT / "ca.crt").exists():
@@ -140,7 +190,7 @@ class KubernetesExecutor:
         except httpx.HTTPError as exc:
             raise ScaleError(f"Kubernetes API unreachable: {exc}") from None
         if response.status_code >= 300:
-            raise ScaleError(f"Kubernetes refused to scale {self._path(league)}: HTTP {response.status_code}")
+            raise _http_error(f"scale {self._path(league)}", response.status_code)
         self.replicas[league] = int(agents)
 
     def current(self, league: str) -> int:
@@ -150,7 +200,7 @@ class KubernetesExecutor:
         except httpx.HTTPError as exc:
             raise ScaleError(f"Kubernetes API unreachable: {exc}") from None
         if response.status_code >= 300:
-            raise ScaleError(f"Kubernetes refused to read {self._path(league)}: HTTP {response.status_code}")
+            raise _http_error(f"read {self._path(league)}", response.status_code)
         try:
             replicas = int((response.json().get("spec") or {}).get("replicas", 1))
         except (ValueError, TypeError, AttributeError) as exc:

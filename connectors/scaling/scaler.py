@@ -1,5 +1,6 @@
 """The scaler: consumes ``scaling-commands``, deduplicates them by id (persisted), applies them via an executor,
-retries failing ones without ever skipping them, reconciles the executor, dead-letters bad input."""
+retries transiently failing ones without skipping them, dead-letters bad input and permanently failing commands,
+reconciles the executor; a fresh scaler applies only the newest command of each league in the retained history."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
-from connectors.edge import EdgeProducer, assigned_consumer
+from connectors.edge import EdgeProducer, assigned_consumer, new_consumer, partitions_of
 from connectors.exceptions import BrokerUnavailable
-from connectors.scaling.executors import Executor, ScaleError
+from connectors.scaling.executors import Executor, PermanentScaleError, ScaleError
 from schemas.codec import get_codec
 from schemas.exceptions import SchemaError
 
 log = logging.getLogger(__name__)
+
+TOPIC = "scaling-commands"
 
 
 class AppliedCommands:
@@ -126,12 +129,16 @@ class Scaler:
 
     def apply(self, command: dict, stop: threading.Event) -> bool:
         """:meth:`handle` until it succeeds (one line per failure, with the attempt number); False if ``stop``
-        came first, so the command was not carried out and must not be marked consumed."""
+        came first, so the command was not carried out and must not be marked consumed.
+
+        A ``PermanentScaleError`` is not retried: it is raised for the caller to dead-letter the command."""
         attempt = 0
         while True:
             try:
                 self.handle(command)
                 return True
+            except PermanentScaleError:
+                raise
             except ScaleError as exc:
                 attempt += 1
                 self.failures += 1
@@ -174,52 +181,143 @@ def invalid_reason(command: dict) -> str | None:
     return None
 
 
+def _decode(codec, msg) -> tuple[dict | None, str | None]:
+    """The message's ScalingCommand and why it cannot be carried out (None if it can)."""
+    try:
+        _, command = codec.decode(msg.value(), ("ScalingCommand",))
+    except SchemaError as exc:
+        return None, f"undecodable ScalingCommand: {exc}"
+    return command, invalid_reason(command)
+
+
+class _Run:
+    """One run of the scaler: its producer (dead letters) and the handling of one consumed message."""
+
+    def __init__(self, scaler: Scaler, producer: EdgeProducer, stop: threading.Event):
+        self.scaler = scaler
+        self.producer = producer
+        self.stop = stop
+        self.codec = get_codec()
+        self.letters = 0
+
+    def dead_letter(self, msg, reason: str) -> None:
+        self.producer.dead_letter(msg, reason, "scaler")
+        self.letters += 1
+        self.scaler.on_event(f"dead-lettered {TOPIC}[{msg.partition()}]@{msg.offset()}: {reason}")
+
+    def carry_out(self, msg, command: dict) -> bool:
+        """Apply (retrying) or dead-letter a valid command; False if stopped before it was carried out."""
+        try:
+            return self.scaler.apply(command, self.stop)
+        except PermanentScaleError as exc:
+            self.dead_letter(msg, f"permanent scaling failure of {command['command_id']}: {exc}")
+            return True
+
+    def settle(self, positions: dict[tuple[str, int], int]) -> None:
+        """Store the dead letters, then the positions past them (a crash in between only repeats them)."""
+        if self.letters:
+            self.producer.flush()
+            self.scaler.dead_letters += self.letters
+            self.letters = 0
+        if positions:
+            self.scaler.applied.save_positions(positions)
+
+
+def catch_up(run: _Run, bootstrap: str) -> bool:
+    """Partitions with no saved position (a fresh data dir) are read to their end first and only the newest
+    command of each league found there is carried out; the scaler then follows from the end. False if stopped.
+
+    The end is the fetch's end-of-partition event, not ListOffsets (the embedded broker can report a batch's
+    base offset + 1 there). Bad messages on the way are dead-lettered; superseded commands are only counted."""
+    scaler = run.scaler
+    saved = scaler.applied.positions()
+    try:
+        consumer = new_consumer(bootstrap, **{"enable.partition.eof": True})
+    except KafkaException as exc:
+        raise BrokerUnavailable(f"scaler cannot consume from {bootstrap}: {exc}") from None
+    try:
+        fresh = [p for p in partitions_of(consumer, bootstrap, TOPIC) if (TOPIC, p) not in saved]
+        if not fresh:
+            return True
+        consumer.assign([TopicPartition(TOPIC, p, OFFSET_BEGINNING) for p in fresh])
+        ends: dict[int, int] = {}
+        newest: dict[str, tuple[object, dict]] = {}
+        ids: set[str] = set()
+        seen = 0
+        while len(ends) < len(fresh):
+            if run.stop.is_set():
+                return False
+            for msg in consumer.consume(500, 0.5):
+                if msg.error():
+                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                        ends.setdefault(msg.partition(), msg.offset())
+                    else:
+                        log.warning("consume error: %s", msg.error().str())
+                    continue
+                if msg.partition() in ends:
+                    continue  # produced after the end was reached: followed as a new command
+                seen += 1
+                command, reason = _decode(run.codec, msg)
+                if reason is not None:
+                    run.dead_letter(msg, reason)
+                    continue
+                if command["command_id"] in ids:
+                    continue  # a redelivery: the first occurrence counts, as when following
+                ids.add(command["command_id"])
+                if not command.get("forecast_only") and (scaler.leagues is None or command["league"] in scaler.leagues):
+                    newest[command["league"]] = (msg, command)
+    finally:
+        consumer.close()
+    for msg, command in sorted(newest.values(), key=lambda mc: (mc[0].partition(), mc[0].offset())):
+        if not run.carry_out(msg, command):
+            return False  # no position saved: the next start catches up again (applied ids are not repeated)
+    run.settle({(TOPIC, p): offset for p, offset in ends.items()})
+    scaler.on_event(
+        f"caught up: {seen} command(s) in the history of {TOPIC}, the newest of {len(newest)} league(s) applied"
+    )
+    return True
+
+
 def run_scaler(scaler: Scaler, bootstrap: str, stop: threading.Event) -> None:
     """Consume ``scaling-commands`` until ``stop``, resuming where the scaler left off.
 
-    Positions are kept with the applied ids and never pass a command that was not carried out: a failing
-    command blocks its partition (retried with backoff) and, if the scaler stops meanwhile, is redelivered on
-    the next start; ids make redeliveries harmless. Undecodable or invalid commands go to ``dead-letters``.
-    The executor is reconciled at start and every ``scaler.reconcile_seconds``.
+    Positions are kept with the applied ids and never pass a command that was not carried out: a command that
+    fails transiently blocks its partition (retried with backoff) and, if the scaler stops meanwhile, is
+    redelivered on the next start; ids make redeliveries harmless. Undecodable or invalid commands, and commands
+    that fail permanently (``PermanentScaleError``), go to ``dead-letters``. Partitions without a saved position
+    are caught up first (:func:`catch_up`). The executor is reconciled at start and every
+    ``scaler.reconcile_seconds``.
     """
-    codec = get_codec()
-    try:
-        consumer = assigned_consumer(bootstrap, ["scaling-commands"], start=scaler.applied.positions())
-    except KafkaException as exc:
-        raise BrokerUnavailable(f"scaler cannot consume from {bootstrap}: {exc}") from None
     producer = EdgeProducer(bootstrap)
-    scaler.reconcile()
-    scaler.on_event("scaler ready")
+    run = _Run(scaler, producer, stop)
+    consumer = None
     try:
+        if not catch_up(run, bootstrap):
+            return
+        try:
+            consumer = assigned_consumer(bootstrap, [TOPIC], start=scaler.applied.positions())
+        except KafkaException as exc:
+            raise BrokerUnavailable(f"scaler cannot consume from {bootstrap}: {exc}") from None
+        scaler.reconcile()
+        scaler.on_event("scaler ready")
         while not stop.is_set():
-            messages = consumer.consume(500, 0.5)
             positions: dict[tuple[str, int], int] = {}
-            letters = 0
-            for msg in messages:
+            for msg in consumer.consume(500, 0.5):
                 if msg.error():
                     if msg.error().code() != KafkaError._PARTITION_EOF:
                         log.warning("consume error: %s", msg.error().str())
                     continue
-                try:
-                    _, command = codec.decode(msg.value(), ("ScalingCommand",))
-                    reason = invalid_reason(command)
-                except SchemaError as exc:
-                    reason = f"undecodable ScalingCommand: {exc}"
+                command, reason = _decode(run.codec, msg)
                 if reason is not None:
-                    producer.dead_letter(msg, reason, "scaler")
-                    letters += 1
-                    scaler.on_event(f"dead-lettered scaling-commands[{msg.partition()}]@{msg.offset()}: {reason}")
-                elif not scaler.apply(command, stop):
+                    run.dead_letter(msg, reason)
+                elif not run.carry_out(msg, command):
                     break  # stopped while the command kept failing: it stays unconsumed
                 positions[(msg.topic(), msg.partition())] = msg.offset() + 1
-            if letters:
-                producer.flush()  # the dead letters are stored before their positions are
-                scaler.dead_letters += letters
-            if positions:
-                scaler.applied.save_positions(positions)
+            run.settle(positions)
             scaler.reconcile_if_due()
     finally:
-        consumer.close()
+        if consumer is not None:
+            consumer.close()
         try:
             producer.flush(10)
         except BrokerUnavailable as exc:  # their positions were not saved: they are dead-lettered again

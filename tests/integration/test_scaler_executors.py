@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler
@@ -10,7 +12,15 @@ from http.server import BaseHTTPRequestHandler
 import psutil
 import pytest
 
-from connectors.scaling.executors import KubernetesExecutor, LocalProcessExecutor, ScaleError
+from connectors.exceptions import InputError
+from connectors.scaling.executors import (
+    KubernetesExecutor,
+    LocalProcessExecutor,
+    PermanentScaleError,
+    ScaleError,
+    check_api_url,
+    check_worker_command,
+)
 from connectors.scaling.scaler import AppliedCommands, Scaler
 from connectors.testing import serving, wait_until
 
@@ -128,13 +138,18 @@ def test_kubernetes_executor_patches_replicas(k8s_api):
     assert body == {"spec": {"replicas": 7}}
     assert executor.current("NBA") == 7  # read back from the API
     _Recorder.status = 403
-    with pytest.raises(ScaleError, match="HTTP 403"):
+    with pytest.raises(PermanentScaleError, match="HTTP 403"):
         executor.scale("NBA", 8)
-    with pytest.raises(ScaleError, match="HTTP 403"):
+    with pytest.raises(PermanentScaleError, match="HTTP 403"):
         executor.current("NBA")
+    for transient in (408, 409, 429, 500, 503):  # worth retrying: not permanent
+        _Recorder.status = transient
+        with pytest.raises(ScaleError, match=f"HTTP {transient}") as raised:
+            executor.scale("NBA", 8)
+        assert not isinstance(raised.value, PermanentScaleError)
     _Recorder.status = 200
     assert executor.current("NBA") == 7
-    with pytest.raises(ScaleError, match="HTTP 404"):
+    with pytest.raises(PermanentScaleError, match="HTTP 404"):
         executor.current("NFL")  # no such Deployment
     executor.close()
 
@@ -229,8 +244,8 @@ def test_scaler_resumes_after_restart_without_repeating(broker, tmp_path):
         producer.send("scaling-commands", command(f"{tag}-b", 4))
     applied = AppliedCommands(tmp_path / "applied.sqlite3")
     first = _Counting()
-    run_until(first, applied, 2)
-    assert [c for c in first.calls if c[1] in (3, 4)][-2:] == [("NFL", 3), ("NFL", 4)]
+    run_until(first, applied, 1)
+    assert first.calls == [("NFL", 4)]  # a fresh scaler applies only the newest NFL command of the history
     with EdgeProducer(broker) as producer:
         producer.send("scaling-commands", command(f"{tag}-b", 4))  # a redelivery
         producer.send("scaling-commands", command(f"{tag}-c", 6))
@@ -239,3 +254,50 @@ def test_scaler_resumes_after_restart_without_repeating(broker, tmp_path):
     assert second.calls == [("NFL", 6)]  # resumed after b; the redelivered b was recognised by its id
     assert scaler.duplicates == 1
     applied.close()
+
+
+def test_a_missing_worker_program_is_a_permanent_error(tmp_path):
+    executor = LocalProcessExecutor(f"{tmp_path}/no-such-worker --league {{league}}")
+    with pytest.raises(PermanentScaleError, match="no-such-worker"):
+        executor.scale("NBA", 1)
+    assert executor.current("NBA") == 0
+
+
+def test_settings_are_checked_at_start(tmp_path):
+    assert check_api_url("https://10.0.0.1:6443") == "https://10.0.0.1:6443"
+    for bad in ("not a url", "ftp://host", "http://", "localhost:8080"):
+        with pytest.raises(InputError, match="not an http"):
+            check_api_url(bad)
+    assert check_worker_command(SLEEPER, ["NBA"]) == SLEEPER
+    script = tmp_path / "worker.sh"
+    script.write_text("#!/bin/sh\n")
+    with pytest.raises(InputError, match="not found or not executable"):
+        check_worker_command(f"{script} {{league}}", ["NBA"])  # exists, not executable
+    script.chmod(0o755)
+    check_worker_command(f"{script} {{league}}", ["NBA"])
+    with pytest.raises(InputError, match="unusable"):
+        check_worker_command("worker {nope}", ["NBA"])
+    with pytest.raises(InputError, match="nowhere-h24-NFL"):
+        check_worker_command("nowhere-h24-{league}", ["NFL"])
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "error"),
+    [
+        ({"WIREREPORT_K8S_API_URL": "not a url"}, ["--executor", "kubernetes"], "Kubernetes API URL 'not a url'"),
+        ({}, ["--worker-cmd", "/nonexistent/bin x"], "worker program '/nonexistent/bin' not found"),
+    ],
+)
+def test_scaler_exits_at_once_on_bad_settings(tmp_path, env, args, error):
+    """One error line and exit 2 before any broker is contacted (the bootstrap points nowhere)."""
+    run_env = {**os.environ, **env, "WIREREPORT_DATA_DIR": str(tmp_path), "WIREREPORT_KAFKA_BOOTSTRAP": "127.0.0.1:9"}
+    done = subprocess.run(
+        [sys.executable, "-m", "connectors.cli.main", "scaler", *args],
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1  # one line, no traceback
+    assert done.stderr.startswith(f"wirereport: error: {error}")

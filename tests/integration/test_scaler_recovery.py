@@ -1,5 +1,6 @@
-"""The scaler never loses a command: failures are retried (and redelivered after a restart), bad input is
-dead-lettered, and reconciliation restores the desired count. Real broker, real HTTP server, real processes."""
+"""The scaler never loses a command: transient failures are retried (and redelivered after a restart), bad input
+and permanent failures are dead-lettered without blocking other leagues, reconciliation restores the desired count,
+and a fresh scaler applies only the newest command of each league. Real broker, real HTTP server, real processes."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def own_broker():
 
 
 class FakeKubernetes(BaseHTTPRequestHandler):
-    """Deployments with ``spec.replicas``; PATCH answers 503 while ``failures_left`` > 0 (or ``down``)."""
+    """Deployments with ``spec.replicas``; PATCH answers 503 while ``failures_left`` > 0 (or ``down``), 404 for a
+    Deployment that does not exist."""
 
     replicas: dict[str, int] = {}
     patches: list[tuple[str, int, int]] = []  # (path, replicas asked, status answered)
@@ -57,6 +59,9 @@ class FakeKubernetes(BaseHTTPRequestHandler):
         cls = type(self)
         asked = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["spec"]["replicas"]
         with cls.lock:
+            if self.path not in cls.replicas:
+                cls.patches.append((self.path, asked, 404))
+                return self._answer(404, {"kind": "Status", "code": 404})
             failing = cls.down or cls.failures_left > 0
             cls.failures_left -= 0 if cls.down else int(failing)
             status = 503 if failing else 200
@@ -132,11 +137,11 @@ def _send(bootstrap: str, *commands: dict) -> None:
 
 def test_failing_api_is_retried_until_the_deployment_has_the_commanded_replicas(own_broker, k8s_api, tmp_path):
     FakeKubernetes.failures_left = 4
-    _send(own_broker, command("nba-1", "NBA", 3), command("nba-2", "NBA", 5, before=3))
     executor = KubernetesExecutor(k8s_api)
     applied = AppliedCommands(tmp_path / "applied.sqlite3")
     try:
         with Running(own_broker, executor, applied) as run:
+            _send(own_broker, command("nba-1", "NBA", 3), command("nba-2", "NBA", 5, before=3))
             wait_until(lambda: len(run.matching("scaled NBA")) == 2, 20, message=lambda: "\n".join(run.lines))
             _send(own_broker, command("nba-1", "NBA", 3))  # a redelivery of an applied command
             wait_until(lambda: run.scaler.duplicates == 1, 20)
@@ -157,15 +162,15 @@ def test_failing_api_is_retried_until_the_deployment_has_the_commanded_replicas(
 
 def test_a_restart_while_failing_redelivers_the_command_and_applies_it(own_broker, k8s_api, tmp_path):
     FakeKubernetes.down = True
-    _send(own_broker, command("wnba-1", "WNBA", 4))
     wnba = DEPLOYMENT.format("wnba")
     executor = KubernetesExecutor(k8s_api)
     applied = AppliedCommands(tmp_path / "applied.sqlite3")
     try:
         with Running(own_broker, executor, applied) as run:
+            _send(own_broker, command("wnba-1", "WNBA", 4))
             wait_until(lambda: len(run.matching("scaling failed")) >= 2, 20)
         assert "wnba-1" not in applied
-        assert applied.positions() == {}  # the failing command was not consumed
+        assert set(applied.positions().values()) == {0}  # the failing command was not consumed
         assert FakeKubernetes.replicas[wnba] == 1
         FakeKubernetes.down = False  # the API is healthy again; the scaler restarts
         applied.close()
@@ -238,6 +243,67 @@ def test_reconciliation_restores_a_killed_local_worker(own_broker, tmp_path):
         with Running(own_broker, executor, applied) as again:
             assert executor.current("NFL") == 2
             assert again.matching("reconciled NFL: 0 -> 2")
+    finally:
+        executor.close()
+        applied.close()
+
+
+def test_a_permanent_failure_is_dead_lettered_and_other_leagues_go_on(own_broker, k8s_api, tmp_path):
+    del FakeKubernetes.replicas[DEPLOYMENT.format("nfl")]  # no Deployment for NFL: HTTP 404, retrying cannot help
+    FakeKubernetes.failures_left = 1  # and one transient 503 first, which is retried
+    executor = KubernetesExecutor(k8s_api)
+    applied = AppliedCommands(tmp_path / "applied.sqlite3")
+    try:
+        with Running(own_broker, executor, applied) as run:
+            _send(own_broker, command("nba-1", "NBA", 2), command("nfl-1", "NFL", 3), command("wnba-1", "WNBA", 4))
+            _send(own_broker, command("nfl-2", "NFL", 5), command("nba-2", "NBA", 6, before=2))
+            wait_until(lambda: len(run.matching("scaled ")) == 3, 20, message=lambda: "\n".join(run.lines))
+            wait_until(lambda: run.scaler.dead_letters == 2, 20, message=lambda: "\n".join(run.lines))
+        assert FakeKubernetes.replicas[DEPLOYMENT.format("nba")] == 6
+        assert FakeKubernetes.replicas[DEPLOYMENT.format("wnba")] == 4
+        nfl = [(asked, status) for path, asked, status in FakeKubernetes.patches if path.endswith("-nfl")]
+        assert nfl == [(3, 404), (5, 404)]  # each tried once, never retried
+        assert len(run.matching("scaling failed")) == 1 and "HTTP 503" in run.matching("scaling failed")[0]
+        letters = [r for _, r in consume_records(own_broker, "dead-letters", timeout=1)]
+        assert sorted(r["offset"] for r in letters) == sorted(
+            int(line.split("@")[1].split(":")[0]) for line in run.matching("dead-lettered")
+        )
+        assert all(r["agent"] == "scaler" and "HTTP 404" in r["reason"] for r in letters)
+        assert sorted(r["reason"].split()[4].rstrip(":") for r in letters) == ["nfl-1", "nfl-2"]
+        assert "nfl-1" not in applied and "nba-2" in applied
+        # the positions passed the dead-lettered commands: a restart redelivers nothing
+        with Running(own_broker, executor, applied) as again:
+            pass
+        assert again.scaler.dead_letters == 0 and not again.matching("scaled ")
+    finally:
+        executor.close()
+        applied.close()
+
+
+def test_a_fresh_scaler_applies_only_the_newest_command_of_each_league(own_broker, k8s_api, tmp_path):
+    history = [command(f"nba-{n}", "NBA", n) for n in range(2, 8)]  # one batch: ListOffsets undercounts it
+    history += [command("nfl-1", "NFL", 2), command("nfl-2", "NFL", 3, before=2)]
+    history += [{**command("nfl-3", "NFL", 9, before=3), "forecast_only": True}]  # only reported, not the newest
+    _send(own_broker, *history)
+    _send(own_broker, command("nba-8", "NBA", 8, before=7), command("nba-7", "NBA", 7))  # a redelivery of nba-7
+    executor = KubernetesExecutor(k8s_api)
+    applied = AppliedCommands(tmp_path / "applied.sqlite3")
+    try:
+        with Running(own_broker, executor, applied) as run:
+            assert run.matching("caught up: 11 command(s)")
+            assert sorted(run.matching("scaled ")) == [
+                "scaled NBA 7 -> 8 (scale_up: test) [nba-8]",
+                "scaled NFL 2 -> 3 (scale_up: test) [nfl-2]",
+            ]
+            _send(own_broker, command("nba-9", "NBA", 9, before=8))  # after the catch-up: followed one by one
+            wait_until(lambda: len(run.matching("scaled NBA")) == 2, 20, message=lambda: "\n".join(run.lines))
+        patched = sorted((path.rsplit("-", 1)[1], asked) for path, asked, _ in FakeKubernetes.patches)
+        assert patched == [("nba", 8), ("nba", 9), ("nfl", 3)]  # each league once, then the new command
+        assert "nba-8" in applied and "nba-9" in applied and "nba-7" not in applied and "nba-2" not in applied
+        with Running(own_broker, executor, applied) as again:  # positions saved: no catch-up, nothing repeated
+            pass
+        assert not again.matching("caught up") and not again.matching("scaled ")
+        assert len(FakeKubernetes.patches) == 3
     finally:
         executor.close()
         applied.close()
