@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler
 
 import psutil
 import pytest
@@ -23,6 +22,8 @@ from connectors.scaling.executors import (
 )
 from connectors.scaling.scaler import AppliedCommands, Scaler
 from connectors.testing import serving, wait_until
+from connectors.testing.executors import RecordingExecutor
+from connectors.testing.http_server import JsonHandler
 
 SLEEPER = f"{sys.executable} -c 'import time; time.sleep(120)' {{league}} {{index}}"
 
@@ -87,25 +88,17 @@ def test_scaler_applies_each_command_once(tmp_path):
         applied.close()
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Recorder(JsonHandler):
     requests: list = []
     status = 200
     replicas: dict[str, int] = {}
 
-    def _answer(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def do_GET(self):
         cls = type(self)
         if self.path in cls.replicas:
-            self._answer(cls.status, {"spec": {"replicas": cls.replicas[self.path]}})
+            self.answer(cls.status, {"spec": {"replicas": cls.replicas[self.path]}})
         else:
-            self._answer(404, {"code": 404})
+            self.answer(404, {"code": 404})
 
     def do_PATCH(self):
         cls = type(self)
@@ -113,10 +106,7 @@ class _Recorder(BaseHTTPRequestHandler):
         cls.requests.append((self.path, dict(self.headers), body))
         if cls.status < 300:
             cls.replicas[self.path] = body["spec"]["replicas"]
-        self._answer(cls.status, {})
-
-    def log_message(self, *args):
-        pass
+        self.answer(cls.status, {})
 
 
 @pytest.fixture
@@ -193,20 +183,6 @@ def test_reconcile_restores_replicas_changed_by_someone_else(k8s_api, tmp_path):
         applied.close()
 
 
-class _Counting:
-    def __init__(self):
-        self.calls: list[tuple[str, int]] = []
-
-    def scale(self, league, agents):
-        self.calls.append((league, agents))
-
-    def current(self, league):
-        return None
-
-    def close(self):
-        pass
-
-
 def test_scaler_resumes_after_restart_without_repeating(broker, tmp_path):
     from datetime import UTC, datetime
 
@@ -243,13 +219,13 @@ def test_scaler_resumes_after_restart_without_repeating(broker, tmp_path):
         producer.send("scaling-commands", command(f"{tag}-a", 3))
         producer.send("scaling-commands", command(f"{tag}-b", 4))
     applied = AppliedCommands(tmp_path / "applied.sqlite3")
-    first = _Counting()
+    first = RecordingExecutor()
     run_until(first, applied, 1)
     assert first.calls == [("NFL", 4)]  # a fresh scaler applies only the newest NFL command of the history
     with EdgeProducer(broker) as producer:
         producer.send("scaling-commands", command(f"{tag}-b", 4))  # a redelivery
         producer.send("scaling-commands", command(f"{tag}-c", 6))
-    second = _Counting()
+    second = RecordingExecutor()
     scaler = run_until(second, applied, 1)
     assert second.calls == [("NFL", 6)]  # resumed after b; the redelivered b was recognised by its id
     assert scaler.duplicates == 1

@@ -9,7 +9,6 @@ import json
 import sys
 import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 
 import psutil
 import pytest
@@ -18,6 +17,8 @@ from connectors.edge import EdgeProducer, consume_records
 from connectors.scaling.executors import KubernetesExecutor, LocalProcessExecutor
 from connectors.scaling.scaler import AppliedCommands, Scaler, run_scaler
 from connectors.testing import running_broker, serving, wait_until
+from connectors.testing.executors import RecordingExecutor
+from connectors.testing.http_server import JsonHandler
 
 SLEEPER = f"{sys.executable} -c 'import time; time.sleep(120)' {{league}} {{index}}"
 DEPLOYMENT = "/apis/apps/v1/namespaces/default/deployments/wirereport-{}"
@@ -31,7 +32,7 @@ def own_broker():
         gc.collect()  # frees producers (their error callback is a reference cycle): the broker then stops at once
 
 
-class FakeKubernetes(BaseHTTPRequestHandler):
+class FakeKubernetes(JsonHandler):
     """Deployments with ``spec.replicas``; PATCH answers 503 while ``failures_left`` > 0 (or ``down``), 404 for a
     Deployment that does not exist."""
 
@@ -41,19 +42,11 @@ class FakeKubernetes(BaseHTTPRequestHandler):
     down = False
     lock = threading.Lock()
 
-    def _answer(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
     def do_GET(self):
         cls = type(self)
         if self.path not in cls.replicas:
-            return self._answer(404, {"kind": "Status", "code": 404})
-        self._answer(200, {"spec": {"replicas": cls.replicas[self.path]}})
+            return self.answer(404, {"kind": "Status", "code": 404})
+        self.answer(200, {"spec": {"replicas": cls.replicas[self.path]}})
 
     def do_PATCH(self):
         cls = type(self)
@@ -61,17 +54,14 @@ class FakeKubernetes(BaseHTTPRequestHandler):
         with cls.lock:
             if self.path not in cls.replicas:
                 cls.patches.append((self.path, asked, 404))
-                return self._answer(404, {"kind": "Status", "code": 404})
+                return self.answer(404, {"kind": "Status", "code": 404})
             failing = cls.down or cls.failures_left > 0
             cls.failures_left -= 0 if cls.down else int(failing)
             status = 503 if failing else 200
             cls.patches.append((self.path, asked, status))
             if not failing:
                 cls.replicas[self.path] = asked
-        self._answer(status, {"spec": {"replicas": asked}} if not failing else {"code": 503})
-
-    def log_message(self, *args):
-        pass
+        self.answer(status, {"spec": {"replicas": asked}} if not failing else {"code": 503})
 
 
 @pytest.fixture
@@ -185,25 +175,11 @@ def test_a_restart_while_failing_redelivers_the_command_and_applies_it(own_broke
         applied.close()
 
 
-class _Recording:
-    def __init__(self):
-        self.calls: list[tuple[str, int]] = []
-
-    def scale(self, league, agents):
-        self.calls.append((league, agents))
-
-    def current(self, league):
-        return None
-
-    def close(self):
-        pass
-
-
 def test_undecodable_and_invalid_commands_go_to_dead_letters(own_broker, tmp_path):
     with EdgeProducer(own_broker) as producer:
         producer.send_raw("scaling-commands", b"NFL", b"\x00garbage, not a ScalingCommand", partition=0)
     _send(own_broker, {**command("nfl-bad", "NFL", 2), "agents_after": -2}, command("nfl-1", "NFL", 2))
-    executor = _Recording()
+    executor = RecordingExecutor()
     applied = AppliedCommands(tmp_path / "applied.sqlite3")
     try:
         with Running(own_broker, executor, applied) as run:
