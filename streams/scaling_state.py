@@ -256,9 +256,18 @@ def from_record(record: dict[str, Any]) -> dict[str, Any]:
             ]
             for s in record.get("server_last_seen", [])
         },
-        "closed_through": _opt(record.get("closed_through")),
+        "closed_through": _closed_through(record),
         "late_samples": record["late_samples"],
     }
+
+
+def _closed_through(record: dict[str, Any]) -> float | None:
+    """The newest closed interval; a v1 record (one open interval, no such field) had closed all before its own."""
+    if record.get("closed_through") is not None:
+        return record["closed_through"].timestamp()
+    if "server_last_seen" not in record and record["bucket_start"] is not None:
+        return record["bucket_start"].timestamp() - 1.0
+    return None
 
 
 def _open_buckets(record: dict[str, Any]) -> dict[float, dict]:

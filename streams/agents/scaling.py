@@ -219,22 +219,28 @@ async def refit_league(executor: Executor, league: str, model: LeagueForecaster,
     return result
 
 
+SNAPSHOT_VERSION = 2  # 2: forecasters on the samples' real step (30 s), refits compared on the same samples
+
+
 def _load(path: Path) -> dict[str, LeagueForecaster]:
-    """Forecasters of the last snapshot this worker wrote (empty if none or unreadable)."""
+    """Forecasters of the last snapshot this worker wrote (empty if none, unreadable or of another version)."""
     try:
         with open(path, "rb") as fh:
             loaded = pickle.load(fh)  # our own file in our data dir
-        return loaded if isinstance(loaded, dict) else {}
     except FileNotFoundError:
         return {}
-    except Exception as exc:  # a snapshot of an older version: start afresh
+    except Exception as exc:  # unreadable: start afresh
         log.warning("ignoring forecaster snapshot %s: %s", path, exc)
         return {}
+    if not isinstance(loaded, dict) or loaded.get("version") != SNAPSHOT_VERSION:
+        log.warning("ignoring forecaster snapshot %s: not version %d; forecasters start afresh", path, SNAPSHOT_VERSION)
+        return {}
+    return loaded["forecasters"]
 
 
 def _save(path: Path, forecasters: dict[str, LeagueForecaster]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as fh:
-        pickle.dump(forecasters, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        pickle.dump({"version": SNAPSHOT_VERSION, "forecasters": forecasters}, fh, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)

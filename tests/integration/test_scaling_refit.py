@@ -11,6 +11,7 @@ from connectors.broker import EmbeddedBroker, free_port
 from connectors.importers.load import read_named_trace
 from connectors.scaling.load_io import parse_sample
 from connectors.testing import WirereportProcess
+from streams.agents.scaling import SNAPSHOT_VERSION
 from streams.forecasting.ensemble import LeagueForecaster
 
 
@@ -33,7 +34,7 @@ def test_worker_refits_and_swaps_in(own_broker, tmp_path):
     online = forecaster.chosen
     assert forecaster.accuracy()["rolling_mae"][online] < 0.034
     snapshot = tmp_path / "scaling-forecasters.pickle"
-    snapshot.write_bytes(pickle.dumps({"NBA": forecaster}))
+    snapshot.write_bytes(pickle.dumps({"version": SNAPSHOT_VERSION, "forecasters": {"NBA": forecaster}}))
     env = {
         "WIREREPORT_APP_ID": "it-scaling-refit",
         "WIREREPORT_DATA_DIR": str(tmp_path),
@@ -45,6 +46,6 @@ def test_worker_refits_and_swaps_in(own_broker, tmp_path):
         worker.stop()
     assert "swapped in (held-out MAE: ets " in worker.output and "refit failed" not in worker.output
     assert "; online 0.03801 on the same samples)" in worker.output
-    saved = pickle.loads(snapshot.read_bytes())["NBA"]  # written at shutdown
+    saved = pickle.loads(snapshot.read_bytes())["forecasters"]["NBA"]  # written at shutdown
     assert saved.chosen in ("ets_refit", "arima_refit") and saved.chosen != online
     assert saved.accuracy()["rolling_mae"][saved.chosen] < 0.1

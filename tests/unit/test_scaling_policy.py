@@ -401,3 +401,30 @@ def test_good_events_and_overrides_pass():
     validate_scaling_input("LeagueEvent", {"multiplier": 2.5, "duration_seconds": 60})
     validate_scaling_input("ScalingOverride", {"min_agents": 0, "max_agents": 0})
     validate_scaling_input("ScheduledGame", {"game_id": "g"})
+
+
+def test_a_v1_record_restores_its_open_interval_and_what_was_closed_before_it():
+    state = new_league_state("NBA", 1)
+    state, _ = _metrics(state, "a", 31)
+    record = to_record(state, T0, False)
+    v1 = {k: v for k, v in record.items() if k not in ("closed_through", "server_last_seen")}
+    v1["bucket_servers"] = [{k: v for k, v in b.items() if k != "bucket_start"} for b in record["bucket_servers"]]
+    restored = from_record(v1)
+    assert restored["open_buckets"] == state["open_buckets"] and restored["closed_through"] == T0 + 29.0
+    again, closed = add_metrics(restored, _sample("b", 5), 30)  # an interval before the v1 one: late
+    assert closed == [] and again["late_samples"] == 1
+
+
+def test_forecaster_snapshots_of_another_version_are_ignored(tmp_path):
+    from streams.agents.scaling import SNAPSHOT_VERSION, _load, _save
+    from streams.forecasting.ensemble import LeagueForecaster
+
+    path = tmp_path / "scaling-forecasters.pickle"
+    _save(path, {"NBA": LeagueForecaster()})
+    assert list(_load(path)) == ["NBA"]
+    path.write_bytes(json.dumps({"version": SNAPSHOT_VERSION - 1}).encode())  # not a pickle: unreadable
+    assert _load(path) == {}
+    import pickle
+
+    path.write_bytes(pickle.dumps({"NBA": LeagueForecaster()}))  # the unversioned layout of older workers
+    assert _load(path) == {}
