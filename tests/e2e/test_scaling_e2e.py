@@ -27,10 +27,25 @@ def _workers(scaler: WirereportProcess) -> int:
     return sum(1 for c in children if "agent-worker" in " ".join(c.cmdline()) and c.status() != psutil.STATUS_ZOMBIE)
 
 
+def _hello(server: str, at: datetime) -> dict:
+    """A metrics sample of ``server`` with no workload (it was idle), reporting every 5 minutes."""
+    return {
+        "server_id": server,
+        "league": "NBA",
+        "observed_at": at,
+        "cpu_percent": 5.0,
+        "memory_percent": 20.0,
+        "disk_percent": 30.0,
+        "workload": 0.0,
+        "interval_seconds": 300.0,
+    }
+
+
 def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
     trace = tmp_path / "load.jsonl"
+    samples = list(read_named_trace("bank_calls"))[:100]  # 10 hours of a weekday, 5-minute steps
     with open(trace, "w") as fh:
-        for sample in list(read_named_trace("bank_calls"))[:100]:  # 10 hours of a weekday, 5-minute steps
+        for sample in samples:
             fh.write(json.dumps(sample) + "\n")
     env = {
         "WIREREPORT_APP_ID": "e2e-scaling",
@@ -51,6 +66,12 @@ def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
     ):
         worker.wait_for_output("worker ready", timeout=60)
         scaler.wait_for_output("scaler ready", timeout=60)
+        # both league servers have reported before the replay, as running servers have: the worker waits for
+        # each of them in every interval, whichever agent process happens to start first
+        first = datetime.fromisoformat(samples[0]["observed_at"].replace("Z", "+00:00"))
+        with EdgeProducer(own_broker) as hello:
+            for server in ("nba-1", "nba-2"):
+                hello.send("system-metrics", _hello(server, first - timedelta(minutes=5)))
         with (
             WirereportProcess(["agent", "--server-id", "nba-1", *replay], bootstrap=own_broker) as a1,
             WirereportProcess(["agent", "--server-id", "nba-2", *replay], bootstrap=own_broker) as a2,
@@ -136,7 +157,8 @@ def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
     # both servers' samples count in each interval, whichever came first: the league's workload is twice the
     # trace's (only a server's first samples can miss intervals closed before the worker knew of it)
     trace_load = {s["observed_at"]: s["workload"] for s in read_named_trace("bank_calls")}
-    summed = [(r["workload"], trace_load[r["computed_at"].isoformat().replace("+00:00", "Z")]) for r in forecasts]
+    at = [(r["workload"], r["computed_at"].isoformat().replace("+00:00", "Z")) for r in forecasts]
+    summed = [(league_load, trace_load[when]) for league_load, when in at if when in trace_load]
     doubled = sum(1 for league_load, one in summed if league_load == pytest.approx(2 * one))
     assert doubled >= 0.9 * len(summed) and states[-1]["late_samples"] < 10, (doubled, len(summed))
     # after the restart the scaler's workers were running: the agent counted them, the state carries the count
