@@ -87,6 +87,11 @@ DEFAULT_PROFILES: dict[str, LeagueProfile] = {
 }
 
 
+def scaling_sensitivity(profiles: dict[str, LeagueProfile], league: str) -> float:
+    """The league's headroom quantile: its profile's ``scaling_sensitivity`` (the default profile's if none)."""
+    return profiles.get(league, LeagueProfile(league)).scaling_sensitivity
+
+
 def load_profiles(overrides_json: str | None = None) -> dict[str, LeagueProfile]:
     """The default profiles, with fields replaced from a JSON object keyed by league (from settings)."""
     profiles = dict(DEFAULT_PROFILES)

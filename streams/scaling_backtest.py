@@ -168,7 +168,7 @@ def run_backtest(
     """Run the policy over ``samples`` (``league``, ``observed_at``, ``workload``) in input order.
 
     A sample may carry ``t`` (epoch seconds) to spare parsing ``observed_at``. ``headroom_quantile`` is one
-    quantile for every league, or one per league (0.7 for a league it does not name). With ``profiles`` each
+    quantile for every league, or one per league (the default profile's for a league it does not name). With ``profiles`` each
     league's profile bounds its decisions as in the worker (floors, ceilings, peak hours, season, pre-scaling).
     ``events`` (ScheduledGame and LeagueEvent records) are known in advance, as a published schedule is.
     """
@@ -198,7 +198,7 @@ def run_backtest(
                     models=models,
                     headroom_quantile=headroom_quantile
                     if isinstance(headroom_quantile, float | int)
-                    else headroom_quantile.get(league_name, 0.7),
+                    else headroom_quantile.get(league_name, LeagueProfile(league_name).scaling_sensitivity),
                     accuracy_horizons=horizons,
                     error_correction=error_correction,
                 ),

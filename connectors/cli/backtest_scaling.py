@@ -38,22 +38,28 @@ def add_policy_arguments(p) -> None:
     )
 
 
+def _profiles(settings) -> dict:
+    """The league profiles of the settings (a bad ``WIREREPORT_SCALING_PROFILES`` is an InputError)."""
+    from streams.league_profiles import load_profiles
+
+    try:
+        return load_profiles(settings.scaling_profiles)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 def context_from_args(args) -> dict:
     """``run_backtest`` keywords for ``--profile`` and ``--events`` (bad lines are one InputError)."""
     from connectors.jsonl import read_jsonl
     from schemas.exceptions import SchemaError
     from schemas.json_form import from_json
     from streams.exceptions import InvalidRecord
-    from streams.league_profiles import load_profiles
     from streams.scaling_policy import validate_scaling_input
     from streams.settings import get_settings
 
     context: dict = {}
     if args.profile:
-        try:
-            context["profiles"] = load_profiles(get_settings().scaling_profiles)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
+        context["profiles"] = _profiles(get_settings())
     if args.events:
         events = []
         try:
@@ -85,7 +91,6 @@ def register(subparsers) -> None:
 def policy_from_args(args):
     """(PolicyConfig, models, headroom quantile) from flags over settings; bad values are InputError."""
     from streams.forecasting.ensemble import build_model
-    from streams.league_profiles import load_profiles
     from streams.scaling_policy import PolicyConfig
     from streams.settings import get_settings
 
@@ -107,11 +112,7 @@ def policy_from_args(args):
         raise InputError(str(exc)) from None
     quantile = args.headroom_quantile if args.headroom_quantile is not None else settings.scaling_headroom_quantile
     if quantile is None:  # each league's profile sensitivity, as in the worker
-        try:
-            profiles = load_profiles(settings.scaling_profiles)
-        except ValueError as exc:
-            raise InputError(str(exc)) from None
-        return config, models, {league: p.scaling_sensitivity for league, p in profiles.items()}
+        return config, models, {league: p.scaling_sensitivity for league, p in _profiles(settings).items()}
     if not 0 < quantile < 1:
         raise InputError("--headroom-quantile must be between 0 and 1")
     return config, models, quantile

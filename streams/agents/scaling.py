@@ -28,7 +28,7 @@ from streams.exceptions import InvalidRecord
 from streams.forecasting.ensemble import LeagueForecaster, build_model
 from streams.forecasting.records import forecast_record
 from streams.forecasting.refit import RefitResult, refit
-from streams.league_profiles import LeagueProfile, load_profiles
+from streams.league_profiles import load_profiles, scaling_sensitivity
 from streams.scaling_policy import PolicyConfig, add_league_event, add_override, decide, validate_scaling_input
 from streams.scaling_state import add_metrics, from_record, new_league_state, to_record
 from streams.system_metrics import validate_metrics
@@ -56,7 +56,7 @@ def install(app: faust.App, ctx: AgentContext) -> None:
         if league not in forecasters:
             quantile = settings.scaling_headroom_quantile
             if quantile is None:
-                quantile = profiles.get(league, LeagueProfile(league)).scaling_sensitivity
+                quantile = scaling_sensitivity(profiles, league)
             forecasters[league] = LeagueForecaster(models=models, headroom_quantile=quantile)
         return forecasters[league]
 
