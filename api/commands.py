@@ -10,8 +10,8 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from connectors.edge import EdgeProducer
 from connectors.exceptions import BrokerUnavailable
+from connectors.kafka.edge import EdgeProducer
 from schemas.codec import get_codec
 from schemas.exceptions import SchemaError
 from schemas.json_form import from_json, to_json

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import jwt
 
-from connectors.auth_tokens import (
+from connectors.auth.tokens import (
     MIN_SECRET_LENGTH,
     ApiKeyEntry,
     CredentialError,

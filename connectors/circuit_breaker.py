@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from connectors.exceptions import ConnectorError
-from streams.health_rules import fingerprint
+from streams.health.rules import fingerprint
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -10,8 +10,8 @@ import pkgutil
 import faust
 
 import streams.agents as agents_package
-from streams.agent_context import AgentContext
-from streams.kafka_transport import WireReportApp
+from streams.runtime.agent_context import AgentContext
+from streams.runtime.kafka_transport import WireReportApp
 from streams.settings import Settings, get_settings
 
 # Agents installed first, in this order (others depend on their tables); the rest follow alphabetically.

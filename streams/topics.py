@@ -1,6 +1,6 @@
 """Every topic, declared once: name, key field, value schemas, partitions and cleanup policy.
 
-This module is pure data; ``streams/app.py`` turns it into Faust topics and ``connectors/admin.py``
+This module is pure data; ``streams/app.py`` turns it into Faust topics and ``connectors/kafka/admin.py``
 creates the topics on the cluster. A domain that needs a new topic adds one line to ``_TOPICS``.
 """
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from connectors.edge import EdgeProducer
+from connectors.kafka.edge import EdgeProducer
 from connectors.testing import WirereportProcess
 from schemas.codec import get_codec
 from schemas.json_form import from_json
@@ -114,7 +114,7 @@ def start_worker(bootstrap: str, env: dict | None = None) -> WirereportProcess:
 
 def expected_tweets(plays: list[dict], budget: int) -> int:
     """How many tweet commands the agents' code path makes for ``plays`` (the backtest, same input)."""
-    from streams.plays_backtest import run as backtest
+    from streams.games.backtest import run as backtest
 
     return sum(1 for decision in backtest(plays, (), budget=budget) if decision["tweet"])
 

@@ -10,9 +10,9 @@ from connectors.exceptions import InvalidInputLines
 from connectors.jsonl import open_text, read_jsonl, write_jsonl
 from schemas.exceptions import SchemaError
 from schemas.json_form import from_json, to_json
-from streams.health_backtest import alert_row, run_health_backtest
-from streams.health_rules import HealthConfig
-from streams.remediation import RemediationConfig
+from streams.health.backtest import alert_row, run_health_backtest
+from streams.health.remediation import RemediationConfig
+from streams.health.rules import HealthConfig
 
 
 def register(subparsers) -> None:

@@ -26,7 +26,7 @@ def read_records(path: str, schema: str, bad: list[str]) -> list[dict[str, Any]]
     from schemas.exceptions import SchemaError
     from schemas.json_form import from_json
     from streams.exceptions import InvalidRecord
-    from streams.game_state import validate_play
+    from streams.games.game_state import validate_play
 
     records = []
     try:
@@ -50,7 +50,8 @@ def read_records(path: str, schema: str, bad: list[str]) -> list[dict[str, Any]]
 def run(args) -> int:
     from connectors.jsonl import open_text, write_jsonl
     from schemas.json_form import from_json, to_json
-    from streams import plays_backtest, plays_evaluation
+    from streams.games import backtest as plays_backtest
+    from streams.games import evaluation as plays_evaluation
     from streams.settings import get_settings
 
     settings = get_settings()

@@ -40,7 +40,7 @@ def add_policy_arguments(p) -> None:
 
 def _profiles(settings) -> dict:
     """The league profiles of the settings (a bad ``WIREREPORT_SCALING_PROFILES`` is an InputError)."""
-    from streams.league_profiles import load_profiles
+    from streams.scaling.league_profiles import load_profiles
 
     try:
         return load_profiles(settings.scaling_profiles)
@@ -54,7 +54,7 @@ def context_from_args(args) -> dict:
     from schemas.exceptions import SchemaError
     from schemas.json_form import from_json
     from streams.exceptions import InvalidRecord
-    from streams.scaling_policy import validate_scaling_input
+    from streams.scaling.policy import validate_scaling_input
     from streams.settings import get_settings
 
     context: dict = {}
@@ -90,8 +90,8 @@ def register(subparsers) -> None:
 
 def policy_from_args(args):
     """(PolicyConfig, models, headroom quantile) from flags over settings; bad values are InputError."""
-    from streams.forecasting.ensemble import build_model
-    from streams.scaling_policy import PolicyConfig
+    from streams.scaling.forecasting.ensemble import build_model
+    from streams.scaling.policy import PolicyConfig
     from streams.settings import get_settings
 
     settings = get_settings()
@@ -124,8 +124,8 @@ def decision_row(row: dict) -> dict:
 
 
 def run(args) -> int:
-    from connectors.scaling.load_io import read_samples
-    from streams.scaling_backtest import format_table, run_backtest
+    from connectors.sources.importers.load_io import read_samples
+    from streams.scaling.backtest import format_table, run_backtest
 
     config, models, quantile = policy_from_args(args)
     bad: list[str] = []

@@ -125,7 +125,7 @@ def _ingest(bootstrap: str, url: str, headers: dict, n: int) -> tuple[float, flo
     seconds for a raw aiokafka consumer to read the whole topic)."""
     import httpx
 
-    from connectors.edge import EdgeProducer
+    from connectors.kafka.edge import EdgeProducer
 
     def records() -> int:
         status = httpx.get(f"{url}/v1/system/read-model", headers=headers, timeout=10).json()
@@ -168,10 +168,10 @@ def _start_local(stack: ExitStack, game_id: str) -> tuple[str, str, str]:
     """Embedded broker + topics + one game + ``wirereport api`` subprocess; return (base url, token)."""
     import httpx
 
-    from connectors.admin import create_topics
-    from connectors.auth_tokens import mint_token
-    from connectors.broker import EmbeddedBroker, free_port
-    from connectors.edge import EdgeProducer
+    from connectors.auth.tokens import mint_token
+    from connectors.kafka.admin import create_topics
+    from connectors.kafka.broker import EmbeddedBroker, free_port
+    from connectors.kafka.edge import EdgeProducer
 
     broker = stack.enter_context(EmbeddedBroker(free_port()))
     create_topics(broker.bootstrap)
@@ -218,7 +218,7 @@ def run(args) -> int:
         if args.url:
             url, token = args.url.rstrip("/"), args.token
             if token is None:
-                from connectors.auth_tokens import mint_token
+                from connectors.auth.tokens import mint_token
                 from streams.settings import get_settings
 
                 s = get_settings()

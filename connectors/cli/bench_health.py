@@ -8,9 +8,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from connectors.circuit_breaker import BreakerConfig, CircuitBreaker
-from streams.alert_grouping import AlertGrouper, GroupingConfig
-from streams.health_backtest import run_health_backtest
-from streams.health_rules import HealthConfig
+from streams.health.alert_grouping import AlertGrouper, GroupingConfig
+from streams.health.backtest import run_health_backtest
+from streams.health.rules import HealthConfig
 
 
 def register(subparsers) -> None:

@@ -25,8 +25,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from streams import plays_backtest
-    from streams.win_probability import win_prob_home
+    from streams.games import backtest as plays_backtest
+    from streams.games.win_probability import win_prob_home
 
     opener = gzip.open if str(args.input).endswith(".gz") else open
     with opener(args.input, "rt") as fh:

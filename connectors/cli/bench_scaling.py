@@ -20,10 +20,10 @@ def _rate(n: int, seconds: float) -> str:
 
 
 def run(args) -> int:
-    from connectors.importers.load import read_named_trace
-    from connectors.scaling.load_io import parse_sample
-    from streams.scaling_backtest import run_backtest
-    from streams.scaling_policy import PolicyConfig
+    from connectors.sources.importers.load import read_named_trace
+    from connectors.sources.importers.load_io import parse_sample
+    from streams.scaling.backtest import run_backtest
+    from streams.scaling.policy import PolicyConfig
     from streams.settings import get_settings
 
     samples = [parse_sample(s) for s in read_named_trace(args.trace)]

@@ -50,8 +50,8 @@ def default_counter_file(data_dir: Path | str, league: str) -> Path:
 
 def run_agent(args) -> int:
     from connectors.exceptions import InputError
-    from connectors.metrics_agent import MetricsAgent
-    from connectors.metrics_agent_sources import (
+    from connectors.sources.metrics.agent import MetricsAgent
+    from connectors.sources.metrics.workload import (
         CounterWorkload,
         WorkerCount,
         check_replay,

@@ -20,10 +20,10 @@ def run(args) -> int:
     import signal
     from pathlib import Path
 
-    from connectors.alert_router import AlertRouter
     from connectors.circuit_breaker import BreakerConfig
+    from connectors.effectors.alerts import AlertRouter
     from connectors.exceptions import InputError
-    from streams.alert_grouping import GroupingConfig
+    from streams.health.alert_grouping import GroupingConfig
     from streams.settings import get_settings
 
     s = get_settings()

@@ -20,7 +20,7 @@ def register(subparsers) -> None:
 
 
 def run_token(args) -> int:
-    from connectors.auth_tokens import mint_token, parse_ttl
+    from connectors.auth.tokens import mint_token, parse_ttl
     from streams.settings import get_settings
 
     settings = get_settings()
@@ -38,7 +38,7 @@ def run_token(args) -> int:
 
 
 def run_hash_key(args) -> int:
-    from connectors.auth_tokens import hash_key, parse_scopes
+    from connectors.auth.tokens import hash_key, parse_scopes
 
     digest = hash_key(args.key)
     if args.name:

@@ -13,7 +13,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from connectors.broker import EmbeddedBroker
+    from connectors.kafka.broker import EmbeddedBroker
     from streams.settings import get_settings
 
     settings = get_settings()

@@ -53,7 +53,7 @@ def _event(kind: str, deployment_id: str, **fields) -> dict:
 
 
 def _send(event: dict) -> None:
-    from connectors.edge import EdgeProducer
+    from connectors.kafka.edge import EdgeProducer
     from streams.settings import get_settings
 
     with EdgeProducer(get_settings().bootstrap) as producer:
@@ -98,7 +98,7 @@ def run_rollback(args) -> int:
 
 
 def run_status(args) -> int:
-    from connectors.edge import consume_records
+    from connectors.kafka.edge import consume_records
     from streams.settings import get_settings
 
     latest: dict[str, dict] = {}
@@ -115,9 +115,9 @@ def run_status(args) -> int:
 
 
 def run_manager(args) -> int:
-    from connectors.admin import create_topics
-    from connectors.deployment_runner import DeploymentRunner
-    from streams.deployment_manager import DeploymentPolicy
+    from connectors.effectors.deployments.runner import DeploymentRunner
+    from connectors.kafka.admin import create_topics
+    from streams.deployments.manager import DeploymentPolicy
     from streams.settings import get_settings
 
     settings = get_settings()

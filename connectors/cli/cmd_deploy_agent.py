@@ -20,8 +20,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from connectors.deployment_agent import DeploymentAgent
-    from connectors.git_executor import GitExecutor
+    from connectors.effectors.deployments.agent import DeploymentAgent
+    from connectors.effectors.deployments.git_executor import GitExecutor
     from streams.settings import get_settings
 
     settings = get_settings()

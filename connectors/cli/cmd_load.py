@@ -6,7 +6,7 @@ import sys
 
 
 def register(subparsers) -> None:
-    from connectors.importers.load import TRACES
+    from connectors.sources.importers.load import TRACES
 
     p = subparsers.add_parser("load", help="load traces for the scaling backtest")
     actions = p.add_subparsers(dest="load_action", metavar="ACTION")
@@ -28,8 +28,8 @@ def register(subparsers) -> None:
 
 def run_import(args) -> int:
     from connectors.exceptions import InputError
-    from connectors.importers.load import read_csv_trace, read_named_trace
     from connectors.jsonl import open_text, write_jsonl
+    from connectors.sources.importers.load import read_csv_trace, read_named_trace
 
     if args.csv:
         filter_col = filter_value = None

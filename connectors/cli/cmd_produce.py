@@ -30,7 +30,7 @@ def register(subparsers) -> None:
 
 
 def run_produce(args) -> int:
-    from connectors.producing import produce_file
+    from connectors.kafka.producing import produce_file
     from streams.settings import get_settings
 
     result = produce_file(get_settings().bootstrap, args.topic, args.file, schema=args.schema, rate=args.rate)
@@ -41,7 +41,7 @@ def run_produce(args) -> int:
 def run_consume(args) -> int:
     import json
 
-    from connectors.edge import consume_records
+    from connectors.kafka.edge import consume_records
     from schemas.json_form import to_json
     from streams.settings import get_settings
 
@@ -61,7 +61,7 @@ def run_consume(args) -> int:
 
 
 def run_topics_create(args) -> int:
-    from connectors.admin import create_topics
+    from connectors.kafka.admin import create_topics
     from streams.settings import get_settings
 
     settings = get_settings()
@@ -71,7 +71,7 @@ def run_topics_create(args) -> int:
 
 
 def run_topics_list(args) -> int:
-    from connectors.admin import existing_topics
+    from connectors.kafka.admin import existing_topics
     from streams.settings import get_settings
     from streams.topics import TOPICS
 

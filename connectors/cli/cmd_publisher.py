@@ -14,7 +14,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from connectors.tweet_publisher import build_publisher
+    from connectors.effectors.tweets.publisher import build_publisher
     from streams.settings import get_settings
 
     settings = get_settings()

@@ -16,7 +16,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from connectors.replay import replay_file
+    from connectors.kafka.replay import replay_file
     from streams.settings import get_settings
 
     def progress(sent: int, _record: dict) -> None:

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
 
 def build_executor(kind: str, settings, worker_cmd: str | None, leagues=("NFL", "NBA", "WNBA")):
     """The executor, its settings checked first (``InputError``: API URL not http(s), worker program not found)."""
-    from connectors.scaling.executors import (
+    from connectors.effectors.scaling.executors import (
         DEFAULT_WORKER,
         KubernetesExecutor,
         LocalProcessExecutor,
@@ -36,8 +36,8 @@ def build_executor(kind: str, settings, worker_cmd: str | None, leagues=("NFL", 
 
 
 def run(args) -> int:
+    from connectors.effectors.scaling.scaler import AppliedCommands, Scaler, run_scaler
     from connectors.exceptions import InputError
-    from connectors.scaling.scaler import AppliedCommands, Scaler, run_scaler
     from streams.settings import get_settings
 
     settings = get_settings()

@@ -35,8 +35,8 @@ def run(args) -> int:
     import threading
     from pathlib import Path
 
+    from connectors.effectors.remediation.supervisor import Supervisor
     from connectors.exceptions import InputError
-    from connectors.supervisor import Supervisor
     from streams.settings import get_settings
 
     s = get_settings()

@@ -20,18 +20,18 @@ def register(subparsers) -> None:
     wp.add_argument("--league", default="NFL", choices=["NFL"], help="NFL (NBA/WNBA use fixed Stern parameters)")
     wp.add_argument("--train-seasons", default="2009-2017", help="seasons to fit on (default 2009-2017)")
     wp.add_argument("--validate-season", type=int, default=2018, help="held-out season to score (default 2018)")
-    wp.add_argument("--out", help="model file (default: the shipped streams/models/nfl_wp.json)")
+    wp.add_argument("--out", help="model file (default: the shipped streams/games/models/nfl_wp.json)")
     wp.set_defaults(func=run_wp)
     moments = targets.add_parser("moments", help="table of tweet-worthy moments still to come (for the budget)")
     moments.add_argument("--league", default="NFL", choices=["NFL"])
     moments.add_argument("--train-seasons", default="2009-2017", help="seasons to learn from (default 2009-2017)")
-    moments.add_argument("--out", help="table file (default: the shipped streams/models/nfl_moment_rates.json)")
+    moments.add_argument("--out", help="table file (default: the shipped streams/games/models/nfl_moment_rates.json)")
     moments.set_defaults(func=run_moments)
     decisive = targets.add_parser("decisive", help="probability that a late score is a decisive moment")
     decisive.add_argument("--league", default="NFL", choices=["NFL"])
     decisive.add_argument("--train-seasons", default="2009-2017", help="seasons to fit on (default 2009-2017)")
     decisive.add_argument("--validate-season", type=int, default=2018, help="season to score (default 2018)")
-    decisive.add_argument("--out", help="model file (default: the shipped streams/models/nfl_decisive.json)")
+    decisive.add_argument("--out", help="model file (default: the shipped streams/games/models/nfl_decisive.json)")
     decisive.set_defaults(func=run_decisive)
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
@@ -45,9 +45,9 @@ def _seasons(text: str) -> list[int]:
 
 
 def run_wp(args) -> int:
-    from connectors.importers.nfl_seasons import season_plays
-    from streams.win_probability import nfl
-    from streams.win_probability.nfl_training import train
+    from connectors.sources.importers.nfl_seasons import season_plays
+    from streams.games.win_probability import nfl
+    from streams.games.win_probability.nfl_training import train
 
     seasons = _seasons(args.train_seasons)
     if 2019 in seasons or args.validate_season == 2019:
@@ -78,9 +78,9 @@ def run_wp(args) -> int:
 
 
 def run_moments(args) -> int:
-    from connectors.importers.nfl_seasons import season_plays
-    from streams import moment_rates
-    from streams.moment_training import fit_table
+    from connectors.sources.importers.nfl_seasons import season_plays
+    from streams.games import moment_rates
+    from streams.games.training import fit_table
 
     seasons = _seasons(args.train_seasons)
     if 2019 in seasons or 2018 in seasons:
@@ -109,9 +109,9 @@ def run_moments(args) -> int:
 
 
 def run_decisive(args) -> int:
-    from connectors.importers.nfl_seasons import season_plays
-    from streams import significance
-    from streams.moment_training import fit_decisive
+    from connectors.sources.importers.nfl_seasons import season_plays
+    from streams.games import significance
+    from streams.games.training import fit_decisive
 
     seasons = _seasons(args.train_seasons)
     if 2019 in seasons or args.validate_season == 2019 or args.validate_season in seasons:

@@ -18,6 +18,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from connectors.up import run_up
+    from connectors.local.up import run_up
 
     return run_up(args)

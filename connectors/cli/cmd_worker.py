@@ -12,8 +12,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from connectors.admin import create_topics
-    from connectors.worker import run_worker
+    from connectors.kafka.admin import create_topics
+    from connectors.local.worker import run_worker
     from streams.settings import get_settings
 
     settings = get_settings()

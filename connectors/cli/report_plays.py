@@ -18,10 +18,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from connectors.importers import nfl
-    from connectors.importers.nfl_seasons import season_plays, season_schedule
-    from connectors.plays_report import render
-    from streams import plays_backtest, plays_evaluation
+    from connectors.reports.plays import render
+    from connectors.sources.importers import nfl
+    from connectors.sources.importers.nfl_seasons import season_plays, season_schedule
+    from streams.games import backtest as plays_backtest
+    from streams.games import evaluation as plays_evaluation
 
     try:
         budgets = [int(b) for b in args.budgets.split(",") if b.strip()]

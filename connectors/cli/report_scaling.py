@@ -20,9 +20,9 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    from connectors.scaling.load_io import read_samples
-    from connectors.scaling.plots import render_scaling_report
-    from streams.scaling_backtest import format_table, run_backtest
+    from connectors.reports.scaling import render_scaling_report
+    from connectors.sources.importers.load_io import read_samples
+    from streams.scaling.backtest import format_table, run_backtest
 
     config, models, quantile = policy_from_args(args)
     bad: list[str] = []

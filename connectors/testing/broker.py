@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from connectors.admin import create_topics
-from connectors.broker import EmbeddedBroker, free_port
+from connectors.kafka.admin import create_topics
+from connectors.kafka.broker import EmbeddedBroker, free_port
 
 
 @contextmanager

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from streams.play_decisions import command_id
+from streams.games.play_decisions import command_id
+
+# The real recorded data shipped with the package (NFL and NBA plays, schedules, metrics).
+SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 
 
 def tweet_command(account: str, play_id: str, at: datetime, game_id: str = "2018090912", **fields: Any) -> dict:

@@ -4,7 +4,7 @@ The manager needs one global view (a league's live games, a canary's samples, al
 reports), so three thin forwarders funnel its inputs into the one-partition ``deployment-manager-feed``:
 ``deployment-events`` (all), ``game-state`` (only when a game's live/not-live status changes) and
 ``system-metrics`` (samples with an error rate, latency or version). The ``deployments`` agent decodes the
-feed, calls :class:`~streams.deployment_controller.DeploymentController` (pure), writes the ``deployments``
+feed, calls :class:`~streams.deployments.controller.DeploymentController` (pure), writes the ``deployments``
 table (DeploymentState records, key deployment_id) and the ``deployment-context`` table (live games,
 canary samples, running versions), and sends decisions to ``deployment-decisions`` and state to
 ``deployment-state``. A leader timer puts a ``tick`` event on the feed every second, so blocked requests,
@@ -21,11 +21,11 @@ import faust
 from faust.serializers.codecs import get_codec as faust_codec
 
 from schemas.json_form import to_json
-from streams.agent_context import AgentContext
-from streams.changelog_catchup import install_catchup
-from streams.deployment_controller import DeploymentController, Output
-from streams.deployment_manager import DeploymentPolicy
-from streams.faust_codec import Utf8Codec
+from streams.deployments.controller import DeploymentController, Output
+from streams.deployments.manager import DeploymentPolicy
+from streams.runtime.agent_context import AgentContext
+from streams.runtime.changelog_catchup import install_catchup
+from streams.runtime.faust_codec import Utf8Codec
 from streams.topics import topic
 
 FEED = "deployment-manager-feed"

@@ -8,7 +8,7 @@ from ``league-events`` (co-partitioned with ``plays`` by league), kept in the ``
 
 This is the reference pattern for agents: take a batch, decode (bad input goes to dead letters), call pure
 functions in input order, write each changed key once per batch (table + changelog), send the results.
-(The changelog writes wait for the outputs' acks; :class:`streams.agent_context.WriteBehind` does that
+(The changelog writes wait for the outputs' acks; :class:`streams.runtime.agent_context.WriteBehind` does that
 waiting in the background, so the next batch does not wait for the broker.)
 """
 
@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import faust
 
-from streams.account_decisions import decide_for_account
-from streams.agent_context import AgentContext
-from streams.game_state import apply_play, validate_play
-from streams.play_decisions import account_for
+from streams.games.account_decisions import decide_for_account
+from streams.games.game_state import apply_play, validate_play
+from streams.games.play_decisions import account_for
+from streams.games.tweet_budget import ScheduleIndex
+from streams.games.tweet_budget import to_record as budget_record
+from streams.runtime.agent_context import AgentContext
 from streams.topics import topic
-from streams.tweet_budget import ScheduleIndex
-from streams.tweet_budget import to_record as budget_record
 
 
 def _latest(changed: dict[str, tuple[int, dict]], table: faust.Table, key: str):

@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import faust
 
-from streams.agent_context import AgentContext
-from streams.health_rules import HealthConfig, check_heartbeat, evaluate_sample, server_health
-from streams.remediation import RemediationConfig, remediate_all
-from streams.system_metrics import validate_metrics
+from streams.health.remediation import RemediationConfig, remediate_all
+from streams.health.rules import HealthConfig, check_heartbeat, evaluate_sample, server_health
+from streams.health.system_metrics import validate_metrics
+from streams.runtime.agent_context import AgentContext
 from streams.topics import topic
 
 HEARTBEAT_CHECK_SECONDS = 5.0

@@ -23,15 +23,15 @@ from pathlib import Path
 
 import faust
 
-from streams.agent_context import AgentContext
 from streams.exceptions import InvalidRecord
-from streams.forecasting.ensemble import LeagueForecaster, build_model
-from streams.forecasting.records import forecast_record
-from streams.forecasting.refit import RefitResult, refit
-from streams.league_profiles import load_profiles, scaling_sensitivity
-from streams.scaling_policy import PolicyConfig, add_league_event, add_override, decide, validate_scaling_input
-from streams.scaling_state import add_metrics, from_record, new_league_state, to_record
-from streams.system_metrics import validate_metrics
+from streams.health.system_metrics import validate_metrics
+from streams.runtime.agent_context import AgentContext
+from streams.scaling.forecasting.ensemble import LeagueForecaster, build_model
+from streams.scaling.forecasting.records import forecast_record
+from streams.scaling.forecasting.refit import RefitResult, refit
+from streams.scaling.league_profiles import load_profiles, scaling_sensitivity
+from streams.scaling.policy import PolicyConfig, add_league_event, add_override, decide, validate_scaling_input
+from streams.scaling.state import add_metrics, from_record, new_league_state, to_record
 from streams.topics import topic
 
 log = logging.getLogger(__name__)

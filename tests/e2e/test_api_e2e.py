@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from connectors.edge import EdgeProducer
+from connectors.kafka.edge import EdgeProducer
 from connectors.testing import WirereportProcess, wait_until
-from tests.integration.test_api_server import bearer, start_api
+from tests.integration.api.test_server import bearer, start_api
 
 
 def plays(game_id: str, n: int) -> list[dict]:

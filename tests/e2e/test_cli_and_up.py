@@ -10,7 +10,7 @@ import sys
 
 import psutil
 
-from connectors.broker import free_port
+from connectors.kafka.broker import free_port
 from connectors.testing import WirereportProcess, wait_until
 
 

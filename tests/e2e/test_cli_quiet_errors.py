@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from connectors.broker import free_port
+from connectors.kafka.broker import free_port
 
 
 def run_cli(args: list[str], tmp_path, bootstrap: str) -> subprocess.CompletedProcess:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.edge import EdgeProducer, assigned_consumer
+from connectors.kafka.edge import EdgeProducer, assigned_consumer
 from connectors.testing import WirereportProcess, running_broker, wait_until
 from schemas.codec import get_codec
 from streams.topics import topic

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-SAMPLE = Path(__file__).parents[2] / "connectors" / "sample_data" / "metrics_recorded.jsonl"
+from connectors.testing import SAMPLE_DATA
+
+SAMPLE = SAMPLE_DATA / "metrics_recorded.jsonl"
 
 
 def wirereport(*args: str) -> subprocess.CompletedProcess:

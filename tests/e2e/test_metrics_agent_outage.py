@@ -10,9 +10,9 @@ import signal
 import threading
 import time
 
-from connectors.admin import create_topics
-from connectors.broker import EmbeddedBroker, free_port
-from connectors.edge import consume_records
+from connectors.kafka.admin import create_topics
+from connectors.kafka.broker import EmbeddedBroker, free_port
+from connectors.kafka.edge import consume_records
 from connectors.testing import WirereportProcess, wait_until
 
 T0 = 1_700_000_000

@@ -5,16 +5,15 @@ from __future__ import annotations
 import gzip
 import json
 import time
-from pathlib import Path
 
 import pytest
 
-from connectors.edge import EdgeProducer, consume_records
-from connectors.testing import WirereportProcess, running_broker, wait_until
+from connectors.kafka.edge import EdgeProducer, consume_records
+from connectors.testing import SAMPLE_DATA, WirereportProcess, running_broker, wait_until
 from schemas.json_form import from_json
-from streams.plays_backtest import run as backtest
+from streams.games.backtest import run as backtest
 
-SAMPLE = Path(__file__).parents[2] / "connectors" / "sample_data"
+SAMPLE = SAMPLE_DATA
 
 
 def load(name: str, schema: str) -> list[dict]:

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import psutil
 import pytest
 
-from connectors.admin import create_topics
-from connectors.broker import EmbeddedBroker, free_port
-from connectors.edge import EdgeProducer, consume_records
-from connectors.importers.load import read_named_trace
+from connectors.kafka.admin import create_topics
+from connectors.kafka.broker import EmbeddedBroker, free_port
+from connectors.kafka.edge import EdgeProducer, consume_records
+from connectors.sources.importers.load import read_named_trace
 from connectors.testing import WirereportProcess, wait_until
 
 

@@ -1,0 +1,1 @@
+"""Credentials of the API: operator tokens and league-server API keys."""

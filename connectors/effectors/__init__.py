@@ -1,0 +1,1 @@
+"""Consumers that carry commands out: tweets, alerts, scaling, remediation, deployments."""

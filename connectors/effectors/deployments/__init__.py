@@ -1,0 +1,1 @@
+"""Deployment effectors: the deployment agent of a league server, the manager runner, the git executor."""

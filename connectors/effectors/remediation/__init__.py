@@ -1,0 +1,1 @@
+"""The league-server supervisor: runs a process and carries out remediation commands."""

@@ -1,0 +1,1 @@
+"""The scaler: carries out scaling commands on local processes or a Kubernetes Deployment."""

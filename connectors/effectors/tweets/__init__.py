@@ -1,0 +1,1 @@
+"""The tweet publisher: outbox, X client, publisher loop."""

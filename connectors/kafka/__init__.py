@@ -1,0 +1,1 @@
+"""Talking to Kafka: topic admin, the embedded broker, the edge producer and consumer, produce and replay."""

@@ -1,0 +1,62 @@
+"""Topic administration on the configured cluster (confluent-kafka AdminClient)."""
+
+from __future__ import annotations
+
+import logging
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from connectors.exceptions import BrokerUnavailable
+from connectors.kafka.edge import librdkafka_logger
+from streams.topics import TOPICS, TopicSpec
+
+log = logging.getLogger(__name__)
+
+
+def admin_client(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "logger": librdkafka_logger()})
+
+
+def existing_topics(bootstrap: str, timeout: float = 10.0) -> dict[str, int]:
+    """Topic name -> partition count on the cluster."""
+    try:
+        meta = admin_client(bootstrap).list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap}: {exc.args[0]}") from None
+    return {name: len(t.partitions) for name, t in meta.topics.items()}
+
+
+def create_topics(
+    bootstrap: str, specs: list[TopicSpec] | None = None, replication_factor: int = 1, timeout: float = 15.0
+) -> list[str]:
+    """Create the declared topics that do not exist yet (idempotent); return the names created."""
+    specs = list(TOPICS.values()) if specs is None else specs
+    existing = existing_topics(bootstrap, timeout)
+    wanted = [s for s in specs if s.name not in existing]
+    for spec in specs:
+        if spec.name in existing and existing[spec.name] != spec.partitions:
+            log.warning("topic %s has %d partitions, declared %d", spec.name, existing[spec.name], spec.partitions)
+    if not wanted:
+        return []
+    new = [
+        NewTopic(
+            s.name,
+            num_partitions=s.partitions,
+            replication_factor=replication_factor,
+            config={"cleanup.policy": "compact"} if s.compacted else {},
+        )
+        for s in wanted
+    ]
+    client = admin_client(bootstrap)  # keep a reference: the futures die with the client
+    futures = client.create_topics(new, operation_timeout=timeout)
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout)
+            created.append(name)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" in str(exc):
+                continue
+            raise BrokerUnavailable(f"cannot create topic {name}: {exc.args[0]}") from None
+    return sorted(created)

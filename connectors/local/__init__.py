@@ -1,0 +1,1 @@
+"""Running the stack on one machine: the worker process, ``wirereport up``, its process group and live view."""

@@ -1,0 +1,1 @@
+"""Evaluation reports with plots (matplotlib)."""

@@ -1,1 +1,0 @@
-"""Predictive scaling at the edges: load traces in and out, the scaler and its executors."""

@@ -1,0 +1,1 @@
+"""What brings data in: the league-server metrics agent and the importers of recorded data."""

@@ -1,0 +1,1 @@
+"""``wirereport agent``: samples a league server and produces SystemMetrics."""

@@ -1,0 +1,1 @@
+"""Safe deployments: safety rules, canary analysis, the deployment manager and its controller."""

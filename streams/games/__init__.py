@@ -1,0 +1,1 @@
+"""Games and tweets: game state, win probability, significance, the tweet budget and text; the plays backtest, evaluation and model training."""

@@ -1,0 +1,50 @@
+"""``wirereport backtest plays``: the game agent's exact decisions over recorded plays, without a broker.
+
+Deterministic and strictly online: plays are decided one by one in input order with ``play_decisions.decide``
+(the agent's code path); each decision only sees earlier plays and the schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from streams.games.play_decisions import decide
+from streams.games.tweet_budget import ScheduleIndex
+
+OUTPUT_FIELDS = ("game_id", "play_id", "win_prob_home", "significance", "tweet", "urgency", "style", "text")
+
+
+def run(
+    plays: Iterable[dict[str, Any]],
+    schedule: Iterable[dict[str, Any]] = (),
+    budget: int = 17,
+    tz: str = "America/New_York",
+) -> Iterator[dict[str, Any]]:
+    """One decision per play, in input order (with the TweetCommand under ``command`` when tweeted)."""
+    index = ScheduleIndex(schedule, tz)
+    games: dict[str, dict[str, Any]] = {}
+    budgets: dict[str, dict[str, Any]] = {}
+    for play in plays:
+        account = play["league"]
+        decision, games[play["game_id"]], budgets[account] = decide(
+            play, games.get(play["game_id"]), budgets.get(account), index, limit=budget, tz=tz
+        )
+        yield decision
+
+
+def preload(plays: Iterable[dict[str, Any]]) -> None:
+    """Read the shipped models of the leagues in ``plays`` (each is read once, on first use) before timing."""
+    from streams.games import moment_rates, significance
+    from streams.games.win_probability import nfl
+
+    for league in {p["league"] for p in plays}:
+        moment_rates.load(league)
+        significance.decisive_weights(league)
+        if league == "NFL":
+            nfl.load_model()
+
+
+def output_line(decision: dict[str, Any]) -> dict[str, Any]:
+    """The backtest's JSON line for a decision (DESIGN.md's contract)."""
+    return {k: decision[k] for k in OUTPUT_FIELDS}

@@ -1,0 +1,275 @@
+"""One play in, one decision out: the state machine shared by the game agent and ``wirereport backtest plays``.
+
+``decide(play, game_state, budget_state, schedule)`` returns ``(decision, new_game_state, new_budget_state)``;
+the states are JSON-able dicts (the agent keeps game states keyed by game_id, budget states keyed by account).
+It is pure and strictly online: a decision uses only this play, the states built from earlier plays, and
+the schedule (known in advance). Redelivered plays (sequence already seen) and plays already tweeted never
+tweet again; one tweet per moment (no second tweet within ``MOMENT_PLAYS`` plays of the game's last one unless
+the situation changed, nor the same style again within ``SAME_STYLE_SECONDS``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from streams.games import moment_rates, team_ratings, tweet_budget, tweet_text
+from streams.games.significance import leader, score_play
+from streams.games.tweet_budget import ScheduleIndex
+from streams.games.win_probability import win_prob_home
+from streams.games.win_probability.nfl import win_prob_home as nfl_win_prob_home
+
+MOMENT_PLAYS = 3  # a moment spans the play and the next 3 plays of its game
+SAME_STYLE_SECONDS = 180.0
+
+
+def account_for(league: str) -> str:
+    """The account that tweets about a league (one account per league)."""
+    return league
+
+
+def command_id(account: str, game_id: str, play_id: str) -> str:
+    """Deterministic id of the tweet command caused by a play."""
+    return hashlib.sha256(f"{account}|{game_id}|{play_id}".encode()).hexdigest()[:32]
+
+
+def pregame_win_prob(play: dict[str, Any], strength: float = 0.0) -> float:
+    """Home win probability before the first play (home edge and team strength)."""
+    start = {
+        **play,
+        "period": 1,
+        "clock_seconds": moment_rates.PERIOD_SECONDS[play["league"]],
+        "home_score": 0,
+        "away_score": 0,
+        "possession": None,
+        "down": None,
+        "yards_to_go": None,
+        "yardline_100": None,
+        "event_type": "period_start",
+    }
+    return win_prob_home(start, strength)
+
+
+def new_game_state(play: dict[str, Any], strength: float = 0.0) -> dict[str, Any]:
+    """A game's decision state before its first play (``strength``: pre-game Elo difference / 100)."""
+    return {
+        "game_id": play["game_id"],
+        "league": play["league"],
+        "strength": strength,
+        "rated": False,
+        "home_score": 0,
+        "away_score": 0,
+        "win_prob_home": pregame_win_prob(play, strength),
+        "last_sequence": -1,
+        "plays_seen": 0,
+        "last_tweet_play": None,
+        "last_tweet_index": None,
+        "last_tweet_value": 0.0,
+        "last_tweet_style": None,
+        "last_tweet_at": None,
+        "last_tweet_leader": None,
+        "tweeted": [],
+        "pending": None,
+    }
+
+
+def try_pending(play: dict[str, Any], prev_home: int, prev_away: int) -> bool:
+    """An NFL touchdown whose try (extra point or two-point attempt) is still to come."""
+    if play["league"] != "NFL" or play.get("down") is not None or play.get("possession") is None:
+        return False
+    yardline = play.get("yardline_100")
+    gained = sorted((play["home_score"] - prev_home, play["away_score"] - prev_away))
+    return yardline is not None and yardline <= 15 and gained == [0, 6]
+
+
+def assess(play: dict[str, Any], game: dict[str, Any]) -> tuple[float, dict[str, Any], dict[str, Any] | None]:
+    """(home win probability, significance, pending touchdown) of a play given its game's state.
+
+    A touchdown whose try is still to come is judged together with the try: its significance waits (it is
+    not a candidate) and the next play is scored against the situation before the touchdown.
+    """
+    pending = game.get("pending")
+    if pending:
+        base_home, base_away, base_wp = pending["home_score"], pending["away_score"], pending["win_prob_home"]
+    else:
+        base_home, base_away, base_wp = game["home_score"], game["away_score"], game["win_prob_home"]
+    strength = game.get("strength", 0.0)
+    wp = nfl_win_prob_home(play, None, strength) if play["league"] == "NFL" else win_prob_home(play, strength)
+    sig = score_play(play, base_home, base_away, base_wp, wp)
+    new_pending = None
+    prev_home, prev_away = game["home_score"], game["away_score"]
+    scored = play["home_score"] != prev_home or play["away_score"] != prev_away
+    if scored and try_pending(play, prev_home, prev_away):
+        sig["should_tweet"] = False
+        new_pending = pending or {
+            "home_score": base_home,
+            "away_score": base_away,
+            "win_prob_home": base_wp,
+            "description": play.get("description") or "",
+        }
+    return wp, sig, new_pending
+
+
+def _seconds_between(earlier: str | None, later: Any) -> float:
+    if earlier is None:
+        return float("inf")
+    return (tweet_budget.to_datetime(later) - tweet_budget.to_datetime(earlier)).total_seconds()
+
+
+def _iso(value: Any) -> str:
+    return value if isinstance(value, str) else tweet_budget.to_datetime(value).isoformat().replace("+00:00", "Z")
+
+
+def same_moment(game: dict[str, Any], sig: dict[str, Any], play: dict[str, Any]) -> bool:
+    """True when ``play`` belongs to a moment (or a situation) the game already tweeted about.
+
+    Within ``MOMENT_PLAYS`` plays of the last tweet only a new situation (another leader, or a tie turned
+    into a lead) that is at least as valuable passes; with the same leader as the last tweet, the same style
+    never repeats within SAME_STYLE_SECONDS (no "tied again" three times in a minute).
+    """
+    if game["last_tweet_index"] is None:
+        return False
+    if game["plays_seen"] - game["last_tweet_index"] < MOMENT_PLAYS:
+        new_situation = leader(play["home_score"], play["away_score"]) != game.get("last_tweet_leader")
+        if not (new_situation and sig["value"] >= game["last_tweet_value"]):
+            return True
+    if leader(play["home_score"], play["away_score"]) != game.get("last_tweet_leader"):
+        return False  # another leader (or a tie turned into a lead) is a new situation, whatever the style
+    recent = _seconds_between(game["last_tweet_at"], play["occurred_at"]) < SAME_STYLE_SECONDS
+    return recent and sig["style"] == game["last_tweet_style"]
+
+
+def mark_tweeted(game: dict[str, Any], sig: dict[str, Any], play: dict[str, Any]) -> None:
+    """Record in ``game`` (a new state being built, ``plays_seen`` already counted) a tweet about ``play``."""
+    game.update(
+        last_tweet_play=play["play_id"],
+        last_tweet_index=game["plays_seen"],
+        last_tweet_value=sig["value"],
+        last_tweet_style=sig["style"],
+        last_tweet_at=_iso(play["occurred_at"]),
+        last_tweet_leader=leader(play["home_score"], play["away_score"]),
+        tweeted=[*game["tweeted"], play["play_id"]],
+    )
+
+
+def decide(
+    play: dict[str, Any],
+    game_state: dict[str, Any] | None,
+    budget_state: dict[str, Any] | None,
+    schedule: ScheduleIndex | list[dict[str, Any]] | None = None,
+    *,
+    limit: int = 17,
+    tz: str = "America/New_York",
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Decide whether ``play`` is tweeted; returns (decision, new game state, new budget state).
+
+    ``decision`` has the backtest's fields (game_id, play_id, win_prob_home, significance, tweet, urgency,
+    style, text) plus ``command`` (a TweetCommand record, or None) and ``decisive`` (the play's probability of
+    being a decisive moment, for the evaluation).
+    """
+    if schedule is not None and not isinstance(schedule, ScheduleIndex):
+        schedule = ScheduleIndex(schedule, tz)
+    league, game_id, play_id = play["league"], play["game_id"], play["play_id"]
+    account = account_for(league)
+    day = tweet_budget.local_day(play["occurred_at"], tz)
+    if budget_state is not None and budget_state["day"] == day and budget_state["limit"] == limit:
+        budget = budget_state  # the common case: the same day, nothing to renew
+    else:
+        budget = tweet_budget.for_day(budget_state, account, day, limit)
+    if game_state is None:
+        ratings = team_ratings.for_season(budget["ratings"], team_ratings.season_of(league, day))
+        if ratings is not budget["ratings"]:
+            budget = {**budget, "ratings": ratings}
+        game = new_game_state(play, team_ratings.difference(ratings, play["home_team"], play["away_team"]))
+    else:
+        game = game_state
+
+    if play["sequence"] <= game["last_sequence"]:  # a redelivery: already decided
+        decision = _decision(play, game["win_prob_home"], 0.0, False, "low", "update", None)
+        return decision, game, budget
+
+    wp, sig, pending = assess(play, game)
+    final = sig["final"]
+    position = [moment_rates.phase(league, play["period"], play["clock_seconds"]), moment_rates.closeness(wp), final]
+    if budget["games"].get(game_id) != position:
+        budget = {**budget, "games": {**budget["games"], game_id: position}}
+    rated = game.get("rated", False)
+    if final and not rated:  # the final score moves the teams' ratings, once
+        ratings = team_ratings.update(
+            budget["ratings"], play["home_team"], play["away_team"], play["home_score"], play["away_score"]
+        )
+        budget, rated = {**budget, "ratings": ratings}, True
+
+    tweet = (
+        sig["should_tweet"]
+        and budget["used"] < budget["limit"]
+        and play_id not in game["tweeted"]
+        and not tweet_budget.already_tweeted(budget, game_id, play_id)
+        and not same_moment(game, sig, play)
+        and tweet_budget.choose(budget, sig, league, schedule)
+    )
+
+    new_game = {
+        **game,
+        "home_score": play["home_score"],
+        "away_score": play["away_score"],
+        "win_prob_home": wp,
+        "last_sequence": play["sequence"],
+        "plays_seen": game["plays_seen"] + 1,
+        "pending": pending,
+        "rated": rated,
+    }
+    if not tweet:  # the common case
+        return (
+            {
+                "game_id": game_id,
+                "play_id": play_id,
+                "win_prob_home": round(wp, 6),
+                "significance": sig["total_score"],
+                "tweet": False,
+                "urgency": sig["urgency"],
+                "style": sig["style"],
+                "text": None,
+                "command": None,
+                "decisive": sig["decisive"],
+            },
+            new_game,
+            budget,
+        )
+    budget = tweet_budget.spend(budget, game_id, play_id)
+    told = {**play, "description": game["pending"]["description"]} if game.get("pending") else play
+    text = tweet_text.render(told, sig["style"], wp)
+    mark_tweeted(new_game, sig, play)
+    command = {
+        "command_id": command_id(account, game_id, play_id),
+        "account": account,
+        "league": league,
+        "game_id": game_id,
+        "play_id": play_id,
+        "text": text,
+        "style": sig["style"],
+        "urgency": sig["urgency"],
+        "significance": sig["total_score"],
+        "win_prob_home": wp,
+        "occurred_at": play["occurred_at"],
+    }
+    decision = _decision(play, wp, sig["total_score"], tweet, sig["urgency"], sig["style"], text)
+    decision.update(command=command, decisive=sig["decisive"])
+    return decision, new_game, budget
+
+
+def _decision(
+    play: dict[str, Any], wp: float, significance: float, tweet: bool, urgency: str, style: str, text: str | None
+) -> dict[str, Any]:
+    return {
+        "game_id": play["game_id"],
+        "play_id": play["play_id"],
+        "win_prob_home": round(wp, 6),
+        "significance": significance,
+        "tweet": tweet,
+        "urgency": urgency,
+        "style": style,
+        "text": text,
+        "command": None,
+        "decisive": 0.0,
+    }

@@ -1,0 +1,387 @@
+"""What every agent module gets from the app: declared topics, Avro tables, encoding and dead letters.
+
+Agents stay thin: decode with :meth:`AgentContext.decode` (bad input goes to ``dead-letters`` and the agent
+goes on), call pure domain functions, update tables, :meth:`AgentContext.send` the results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from schemas.codec import get_codec
+from schemas.exceptions import SchemaError
+from streams.exceptions import InvalidRecord
+from streams.runtime.changelog_catchup import install_catchup
+from streams.runtime.faust_codec import AvroRecordCodec, JsonStateCodec, Utf8Codec
+from streams.settings import Settings
+from streams.topics import TopicSpec, topic
+
+log = logging.getLogger(__name__)
+
+
+def _take_queued(queue, pending: list, max_events: int) -> None:
+    """Move up to ``max_events - len(pending)`` queued items to ``pending`` at once.
+
+    ``get_nowait`` per item, in bulk: the items leave the deque together, then the queue's bookkeeping runs as
+    ``get_nowait`` would have run it (pressure-drop callbacks that resume the partitions' fetching, putters woken
+    for the freed room). A queue holding an error takes the per-item path, which raises it.
+    """
+    items = getattr(queue, "_queue", None)
+    if items is None or getattr(queue, "_errors", None) or not hasattr(queue, "maybe_endorse_pressure_drop"):
+        while len(pending) < max_events and not queue.empty():
+            pending.append(queue.get_nowait())
+        return
+    n = min(max_events - len(pending), len(items))
+    if n <= 0:
+        return
+    popleft = items.popleft
+    pending.extend([popleft() for _ in range(n)])
+    pressure = queue._pending_pressure_drop_callbacks
+    for _ in range(len(pressure)):
+        queue.maybe_endorse_pressure_drop()
+    putters = queue._putters
+    for _ in range(min(n, len(putters))):
+        queue._wakeup_next(putters)
+
+
+class AgentContext:
+    """Shared plumbing of the Faust app's agents."""
+
+    def __init__(self, app: faust.App, settings: Settings):
+        self.app = app
+        self.settings = settings
+        self.codec = get_codec()
+        self._topics: dict[str, faust.TopicT] = {}
+        self.tables: dict[str, faust.Table] = {}  # shared between agents, e.g. "games"
+        self.dead_letter_count = 0
+        self._crashing: set[asyncio.Future] = set()
+
+    def topic(self, name: str) -> faust.TopicT:
+        """The Faust topic for a declared topic; values are raw bytes (decoded by :meth:`decode`)."""
+        if name not in self._topics:
+            spec = topic(name)
+            self._topics[name] = self.app.topic(
+                spec.name,
+                key_type=bytes,
+                value_type=bytes,
+                key_serializer="raw",
+                value_serializer="raw",
+                partitions=spec.partitions,
+                internal=False,
+            )
+        return self._topics[name]
+
+    def table(self, name: str, schema: str, source_topic: str, help_text: str = "") -> faust.Table:
+        """An in-memory table backed by a compacted changelog whose values are Avro records of ``schema``.
+
+        ``schema="JsonState"`` stores a pure module's JSON-able state dict (wrapped in the Avro record).
+
+        The table is co-partitioned with ``source_topic`` (the topic whose events update it); after a
+        restart it is recovered from its changelog to the true end (see ``changelog_catchup``).
+        """
+        table = self.app.Table(name, partitions=topic(source_topic).partitions, help=help_text)
+        # Faust derives serializers from types (JSON by default) and built the changelog topic with them
+        # when the table was registered: switch both to our codecs before anything is read or written.
+        table.key_serializer = Utf8Codec()
+        table.value_serializer = JsonStateCodec() if schema == "JsonState" else AvroRecordCodec(schema)
+        table.changelog_topic = table._new_changelog_topic()
+        install_catchup(self.app, table, source_topic)
+        self.tables[name] = table
+        return table
+
+    def store(self, table: faust.Table, key: str, value: Any, partition: int) -> None:
+        """Write one key of a table and its changelog record (to ``partition``, the source event's partition).
+
+        Agents call this once per changed key per batch (bulk update), not once per event.
+        """
+        table.data[key] = value
+        table.send_changelog(partition, key, value)
+
+    async def store_many(self, table: faust.Table, changes: dict[str, tuple[int, Any]]) -> None:
+        """:meth:`store` for a batch's changed keys (``key -> (partition, value)``), straight to the producer.
+
+        Faust's ``send_changelog`` queues each record in its producer buffer, which a background task sends one by
+        one; at a few hundred writes per second that queue fills, and the stream stops on it. This serializes with
+        the table's codecs and hands the records to the producer at once; like Faust's changelog writes they are
+        flushed before offsets commit, and a write the broker refuses stops the worker (its table would be lost).
+        """
+        self.update_memory(table, changes)
+        await self.send_changelogs(table, changes)
+
+    def _on_changelog_written(self, written: asyncio.Future) -> None:
+        exc = None if written.cancelled() else written.exception()
+        if written.cancelled() or exc is not None:
+            log.error("changelog write failed: %r", exc or "cancelled")
+            self.crash(exc or RuntimeError("changelog write cancelled"))
+
+    async def batches(
+        self, stream: faust.StreamT, max_events: int, *, ack: bool = True
+    ) -> AsyncIterator[list[faust.EventT]]:
+        """The agent's events in batches: everything already queued (up to ``max_events``), without waiting.
+
+        A lean replacement for ``stream.take_events``, which hands every event through the Stream machinery
+        (processors, sensors, a buffer hand-off per event) and holds a batch back for its ``within`` window. This
+        reads the agent's channel queue directly: it waits only for the first event, then takes what is queued,
+        so a backlog gives full batches and a quiet topic gives a batch per event, at once. Faust's semantics
+        are kept: events fetched before a rebalance are dropped unprocessed (as ``Stream`` drops them), each
+        message is tracked as unacked, and a batch's events are acked (their offsets become committable) only
+        when the agent asks for the next batch, i.e. after it has processed and published this one; with
+        ``ack=False`` the agent acks them itself (:meth:`ack`, e.g. through a :class:`WriteBehind`).
+        """
+        app = self.app
+        consumer = app.consumer
+        queue = stream.channel.queue
+        on_message_in = app.sensors.on_message_in
+        while not app.should_stop:
+            try:
+                pending = [await queue.get()]
+            except StopAsyncIteration:  # the channel was closed: the worker is stopping
+                return
+            _take_queued(queue, pending, max_events)
+            generation = app.consumer_generation_id
+            active = app.flow_control.is_active()
+            acking_topics = app.topics._acking_topics
+            add_unacked = consumer._unacked_messages.add
+            sensors = any(True for _ in app.sensors)
+            events: list[faust.EventT] = []
+            for event in pending:
+                if not isinstance(event, faust.Event):
+                    continue
+                message = event.message
+                if not active or message.generation_id != generation:
+                    continue  # fetched before a rebalance: Faust's Stream drops these too (not acked)
+                if not message.tracked and message.topic in acking_topics:
+                    message.tracked = True
+                    add_unacked(message)
+                    if sensors:
+                        on_message_in(message.tp, message.offset, message)
+                events.append(event)
+            if not events:
+                continue
+            yield events
+            if ack:
+                self.ack(events)
+
+    def ack(self, events: list[faust.EventT]) -> None:
+        """Acknowledge processed events: their offsets become committable (as ``Event.ack`` per event)."""
+        consumer = self.app.consumer
+        messages = [event.message for event in events]
+        ack_many = getattr(consumer, "ack_many", None)
+        if ack_many is not None:
+            committable = ack_many(messages)
+        else:
+            committable = [message for message in messages if message.ack(consumer)]
+        if committable and any(True for _ in self.app.sensors):
+            on_message_out = self.app.sensors.on_message_out
+            for message in committable:
+                on_message_out(message.tp, message.offset, message)
+
+    async def decode(
+        self, event: faust.EventT, spec: TopicSpec, validate=None, *, report: bool = True
+    ) -> tuple[str, dict[str, Any]] | None:
+        """Decode an event of ``spec``; on failure send a dead letter and return ``None``.
+
+        ``report=False`` for an agent that is not the topic's main reader: the main reader already sends the dead
+        letter, so a bad message is reported once, not once per agent.
+        """
+        try:
+            name, record = self.codec.decode(event.value, spec.value_schemas)
+            if validate is not None:
+                validate(record)
+            return name, record
+        except (SchemaError, InvalidRecord) as exc:
+            if report:
+                await self.dead_letter(event, str(exc))
+            return None
+
+    def decode_batch(
+        self, events: list[faust.EventT], spec: TopicSpec, validate=None
+    ) -> tuple[list[tuple[faust.EventT, dict[str, Any]]], list[tuple[faust.EventT, str]]]:
+        """Decode a batch without awaiting per event: ``(good (event, record) pairs, failed (event, reason) pairs)``.
+
+        One :meth:`Codec.decode_many` call for the whole batch; the caller sends the failures to
+        :meth:`dead_letters`.
+        """
+        good: list[tuple[faust.EventT, dict[str, Any]]] = []
+        failed: list[tuple[faust.EventT, str]] = []
+        decoded = self.codec.decode_many([event.value for event in events], spec.value_schemas)
+        for event, result in zip(events, decoded, strict=True):
+            if isinstance(result, SchemaError):
+                failed.append((event, str(result)))
+                continue
+            record = result[1]
+            if validate is not None:
+                try:
+                    validate(record)
+                except InvalidRecord as exc:
+                    failed.append((event, str(exc)))
+                    continue
+            good.append((event, record))
+        return good, failed
+
+    async def dead_letters(self, failed: list[tuple[faust.EventT, str]]) -> None:
+        """:meth:`dead_letter` each ``(event, reason)``."""
+        for event, reason in failed:
+            await self.dead_letter(event, reason)
+
+    async def dead_letter(self, event: faust.EventT, reason: str, agent: str = "") -> None:
+        """Send the raw message with its origin and ``reason`` to ``dead-letters``.
+
+        Sent before the event is acknowledged; Faust flushes the producer before it commits offsets, so a
+        dead letter is never lost (at-least-once).
+        """
+        msg = event.message
+        letter = {
+            "source_topic": msg.topic,
+            "partition": msg.partition,
+            "offset": msg.offset,
+            "key": msg.key if isinstance(msg.key, bytes) else None,
+            "value": msg.value if isinstance(msg.value, bytes) else b"",
+            "reason": reason[:1000],
+            "agent": agent or self.settings.app_id,
+            "failed_at": datetime.now(UTC),
+        }
+        self.dead_letter_count += 1
+        log.warning("dead letter %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
+        await self.topic("dead-letters").send(
+            key=msg.topic.encode(), value=self.codec.encode("DeadLetter", letter), force=True
+        )
+
+    async def send(self, topic_name: str, record: dict[str, Any], schema: str | None = None) -> asyncio.Future:
+        """Encode ``record`` and send it now, keyed per the topic's contract (flushed before offsets commit).
+
+        Returns the delivery future; :meth:`publish` awaits a whole batch of them.
+        """
+        spec = topic(topic_name)
+        return await self.topic(topic_name).send(
+            key=spec.key_of(record).encode(),
+            value=self.codec.encode(schema or spec.schema, record),
+            partition=spec.partition_of(record),
+            force=True,
+        )
+
+    async def publish(self, outputs: list[tuple[str, dict[str, Any]]]) -> None:
+        """Send ``(topic, record)`` outputs and wait until the broker has them all.
+
+        Call this before writing the table changes that the outputs came from: if the worker dies in between,
+        the inputs are redelivered and recomputed from the older state, so an output is repeated (with the
+        same deterministic id) but never lost.
+        """
+        if outputs:
+            await await_all(await self.send_outputs(outputs))
+
+    async def send_outputs(self, outputs: list[tuple[str, dict[str, Any]]]) -> list[asyncio.Future]:
+        """Encode and send ``(topic, record)`` outputs; return their delivery futures (not awaited).
+
+        Straight to the producer (the values are already bytes): Faust's ``Topic.send`` adds serializer, sensor
+        and callback bookkeeping per message. ``producer.send`` only queues the record, so a batch's outputs travel
+        in a few produce requests.
+        """
+        send = self.app.producer.send
+        encode = self.codec.encode
+        futures = []
+        for name, record in outputs:
+            spec = topic(name)
+            key = spec.key_of(record).encode()
+            value = encode(spec.schema, record)
+            futures.append(await send(spec.name, key, value, spec.partition_of(record), None, None))
+        return futures
+
+    def write_behind(self, depth: int = 2) -> WriteBehind:
+        """A :class:`WriteBehind` for one agent (its batches in order)."""
+        return WriteBehind(self, depth)
+
+    @staticmethod
+    def update_memory(table: faust.Table, changes: dict[str, tuple[int, Any]]) -> None:
+        """Apply ``changes`` (``key -> (partition, value)``) to the table's in-memory data only; the changelog
+        records follow through :meth:`send_changelogs` (see :class:`WriteBehind`)."""
+        data = table.data
+        for key, (_, value) in changes.items():
+            data[key] = value
+
+    async def send_changelogs(self, table: faust.Table, changes: dict[str, tuple[int, Any]]) -> None:
+        """The changelog records of ``changes`` (``key -> (partition, value)``, already in ``table.data``)."""
+        send = self.app.producer.send
+        changelog = table.changelog_topic.get_topic_name()
+        dump_key, dump_value = table.key_serializer.dumps, table.value_serializer.dumps
+        on_written = self._on_changelog_written
+        for key, (partition, value) in changes.items():
+            written = await send(changelog, dump_key(key), dump_value(value), partition, None, None)
+            written.add_done_callback(on_written)
+
+    def crash(self, exc: BaseException) -> None:
+        """Stop the worker on an error it must not run past (a lost output or table write)."""
+        self._crashing.add(asyncio.ensure_future(self.app.crash(exc)))
+
+
+async def await_all(futures: list[asyncio.Future]) -> None:
+    """Wait for every future; raise the first error."""
+    if futures:
+        await asyncio.gather(*futures)
+
+
+class WriteBehind:
+    """Finishes an agent's batches in the background, in order, while the agent goes on with the next batch.
+
+    For each batch: wait until the broker has the batch's outputs, then send the changelog records of its table
+    changes, then ack its events (their offsets become committable; Faust flushes the changelogs before it commits
+    them). The order of at-least-once is the one :meth:`AgentContext.publish` keeps: outputs acknowledged before
+    the changes they came from are written, changes before offsets. The agent updates the tables' in-memory data
+    at once, so the next batch is decided on the latest state; a crash loses that memory, and the uncommitted
+    events are redelivered and decided again from the last written state. At most ``depth`` batches are pending:
+    :meth:`submit` waits for the oldest beyond that. A failed output or table write stops the worker.
+    """
+
+    def __init__(self, ctx: AgentContext, depth: int = 2):
+        self.ctx = ctx
+        self.depth = max(1, depth)
+        self._pending: deque[asyncio.Future] = deque()
+
+    async def submit(
+        self,
+        outputs: list[asyncio.Future],
+        writes: list[tuple[faust.Table, dict[str, tuple[int, Any]]]],
+        events: list[faust.EventT],
+    ) -> None:
+        pending = self._pending
+        while pending and pending[0].done():
+            pending.popleft()
+        while len(pending) >= self.depth:
+            await asyncio.shield(pending.popleft())
+        previous = pending[-1] if pending else None
+        finish = asyncio.ensure_future(self._finish(previous, outputs, writes, events))
+        finish.add_done_callback(self._on_finished)
+        pending.append(finish)
+        # Let the loop run once: the producer's sender sends the batch's outputs now, and the consumer hands over
+        # fetched records (an agent with a full queue otherwise runs batch after batch without ever yielding).
+        await asyncio.sleep(0)
+
+    async def drain(self) -> None:
+        """Wait until every submitted batch is finished."""
+        while self._pending:
+            await asyncio.shield(self._pending.popleft())
+
+    async def _finish(self, previous, outputs, writes, events) -> None:
+        if previous is not None:
+            await previous
+        await await_all(outputs)
+        if self.ctx.app.should_stop:
+            return  # stopping: nothing more is written; the events stay unacked and are redelivered
+        for table, changes in writes:
+            await self.ctx.send_changelogs(table, changes)
+        self.ctx.ack(events)
+
+    def _on_finished(self, finish: asyncio.Future) -> None:
+        if finish.cancelled():
+            return  # the worker is stopping: the batch's events stay unacked and are redelivered
+        exc = finish.exception()
+        if exc is not None and not self.ctx.app.should_stop:
+            log.error("a batch's outputs or table writes failed: %r", exc)
+            self.ctx.crash(exc)

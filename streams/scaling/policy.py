@@ -1,0 +1,406 @@
+"""Predictive scaling policy (pure): decides each league's agent count from a forecast and the present.
+
+State in, state out: the state is a JSON-able dict (a Faust table keyed by league keeps it); time comes
+from the input (``now`` in epoch seconds), never from a clock. Rules, in order of precedence:
+
+1. emergency scale-down by 30% of the workers running when CPU > 90% or memory > 85%;
+2. a manual override that disables scaling holds the pool (overrides also set min/max, and expire);
+3. desired = max(predictive, reactive): forecast x (1 + error-quantile headroom) x event multiplier over
+   capacity per agent x target utilization, and never fewer than the last observed workload needs at
+   full capacity per agent; pre-scaling to
+   ``base_agents x game_day_multiplier`` from 30 minutes before a scheduled game to its end;
+4. bounds: profile floor/ceiling (peak hours, season), overrides, ``max_total_agents`` over all leagues;
+   no scale-up while CPU >= 80% or memory >= 70%, nor within an emergency cut's cooldown (even below the floor);
+5. asymmetric cooldowns: up after ``up_cooldown_seconds``, down only after ``down_cooldown_seconds`` and
+   only to the highest desired count of the last ``down_cooldown_seconds`` (no flapping).
+
+In forecast-only mode decisions are recorded and emitted with ``forecast_only=True`` and nobody acts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from streams.exceptions import InvalidRecord
+from streams.scaling.league_profiles import LeagueProfile
+
+SCALE_UP = "scale_up"
+SCALE_DOWN = "scale_down"
+EMERGENCY = "emergency_scale_down"
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Knobs of the policy (settings fill them in the agent; CLI flags in the backtest)."""
+
+    capacity_per_agent: float = 1.0
+    target_utilization: float = 0.7
+    min_agents: int = 1
+    max_agents: int = 150
+    max_total_agents: int = 150
+    max_cpu_percent: float = 80.0
+    max_memory_percent: float = 70.0
+    emergency_cpu_percent: float = 90.0
+    emergency_memory_percent: float = 85.0
+    emergency_cut: float = 0.3
+    emergency_cooldown_seconds: float = 120.0
+    up_cooldown_seconds: float = 60.0
+    down_cooldown_seconds: float = 300.0
+    prescale_seconds: float = 1800.0
+    forecast_only: bool = False
+    history_size: int = 50
+    # False: commands are bare ``{"action", "agents_after"}`` (no id, reason or history): for backtests
+    emit_commands: bool = True
+
+    @classmethod
+    def from_settings(cls, settings, **changes: Any) -> PolicyConfig:
+        """The policy knobs from the settings object (``scaling_*`` fields), with ``changes`` applied."""
+        fields = {
+            "capacity_per_agent": settings.scaling_capacity_per_agent,
+            "target_utilization": settings.scaling_target_utilization,
+            "min_agents": settings.scaling_min_agents,
+            "max_agents": settings.scaling_max_agents,
+            "max_total_agents": settings.scaling_max_total_agents,
+            "max_cpu_percent": settings.scaling_max_cpu_percent,
+            "max_memory_percent": settings.scaling_max_memory_percent,
+            "emergency_cpu_percent": settings.scaling_emergency_cpu_percent,
+            "emergency_memory_percent": settings.scaling_emergency_memory_percent,
+            "emergency_cut": settings.scaling_emergency_cut,
+            "up_cooldown_seconds": settings.scaling_up_cooldown_seconds,
+            "down_cooldown_seconds": settings.scaling_down_cooldown_seconds,
+            "prescale_seconds": settings.scaling_prescale_seconds,
+            "forecast_only": settings.scaling_forecast_only,
+        }
+        fields.update({k: v for k, v in changes.items() if v is not None})
+        return cls(**fields)
+
+    def __post_init__(self) -> None:
+        if self.capacity_per_agent <= 0:
+            raise ValueError("capacity per agent must be positive")
+        if not 0 < self.target_utilization <= 1:
+            raise ValueError("target utilization must be in (0, 1]")
+        if self.min_agents < 0 or self.max_agents < max(self.min_agents, 1):
+            raise ValueError("need 0 <= min agents <= max agents and max agents >= 1")
+        for name in ("up_cooldown_seconds", "down_cooldown_seconds", "emergency_cooldown_seconds", "prescale_seconds"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name.replace('_', ' ')} must not be negative")
+
+
+def new_state(league: str, agents: int) -> dict[str, Any]:
+    """The state of a league before any decision."""
+    return {
+        "league": league,
+        "agents": int(agents),
+        "last_scale_at": None,
+        "last_emergency_at": None,
+        "recent_desired": [],
+        "overrides": {},
+        "events": [],
+        "games": [],
+        "history": [],
+    }
+
+
+def _epoch(value: Any) -> float:
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def validate_scaling_input(name: str, record: dict) -> None:
+    """Raise ``InvalidRecord`` if a LeagueEvent or ScalingOverride cannot be applied (a NaN or infinite multiplier,
+    a non-positive duration, negative or crossed agent bounds): bad input goes to dead letters, not into the state."""
+    problems = []
+    if name == "LeagueEvent":
+        multiplier = record.get("multiplier")
+        if multiplier is not None and not (
+            isinstance(multiplier, int | float) and math.isfinite(multiplier) and multiplier > 0
+        ):
+            problems.append(f"multiplier {multiplier} is not a positive number")
+        if record["duration_seconds"] <= 0:
+            problems.append(f"duration_seconds {record['duration_seconds']} is not positive")
+    elif name == "ScalingOverride":
+        low, high = record.get("min_agents"), record.get("max_agents")
+        for field, value in (("min_agents", low), ("max_agents", high)):
+            if value is not None and value < 0:
+                problems.append(f"{field} {value} is negative")
+        if low is not None and high is not None and low > high:
+            problems.append(f"min_agents {low} is above max_agents {high}")
+    if problems:
+        raise InvalidRecord(f"invalid {name}: " + "; ".join(problems))
+
+
+def add_override(state: dict, override: dict) -> dict:
+    """Record a ScalingOverride (replaces one with the same id); it applies until ``expires_at``."""
+    overrides = dict(state["overrides"])
+    overrides[override["override_id"]] = {
+        "predictive_enabled": bool(override.get("predictive_enabled", True)),
+        "min_agents": override.get("min_agents"),
+        "max_agents": override.get("max_agents"),
+        "reason": override.get("reason", ""),
+        "expires_at": _epoch(override["expires_at"]),
+        "created_at": _epoch(override.get("created_at", 0.0)),
+    }
+    return {**state, "overrides": overrides}
+
+
+def add_league_event(state: dict, event: dict, profile: LeagueProfile | None = None) -> dict:
+    """Record a LeagueEvent (multiplier for its duration) or a ScheduledGame (pre-scaling).
+
+    A LeagueEvent without a multiplier takes the league profile's breaking-news multiplier (1 without a profile).
+    """
+    if "scheduled_start" in event:
+        games = [g for g in state["games"] if g[1] != event["game_id"]]
+        games.append([_epoch(event["scheduled_start"]), event["game_id"]])
+        return {**state, "games": sorted(games)}
+    start = _epoch(event["starts_at"])
+    multiplier = event.get("multiplier")
+    if multiplier is None:
+        multiplier = profile.breaking_news_multiplier if profile is not None else 1.0
+    events = [e for e in state["events"] if e[3] != event["event_id"]]
+    events.append([start, start + int(event["duration_seconds"]), float(multiplier), event["event_id"]])
+    return {**state, "events": sorted(events)}
+
+
+def command_id(league: str, at: float, before: int, after: int, action: str) -> str:
+    """Deterministic id of a decision: the same cause (league, sample time, change) gives the same id."""
+    return hashlib.sha256(f"{league}|{round(at * 1000)}|{before}|{after}|{action}".encode()).hexdigest()[:32]
+
+
+def decide(
+    state: dict,
+    now: float,
+    workload: float,
+    forecast: float | None,
+    config: PolicyConfig,
+    *,
+    headroom: float = 0.0,
+    cpu_percent: float = 0.0,
+    memory_percent: float = 0.0,
+    target_t: float | None = None,
+    profile: LeagueProfile | None = None,
+    other_agents: int = 0,
+    upcoming: float | Callable[[], float | None] | None = None,
+    active_agents: int | None = None,
+) -> tuple[dict, dict | None]:
+    """One decision at ``now`` for the interval ending at ``target_t``; returns (new state, command or None).
+
+    ``upcoming`` is the forecast for the interval after that one (or a function computing it, called only
+    when a scale-down is considered): a scale-down never goes below what it needs (no agents are removed
+    that the next interval would add back: no flapping). ``active_agents`` is the number of workers the
+    servers report running (None or 0: unknown); an emergency cuts what really runs.
+    """
+    agents = state["agents"]
+    target_t = now if target_t is None else target_t
+    if state["overrides"] or state["events"] or state["games"]:
+        state = _expire(state, now)
+
+    if cpu_percent > config.emergency_cpu_percent or memory_percent > config.emergency_memory_percent:
+        last = state["last_emergency_at"]
+        running = active_agents if active_agents else agents
+        if running > 1 and (last is None or now - last >= config.emergency_cooldown_seconds):
+            after = max(1, int(running * (1.0 - config.emergency_cut)))
+            reason = f"emergency: cpu {cpu_percent:.0f}% memory {memory_percent:.0f}%"
+            state = {**state, "last_emergency_at": now}
+            return _act(state, now, after, EMERGENCY, reason, forecast, config)
+        return state, None
+
+    overrides = state["overrides"].values()
+    if overrides and any(not o["predictive_enabled"] for o in overrides):
+        return state, None
+
+    capacity = config.capacity_per_agent * config.target_utilization
+    multiplier, why = _event_multiplier(state, target_t) if state["events"] else (1.0, "forecast")
+    predicted = 0.0 if forecast is None else forecast * (1.0 + headroom) * multiplier
+    desired = math.ceil(predicted / capacity - 1e-9)
+    needed = math.ceil(workload / config.capacity_per_agent - 1e-9)
+    if needed > desired:
+        desired = needed
+    game_reason = None
+    if profile is not None:
+        game = _game_in_window(state, target_t, config.prescale_seconds, profile.game_duration_seconds)
+        if game is not None:
+            game_agents = math.ceil(profile.base_agents * profile.game_day_multiplier)
+            if game_agents > desired:
+                desired, game_reason = game_agents, f"game {game}: pre-scaling x{profile.game_day_multiplier:g}"
+
+    floor, ceiling = config.min_agents, config.max_agents
+    if profile is not None:
+        floor, ceiling = max(floor, profile.floor_agents(target_t)), min(ceiling, profile.ceiling_agents(target_t))
+    if overrides:
+        for o in overrides:
+            if o["min_agents"] is not None:
+                floor = max(floor, o["min_agents"])
+            if o["max_agents"] is not None:
+                ceiling = min(ceiling, o["max_agents"])
+    total_room = config.max_total_agents - other_agents
+    if total_room < ceiling:
+        ceiling = total_room if total_room > 0 else 0
+    unbounded = desired
+    bounded = floor if desired < floor else desired
+    if bounded > ceiling:
+        bounded = ceiling
+
+    desired = bounded
+
+    if desired > agents:
+        resources_tight = cpu_percent >= config.max_cpu_percent or memory_percent >= config.max_memory_percent
+        emergency = state["last_emergency_at"]
+        if (resources_tight and agents >= floor) or (
+            emergency is not None and now - emergency < config.emergency_cooldown_seconds
+        ):  # an emergency cut holds for its cooldown, even below the floor: adding workers back would undo it
+            return _remember(state, now, agents, config), None
+
+    # recent = _recent(state, now, desired, config), inlined (hot path)
+    horizon = now - config.down_cooldown_seconds
+    recent = state["recent_desired"]
+    recent = [d for d in recent if d[0] > horizon] if recent and recent[0][0] <= horizon else list(recent)
+    recent.append([now, desired])
+    last = state["last_scale_at"]
+    if desired > agents:
+        if agents < floor or last is None or now - last >= config.up_cooldown_seconds:
+            reason = partial(
+                _reason, game_reason, predicted, workload, why, config, bounded, unbounded, floor, ceiling, overrides
+            )
+            return _act(state, now, desired, SCALE_UP, reason, forecast, config, recent)
+    elif desired < agents:
+        if agents > ceiling:  # an override or a limit lowered the ceiling: obey at once
+            reason = partial(
+                _reason, game_reason, predicted, workload, why, config, bounded, unbounded, floor, ceiling, overrides
+            )
+            return _act(state, now, ceiling, SCALE_DOWN, reason, forecast, config, recent)
+        if last is None or now - last >= config.down_cooldown_seconds:
+            stable = max([n for _, n in recent])
+            if upcoming is not None and stable < agents:
+                expected = upcoming() if callable(upcoming) else upcoming
+                if expected is not None:
+                    ahead = math.ceil(expected * multiplier / capacity - 1e-9)  # the point forecast: no headroom
+                    stable = max(stable, min(ahead, ceiling))
+            if stable < agents:
+                reason = partial(
+                    _reason,
+                    game_reason,
+                    predicted,
+                    workload,
+                    why,
+                    config,
+                    bounded,
+                    unbounded,
+                    floor,
+                    ceiling,
+                    overrides,
+                )
+                return _act(state, now, stable, SCALE_DOWN, partial(_stable, reason), forecast, config, recent)
+    return {**state, "recent_desired": recent}, None
+
+
+def _reason(
+    game_reason: str | None,
+    predicted: float,
+    workload: float,
+    why: str,
+    config: PolicyConfig,
+    bounded: int,
+    unbounded: int,
+    floor: int,
+    ceiling: int,
+    overrides=(),
+) -> str:
+    """Why ``decide`` acts (formatted only when a command is emitted: backtests never format it)."""
+    if game_reason:
+        text = game_reason
+    elif predicted >= workload * config.target_utilization:
+        text = f"forecast {predicted:.4g}" + ("" if why == "forecast" else f" ({why})")
+    else:
+        text = f"observed load {workload:.4g}"
+    if bounded == unbounded:
+        return text
+    limits = [o["reason"] for o in overrides if o["min_agents"] == floor or o["max_agents"] == ceiling]
+    return f"{text}; bounded to [{floor}, {ceiling}]" + (f" by override: {'; '.join(limits)}" if limits else "")
+
+
+def _stable(reason: Callable[[], str]) -> str:
+    return f"{reason()}; stable for the cooldown"
+
+
+def _expire(state: dict, now: float) -> dict:
+    changed = {}
+    if state["overrides"] and any(o["expires_at"] <= now for o in state["overrides"].values()):
+        changed["overrides"] = {k: o for k, o in state["overrides"].items() if o["expires_at"] > now}
+    if state["events"] and state["events"][0][1] <= now:
+        changed["events"] = [e for e in state["events"] if e[1] > now]
+    if state["games"] and state["games"][0][0] + 86400 <= now:
+        changed["games"] = [g for g in state["games"] if g[0] + 86400 > now]
+    return {**state, **changed} if changed else state
+
+
+def _event_multiplier(state: dict, t: float) -> tuple[float, str]:
+    best, why = 1.0, "forecast"
+    for start, end, multiplier, event_id in state["events"]:
+        if start <= t < end and multiplier > best:
+            best, why = multiplier, f"event {event_id} x{multiplier:g}"
+    return best, why
+
+
+def _game_in_window(state: dict, t: float, before: float, duration: float) -> str | None:
+    for start, game_id in state["games"]:
+        if start - before <= t < start + duration:
+            return game_id
+    return None
+
+
+def _recent(state: dict, now: float, desired: int, config: PolicyConfig) -> list:
+    """The desired counts of the last ``down_cooldown_seconds``, with ``desired`` at ``now`` (a new list)."""
+    horizon = now - config.down_cooldown_seconds
+    recent = state["recent_desired"]
+    recent = [d for d in recent if d[0] > horizon] if recent and recent[0][0] <= horizon else list(recent)
+    recent.append([now, desired])
+    return recent
+
+
+def _remember(state: dict, now: float, desired: int, config: PolicyConfig) -> dict:
+    return {**state, "recent_desired": _recent(state, now, desired, config)}
+
+
+def _act(
+    state: dict,
+    now: float,
+    after: int,
+    action: str,
+    reason: str | Callable[[], str],
+    forecast: float | None,
+    config: PolicyConfig,
+    recent: list | None = None,
+) -> tuple[dict, dict]:
+    """The state after acting (with ``recent`` as its recent desired counts, if given) and the command."""
+    if not config.emit_commands:
+        state = {**state, "agents": after, "last_scale_at": now}
+        if recent is not None:
+            state["recent_desired"] = recent
+        return state, {"action": action, "agents_after": after}
+    if callable(reason):
+        reason = reason()
+    before = state["agents"]
+    league = state["league"]
+    cid = command_id(league, now, before, after, action)
+    entry = {"at": now, "before": before, "after": after, "action": action, "reason": reason, "command_id": cid}
+    history = [*state["history"][-(config.history_size - 1) :], entry] if config.history_size else []
+    state = {**state, "agents": after, "last_scale_at": now, "history": history}
+    if recent is not None:
+        state["recent_desired"] = recent
+    command = {
+        "command_id": cid,
+        "league": league,
+        "agents_before": before,
+        "agents_after": after,
+        "action": action,
+        "reason": reason,
+        "forecast": forecast,
+        "forecast_only": config.forecast_only,
+        "decided_at": datetime.fromtimestamp(now, UTC),
+    }
+    return state, command

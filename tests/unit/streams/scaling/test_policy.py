@@ -1,0 +1,430 @@
+"""Each rule of the scaling policy, with an injected clock (times are plain epoch seconds)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from schemas.codec import get_codec
+from streams.exceptions import InvalidRecord
+from streams.scaling.league_profiles import LeagueProfile, load_profiles
+from streams.scaling.policy import (
+    PolicyConfig,
+    add_league_event,
+    add_override,
+    command_id,
+    decide,
+    new_state,
+    validate_scaling_input,
+)
+from streams.scaling.state import add_metrics, from_record, new_league_state, to_record
+
+T0 = 1_767_254_400.0  # 2026-01-01 08:00 UTC
+CFG = PolicyConfig(capacity_per_agent=1.0, target_utilization=0.5, up_cooldown_seconds=60, down_cooldown_seconds=600)
+
+
+def step(state, t, workload, forecast=None, **kw):
+    return decide(state, t, workload, workload if forecast is None else forecast, kw.pop("config", CFG), **kw)
+
+
+def test_predictive_term_uses_headroom_and_target_utilization():
+    state, cmd = step(new_state("NBA", 1), T0, 1.0, forecast=4.0, headroom=0.25)
+    assert state["agents"] == 10  # 4 * 1.25 / (1.0 * 0.5)
+    assert cmd["action"] == "scale_up" and cmd["agents_before"] == 1 and cmd["agents_after"] == 10
+    assert cmd["forecast"] == 4.0 and not cmd["forecast_only"]
+
+
+def test_never_below_what_the_observed_load_needs():
+    state, _ = step(new_state("NBA", 1), T0, 7.0, forecast=0.5)
+    assert state["agents"] == 7  # reactive floor: 7 work units/s at 1 per agent
+
+
+def test_scale_up_fast_scale_down_slow_without_flapping():
+    state, _ = step(new_state("NBA", 1), T0, 5.0)
+    assert state["agents"] == 10
+    state, cmd = step(state, T0 + 30, 1.0)  # load drops at once: no scale-down inside the cooldown
+    assert cmd is None and state["agents"] == 10
+    state, cmd = step(state, T0 + 90, 6.0)  # up again after the up cooldown
+    assert cmd["action"] == "scale_up" and state["agents"] == 12
+    for t in (T0 + 300, T0 + 600):
+        state, cmd = step(state, t, 1.0)
+        assert cmd is None
+    state, cmd = step(state, T0 + 700, 1.0)  # cooldown over, and every desired count in the window is 2
+    assert cmd["action"] == "scale_down" and state["agents"] == 2
+    state, cmd = step(state, T0 + 720, 2.0)  # an up right after a down waits for the up cooldown
+    assert cmd is None
+    state, cmd = step(state, T0 + 780, 2.0)
+    assert cmd["action"] == "scale_up" and state["agents"] == 4
+
+
+def test_no_scale_down_that_the_next_interval_would_undo():
+    state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
+    state, cmd = step(state, T0, 1.0, forecast=1.0, upcoming=4.0)  # load dips for one interval only
+    assert cmd["agents_after"] == 8  # not 2: the interval after needs 4 / 0.5 agents
+    state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
+    state, cmd = step(state, T0, 1.0, forecast=1.0, upcoming=20.0)
+    assert cmd is None and state["agents"] == 10
+
+
+def test_scale_down_goes_to_the_highest_recent_desire():
+    state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
+    state, _ = step(state, T0, 3.0)  # desired 6
+    state, _ = step(state, T0 + 100, 1.0, config=PolicyConfig(down_cooldown_seconds=0, target_utilization=0.5))
+    assert state["agents"] == 2
+    state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
+    state, cmd = step(state, T0, 3.0)
+    assert cmd["agents_after"] == 6
+
+
+def test_emergency_scale_down_by_30_percent_then_cooldown():
+    state = new_state("NBA", 20)
+    state, cmd = step(state, T0, 50.0, cpu_percent=95.0)
+    assert cmd["action"] == "emergency_scale_down" and state["agents"] == 14
+    state, cmd = step(state, T0 + 30, 50.0, memory_percent=90.0)  # within the emergency cooldown: hold
+    assert cmd is None and state["agents"] == 14
+    state, cmd = step(state, T0 + 150, 50.0, memory_percent=86.0)
+    assert cmd["agents_after"] == 9  # int(14 * 0.7)
+    state, cmd = step(state, T0 + 160, 50.0, cpu_percent=90.0)  # 90% is not above 90%: normal rules, but ...
+    assert cmd is None  # ... CPU >= 80% blocks any scale-up
+
+
+def test_emergency_cut_holds_for_its_cooldown_even_below_the_floor():
+    cfg = PolicyConfig(capacity_per_agent=1.0, target_utilization=0.5, up_cooldown_seconds=60, min_agents=20)
+    state, cmd = step(new_state("NBA", 20), T0, 5.0, cpu_percent=95.0, config=cfg)
+    assert cmd["action"] == "emergency_scale_down" and state["agents"] == 14
+    state, cmd = step(state, T0 + 30, 5.0, cpu_percent=40.0, config=cfg)  # CPU normal again; cooldown is 120 s
+    assert cmd is None and state["agents"] == 14
+    state, cmd = step(state, T0 + 121, 5.0, cpu_percent=40.0, config=cfg)
+    assert cmd["action"] == "scale_up" and state["agents"] == 20 and "bounded to [20" in cmd["reason"]
+
+
+def test_resource_limits_block_scale_up_only():
+    state, cmd = step(new_state("NBA", 2), T0, 10.0, memory_percent=70.0)
+    assert cmd is None and state["agents"] == 2
+    state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
+    state, cmd = step(state, T0, 1.0, cpu_percent=85.0)
+    assert cmd["action"] == "scale_down"
+
+
+def test_total_agent_limit_over_leagues_and_league_maximum():
+    state, _ = step(new_state("NBA", 1), T0, 100.0, other_agents=140)
+    assert state["agents"] == 10  # 150 in total, 140 used by the other leagues
+    cfg = PolicyConfig(target_utilization=0.5, max_agents=30)
+    state, _ = decide(new_state("NBA", 1), T0, 100.0, 100.0, cfg)
+    assert state["agents"] == 30
+
+
+def test_overrides_set_bounds_disable_and_expire():
+    state = add_override(
+        new_state("NBA", 2),
+        {
+            "override_id": "o1",
+            "league": "NBA",
+            "min_agents": 8,
+            "max_agents": None,
+            "reason": "playoffs",
+            "expires_at": T0 + 1000,
+            "created_at": T0,
+        },
+    )
+    state, cmd = step(state, T0, 1.0)
+    assert cmd["action"] == "scale_up" and state["agents"] == 8
+    assert cmd["reason"] == "forecast 1; bounded to [8, 150] by override: playoffs"
+    state, cmd = step(state, T0 + 900, 1.0)
+    assert cmd is None and state["agents"] == 8
+    state, cmd = step(state, T0 + 1600, 1.0)  # expired: back to what the load needs
+    assert cmd["action"] == "scale_down" and state["agents"] == 2 and state["overrides"] == {}
+    state = add_override(
+        state,
+        {
+            "override_id": "m",
+            "league": "NBA",
+            "predictive_enabled": False,
+            "reason": "maintenance",
+            "expires_at": T0 + 5000,
+            "created_at": T0,
+        },
+    )
+    state, cmd = step(state, T0 + 2000, 50.0)
+    assert cmd is None and state["agents"] == 2
+    state = add_override(
+        state, {"override_id": "cap", "league": "NBA", "max_agents": 1, "reason": "budget", "expires_at": T0 + 9000}
+    )
+    state = add_override(state, {"override_id": "m", "league": "NBA", "reason": "done", "expires_at": T0})
+    state, cmd = step(state, T0 + 2010, 50.0)  # a lowered ceiling applies at once, cooldown or not
+    assert cmd["agents_after"] == 1 and cmd["reason"] == "forecast 50; bounded to [1, 1] by override: budget"
+
+
+def test_pre_scaling_30_minutes_before_a_scheduled_game():
+    profile = LeagueProfile(
+        "NBA", base_agents=4, peak_hours=(20,), game_day_multiplier=2.5, game_duration_seconds=3 * 3600
+    )
+    start = T0 + 7200
+    state = add_league_event(
+        new_state("NBA", 1),
+        {"league": "NBA", "game_id": "g1", "home_team": "A", "away_team": "B", "scheduled_start": start},
+    )
+    state, cmd = step(state, start - 1900, 0.5, target_t=start - 1860, profile=profile)
+    assert state["agents"] == 2  # the profile's off-peak floor (half of base), no game yet
+    state, cmd = step(state, start - 1800, 0.5, target_t=start - 1770, profile=profile)
+    assert cmd["action"] == "scale_up" and state["agents"] == 10 and "g1" in cmd["reason"]
+    state, cmd = step(state, start + 3 * 3600 + 700, 0.5, target_t=start + 3 * 3600 + 730, profile=profile)
+    assert state["agents"] == 2
+
+
+def test_event_multiplier_for_its_duration():
+    state = add_league_event(
+        new_state("WNBA", 1),
+        {
+            "event_id": "trade",
+            "league": "WNBA",
+            "kind": "breaking_news",
+            "multiplier": 3.0,
+            "starts_at": T0,
+            "duration_seconds": 3600,
+        },
+    )
+    state, cmd = step(state, T0 + 10, 1.0, forecast=1.0)
+    assert state["agents"] == 6 and "trade" in cmd["reason"]
+    state, _ = step(state, T0 + 4000, 1.0, forecast=1.0)
+    assert state["agents"] == 2 and state["events"] == []
+
+
+def test_an_event_without_a_multiplier_takes_the_profiles_breaking_news_multiplier():
+    event = {"event_id": "news", "league": "NBA", "kind": "breaking_news", "multiplier": None}
+    event |= {"starts_at": T0, "duration_seconds": 3600}
+    profile = load_profiles()["NBA"]
+    state = add_league_event(new_state("NBA", 1), event, profile)
+    assert state["events"] == [[T0, T0 + 3600, profile.breaking_news_multiplier, "news"]]
+    _, cmd = step(state, T0 + 10, 1.0, forecast=1.0)
+    assert cmd["agents_after"] == 6 and "news x3" in cmd["reason"]  # 1.0 x 3.0 / (1.0 x 0.5)
+    assert add_league_event(new_state("NBA", 1), event)["events"][0][2] == 1.0  # no profile: no multiplier
+    explicit = add_league_event(new_state("NBA", 1), {**event, "multiplier": 1.5}, profile)
+    assert explicit["events"][0][2] == 1.5
+
+
+def test_forecast_only_mode_and_deterministic_ids():
+    cfg = PolicyConfig(target_utilization=0.5, forecast_only=True)
+    a = decide(new_state("NFL", 1), T0, 3.0, 3.0, cfg)[1]
+    b = decide(new_state("NFL", 1), T0, 3.0, 3.0, cfg)[1]
+    assert a["forecast_only"] and a == b
+    assert a["command_id"] == command_id("NFL", T0, 1, 6, "scale_up")
+    assert a["command_id"] != decide(new_state("NFL", 1), T0 + 1, 3.0, 3.0, cfg)[1]["command_id"]
+
+
+def test_history_is_bounded_and_state_is_json_and_avro():
+    cfg = PolicyConfig(target_utilization=0.5, up_cooldown_seconds=0, down_cooldown_seconds=0, history_size=5)
+    state = new_league_state("NBA", 1)
+    for i in range(20):
+        state, _ = decide(state, T0 + 60 * i, float(i % 2 * 10 + 1), None, cfg)
+    assert len(state["history"]) == 5
+    json.dumps(state)
+    state, _ = add_metrics(
+        state, {"server_id": "s1", "observed_at": T0, "workload": 2.0, "cpu_percent": 10.0, "memory_percent": 20.0}, 30
+    )
+    codec = get_codec()
+    record = to_record(state, T0, False)
+    _, decoded = codec.decode(codec.encode("ScalingState", record))
+    assert from_record(decoded) == {**state, "overrides": {}}
+
+
+def _sample(sid, dt, workload=1.0, **more):
+    sample = {"server_id": sid, "observed_at": T0 + dt, "workload": workload, "cpu_percent": dt % 100}
+    return {**sample, "memory_percent": 1, **more}
+
+
+def _metrics(state, sid, dt, workload=1.0, **more):
+    return add_metrics(state, _sample(sid, dt, workload, **more), 30)
+
+
+def test_league_interval_sums_servers_once_every_live_server_is_past_it():
+    state = new_league_state("NBA", 1)
+    closed = []
+    for sid, dt, w in [("a", 0, 1.0), ("b", 5, 2.0), ("a", 10, 3.0), ("b", 31, 4.0), ("a", 12, 9.0), ("a", 65, 1.0)]:
+        state, c = _metrics(state, sid, dt, w)
+        closed.append(c)
+    assert closed[:5] == [[]] * 5  # b moved on at 31, but a had not: a's sample at 12 still counts
+    assert closed[5] == [
+        {
+            "t": T0,
+            "workload": (1.0 + 3.0 + 9.0) / 3 + 2.0,  # each server's mean, summed
+            "cpu_percent": 12,
+            "memory_percent": 1,
+            "servers": 2,
+            "active_agents": 0,  # nobody counted workers
+        }
+    ]  # the interval at 30 waits for b
+    state, c = _metrics(state, "b", 61, 5.0)
+    assert [i["t"] for i in c] == [T0 + 30] and c[0]["workload"] == 4.0 and state["late_samples"] == 0
+    state, c = _metrics(state, "a", 20, 7.0)
+    assert c == [] and state["late_samples"] == 1  # its interval is closed: counted, not summed
+
+
+def test_a_backlog_drained_after_an_outage_counts_in_its_intervals():
+    state = new_league_state("NBA", 1)
+    for sid in ("a", "b"):
+        state, _ = _metrics(state, sid, 0)
+    intervals = []
+    for dt in range(30, 150, 30):  # a drains four intervals of backlog first, then b does
+        state, c = _metrics(state, "a", dt)
+        intervals += c
+    assert intervals == []  # every interval since 0 waits for b
+    for dt in range(30, 150, 30):
+        state, c = _metrics(state, "b", dt)
+        intervals += c
+    assert [i["t"] - T0 for i in intervals] == [0, 30, 60, 90]
+    assert all(i["workload"] == 2.0 and i["servers"] == 2 for i in intervals) and state["late_samples"] == 0
+
+
+def test_a_silent_server_stops_holding_intervals_open():
+    state = new_league_state("NBA", 1)
+    for sid in ("a", "b"):
+        state, _ = _metrics(state, sid, 0)
+    closed = []
+    for dt in range(30, 240, 30):  # b went down after its first sample
+        state, c = _metrics(state, "a", dt)
+        closed += c
+    # b is live while a is at most 4 intervals ahead: then the waiting intervals close with a alone
+    assert [i["t"] - T0 for i in closed] == [0, 30, 60, 90, 120, 150, 180]
+    assert [i["servers"] for i in closed] == [2, 1, 1, 1, 1, 1, 1] and set(state["server_last"]) == {"a"}
+
+
+def test_a_server_reporting_every_five_minutes_is_live_for_four_of_its_intervals():
+    state = new_league_state("NBA", 1)
+    for sid in ("a", "b"):
+        state, _ = _metrics(state, sid, 0, interval_seconds=300.0)
+    state, closed = _metrics(state, "a", 900, interval_seconds=300.0)  # 30 intervals of 30 s later
+    assert closed == [] and set(state["server_last"]) == {"a", "b"}  # b is 3 of its intervals behind: live
+    state, closed = _metrics(state, "a", 1500, interval_seconds=300.0)
+    assert [i["t"] - T0 for i in closed] == [0, 900] and set(state["server_last"]) == {"a"}
+
+
+def test_a_server_that_is_still_sending_holds_its_intervals_open_in_a_fast_replay():
+    state = new_league_state("NBA", 1)
+    for sid in ("a", "b"):
+        state, _ = add_metrics(state, _sample(sid, 0), 30, received_at=1000.0)
+    for dt in range(30, 600, 30):  # a replays 19 intervals within a second of b's last sample
+        state, closed = add_metrics(state, _sample("a", dt), 30, received_at=1000.5)
+        assert closed == []
+    state, closed = add_metrics(state, _sample("b", 30), 30, received_at=1001.0)
+    assert [i["servers"] for i in closed] == [2]
+    state, closed = add_metrics(state, _sample("a", 600), 30, received_at=1200.0)  # b silent for 3+ minutes
+    assert len(closed) == 19 and set(state["server_last"]) == {"a"}
+
+
+def test_open_intervals_survive_the_avro_record():
+    state = new_league_state("NBA", 1)
+    for sid, dt in [("a", 0), ("b", 3), ("a", 31), ("a", 62)]:
+        state, _ = _metrics(state, sid, dt, active_agents=2, host="h1")
+    assert sorted(state["open_buckets"]) == [T0, T0 + 30, T0 + 60]
+    codec = get_codec()
+    _, decoded = codec.decode(codec.encode("ScalingState", to_record(state, T0, False)))
+    assert from_record(decoded) == {**state, "overrides": {}}
+
+
+def test_running_workers_are_counted_once_per_host():
+    state = new_league_state("NBA", 1)
+    reports = [("a", "h1", 3), ("b", "h1", 3), ("c", "h2", 2), ("a", "h1", 4), ("d", None, 1)]
+    for sid, host, active in reports:  # servers a and b share host h1: they see the same worker processes
+        state, _ = add_metrics(
+            state,
+            {
+                "server_id": sid,
+                "observed_at": T0,
+                "workload": 1.0,
+                "cpu_percent": 1,
+                "memory_percent": 1,
+                "active_agents": active,
+                "host": host,
+            },
+            30,
+        )
+    for sid in ("b", "c", "a"):
+        state, closed = add_metrics(
+            state,
+            {"server_id": sid, "observed_at": T0 + 30, "workload": 1.0, "cpu_percent": 1, "memory_percent": 1},
+            30,
+        )
+    state, closed = add_metrics(
+        state, {"server_id": "d", "observed_at": T0 + 30, "workload": 1.0, "cpu_percent": 1, "memory_percent": 1}, 30
+    )
+    assert closed[0]["active_agents"] == 4 + 2 + 1  # h1's latest count (a: 4), h2's, and d (no host: on its own)
+    codec = get_codec()
+    record = to_record({**state, "active_agents": 7}, T0, False)
+    _, decoded = codec.decode(codec.encode("ScalingState", record))
+    assert decoded["active_agents"] == 7 and from_record(decoded)["open_buckets"] == state["open_buckets"]
+
+
+def test_emergency_cuts_the_workers_that_really_run():
+    state = {**new_state("NBA", 20)}
+    state, cmd = step(state, T0, 50.0, cpu_percent=95.0, active_agents=10)  # only 10 of 20 started so far
+    assert cmd["action"] == "emergency_scale_down" and cmd["agents_before"] == 20 and state["agents"] == 7
+    state, cmd = step(new_state("NBA", 20), T0, 50.0, cpu_percent=95.0, active_agents=0)  # not counted: decided
+    assert state["agents"] == 14
+
+
+def test_profiles_from_settings_json():
+    profiles = load_profiles('{"NBA": {"base_agents": 3, "peak_hours": [20]}, "XFL": {"max_agents": 9}}')
+    assert profiles["NBA"].base_agents == 3 and profiles["NBA"].peak_hours == (20,)
+    assert profiles["WNBA"].base_agents == 8 and profiles["XFL"].max_agents == 9
+    with pytest.raises(ValueError):
+        load_profiles('{"NBA": {"nope": 1}}')
+    assert profiles["NBA"].ceiling_agents(T0 + 220 * 86400) == 24  # August: off-season, 60% of 40
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError):
+        PolicyConfig(target_utilization=0)
+    with pytest.raises(ValueError):
+        PolicyConfig(min_agents=5, max_agents=2)
+
+
+@pytest.mark.parametrize(
+    ("name", "record", "problem"),
+    [
+        ("LeagueEvent", {"multiplier": math.inf, "duration_seconds": 60}, "multiplier inf is not a positive number"),
+        ("LeagueEvent", {"multiplier": -2.0, "duration_seconds": 60}, "multiplier -2.0 is not a positive number"),
+        ("LeagueEvent", {"multiplier": None, "duration_seconds": 0}, "duration_seconds 0 is not positive"),
+        ("ScalingOverride", {"min_agents": None, "max_agents": -1}, "max_agents -1 is negative"),
+        ("ScalingOverride", {"min_agents": 10, "max_agents": 3}, "min_agents 10 is above max_agents 3"),
+    ],
+)
+def test_events_and_overrides_that_cannot_be_applied_are_refused(name, record, problem):
+    with pytest.raises(InvalidRecord, match=f"invalid {name}: {problem}"):
+        validate_scaling_input(name, record)
+
+
+def test_good_events_and_overrides_pass():
+    validate_scaling_input("LeagueEvent", {"multiplier": None, "duration_seconds": 60})
+    validate_scaling_input("LeagueEvent", {"multiplier": 2.5, "duration_seconds": 60})
+    validate_scaling_input("ScalingOverride", {"min_agents": 0, "max_agents": 0})
+    validate_scaling_input("ScheduledGame", {"game_id": "g"})
+
+
+def test_a_v1_record_restores_its_open_interval_and_what_was_closed_before_it():
+    state = new_league_state("NBA", 1)
+    state, _ = _metrics(state, "a", 31)
+    record = to_record(state, T0, False)
+    v1 = {k: v for k, v in record.items() if k not in ("closed_through", "server_last_seen")}
+    v1["bucket_servers"] = [{k: v for k, v in b.items() if k != "bucket_start"} for b in record["bucket_servers"]]
+    restored = from_record(v1)
+    assert restored["open_buckets"] == state["open_buckets"] and restored["closed_through"] == T0 + 29.0
+    again, closed = add_metrics(restored, _sample("b", 5), 30)  # an interval before the v1 one: late
+    assert closed == [] and again["late_samples"] == 1
+
+
+def test_forecaster_snapshots_of_another_version_are_ignored(tmp_path):
+    from streams.agents.scaling import SNAPSHOT_VERSION, _load, _save
+    from streams.scaling.forecasting.ensemble import LeagueForecaster
+
+    path = tmp_path / "scaling-forecasters.pickle"
+    _save(path, {"NBA": LeagueForecaster()})
+    assert list(_load(path)) == ["NBA"]
+    path.write_bytes(json.dumps({"version": SNAPSHOT_VERSION - 1}).encode())  # not a pickle: unreadable
+    assert _load(path) == {}
+    import pickle
+
+    path.write_bytes(pickle.dumps({"NBA": LeagueForecaster()}))  # the unversioned layout of older workers
+    assert _load(path) == {}
