@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from tests.unit.api.test_views import game
 
 from connectors.auth.tokens import hash_key, mint_token
 from connectors.kafka.admin import create_topics
 from connectors.kafka.broker import EmbeddedBroker, free_port
 from connectors.kafka.edge import EdgeProducer, consume_records
 from connectors.testing import WirereportProcess, wait_until
+from tests.unit.api.test_views import game
 
 SECRET = "integration-secret-" * 3
 NFL_KEY = "nfl-server-key-integration"

@@ -10,12 +10,12 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.unit.api.test_views import game
 
 from api.main import create_app
 from connectors.auth.tokens import hash_key, mint_token
 from schemas.codec import get_codec
 from streams.settings import Settings
+from tests.unit.api.test_views import game
 
 SECRET = "unit-test-secret-" * 3
 NFL_KEY = "nfl-server-key-abcdefghij"
