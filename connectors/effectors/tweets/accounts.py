@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -314,4 +315,6 @@ class AccountPoster:
 
 
 def _iso(epoch: float) -> str:
+    if not math.isfinite(epoch):
+        return "never (no post allowed)"
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
