@@ -192,6 +192,11 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="Scaler: seconds between re-applying each league's last desired count."
     )
 
+    # X accounts
+    x_accounts_file: Path | None = Field(
+        default=None, description="JSON file of each X account's OAuth 1.0a user-context credentials."
+    )
+
     @property
     def bootstrap(self) -> str:
         """The bootstrap servers every client uses: the real cluster if set, else the embedded broker."""
