@@ -1,1 +1,2 @@
-"""The ``wirereport`` command line: one module ``cmd_<group>.py`` per subcommand group."""
+"""The ``wirereport`` command line: one module per command (``cmd_*``) or group member (``backtest_*``, ``bench_*``,
+``report_*``), all listed in ``connectors.cli.main.COMMANDS``."""

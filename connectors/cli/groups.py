@@ -1,21 +1,28 @@
 """Subcommand groups whose members live in their own modules (``backtest_*``, ``report_*``, ``bench_*``).
 
-A domain adds e.g. ``connectors/cli/backtest_plays.py`` with ``register(subparsers)`` and it appears as
-``wirereport backtest plays``.
+A group is listed in ``connectors.cli.main.COMMANDS`` with its member modules; a domain adds e.g.
+``connectors/cli/backtest_plays.py`` with ``register(subparsers)`` and lists it in the group there, and it appears
+as ``wirereport backtest plays``.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import ModuleType
 
-import connectors.cli as cli_package
 
+@dataclass(frozen=True)
+class CommandGroup:
+    """``wirereport <name> TARGET``: one subcommand whose targets are registered by ``members``, in that order."""
 
-def register_group(subparsers, name: str, help_text: str) -> None:
-    parser = subparsers.add_parser(name, help=help_text)
-    members = parser.add_subparsers(dest=f"{name}_target", metavar="TARGET")
-    for info in sorted(pkgutil.iter_modules(cli_package.__path__), key=lambda m: m.name):
-        if info.name.startswith(f"{name}_"):
-            importlib.import_module(f"connectors.cli.{info.name}").register(members)
-    parser.set_defaults(func=lambda args: parser.print_help() or 2)
+    name: str
+    help_text: str
+    members: Sequence[ModuleType]
+
+    def register(self, subparsers) -> None:
+        parser = subparsers.add_parser(self.name, help=self.help_text)
+        targets = parser.add_subparsers(dest=f"{self.name}_target", metavar="TARGET")
+        for module in self.members:
+            module.register(targets)
+        parser.set_defaults(func=lambda args: parser.print_help() or 2)

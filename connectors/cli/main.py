@@ -1,23 +1,85 @@
-"""Entry point of ``wirereport``: finds every ``cmd_*`` module and lets it register its subcommands.
+"""Entry point of ``wirereport``: every command module is listed once, in ``COMMANDS``, and registers its subcommands.
 
-Each module defines ``register(subparsers)`` and sets ``func`` (``args -> int | None``) on its parsers.
-Errors are printed as one readable line with a non-zero exit; never a traceback.
+Each module defines ``register(subparsers)`` and sets ``func`` (``args -> int | None``) on its parsers; a new
+command is a new module added to ``COMMANDS`` (or to a group's members). Errors are printed as one readable line
+with a non-zero exit; never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
-import pkgutil
 import sys
 
 from pydantic import ValidationError
 
-import connectors.cli as cli_package
+from connectors.cli import (
+    backtest_health,
+    backtest_plays,
+    backtest_scaling,
+    bench_all,
+    bench_api,
+    bench_health,
+    bench_plays,
+    bench_scaling,
+    cmd_agent,
+    cmd_alert_router,
+    cmd_api,
+    cmd_auth,
+    cmd_broker,
+    cmd_deploy,
+    cmd_deploy_agent,
+    cmd_import,
+    cmd_load,
+    cmd_produce,
+    cmd_publisher,
+    cmd_replay,
+    cmd_scaler,
+    cmd_supervisor,
+    cmd_train,
+    cmd_up,
+    cmd_worker,
+    report_plays,
+    report_scaling,
+)
+from connectors.cli.groups import CommandGroup
 from connectors.exceptions import ConnectorError
 
 log = logging.getLogger("wirereport")
+
+BENCHMARKS = CommandGroup(
+    "bench",
+    "measure hot paths next to the raw client speed",
+    (bench_all, bench_api, bench_health, bench_plays, bench_scaling),
+)
+
+# Every subcommand of ``wirereport``, in the order of its help.
+COMMANDS = (
+    cmd_agent,
+    cmd_alert_router,
+    cmd_api,
+    cmd_auth,
+    CommandGroup(
+        "backtest",
+        "replay recorded input through the agents' exact code path, offline",
+        (backtest_health, backtest_plays, backtest_scaling),
+    ),
+    BENCHMARKS,
+    cmd_broker,
+    cmd_deploy,
+    cmd_deploy_agent,
+    cmd_import,
+    cmd_load,
+    cmd_produce,
+    cmd_publisher,
+    cmd_replay,
+    CommandGroup("report", "render evaluations with plots to a folder", (report_plays, report_scaling)),
+    cmd_scaler,
+    cmd_supervisor,
+    cmd_train,
+    cmd_up,
+    cmd_worker,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,10 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_info in sorted(pkgutil.iter_modules(cli_package.__path__), key=lambda m: m.name):
-        if module_info.name.startswith("cmd_"):
-            module = importlib.import_module(f"connectors.cli.{module_info.name}")
-            module.register(subparsers)
+    for command in COMMANDS:
+        command.register(subparsers)
     return parser
 
 

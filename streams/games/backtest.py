@@ -1,7 +1,9 @@
 """``wirereport backtest plays``: the game agent's exact decisions over recorded plays, without a broker.
 
-Deterministic and strictly online: plays are decided one by one in input order with ``play_decisions.decide``
-(the agent's code path); each decision only sees earlier plays and the schedule.
+Deterministic and strictly online: plays are decided one by one in input order with
+``account_decisions.decide_for_account`` on the play's account (``play_decisions.account_for``), the same
+step and the same account record the games agent keeps, so a day rollover drops finished games here too;
+each decision only sees earlier plays and the schedule.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from streams.games.play_decisions import decide
+from streams.games.account_decisions import decide_for_account
+from streams.games.play_decisions import account_for
 from streams.games.tweet_budget import ScheduleIndex
 
 OUTPUT_FIELDS = ("game_id", "play_id", "win_prob_home", "significance", "tweet", "urgency", "style", "text")
@@ -23,13 +26,10 @@ def run(
 ) -> Iterator[dict[str, Any]]:
     """One decision per play, in input order (with the TweetCommand under ``command`` when tweeted)."""
     index = ScheduleIndex(schedule, tz)
-    games: dict[str, dict[str, Any]] = {}
-    budgets: dict[str, dict[str, Any]] = {}
+    accounts: dict[str, dict[str, Any]] = {}
     for play in plays:
-        account = play["league"]
-        decision, games[play["game_id"]], budgets[account] = decide(
-            play, games.get(play["game_id"]), budgets.get(account), index, limit=budget, tz=tz
-        )
+        account = account_for(play["league"])
+        decision, accounts[account] = decide_for_account(play, accounts.get(account), index, limit=budget, tz=tz)
         yield decision
 
 

@@ -37,6 +37,22 @@ def test_one_line_per_play_deterministic_and_within_budget(sunday):
     assert all((d["text"] is None) != d["tweet"] for d in first)
 
 
+def test_each_league_account_decides_on_its_own(sunday):
+    """Interleaved with the NBA sample game, the NFL plays get the decisions they get alone, and so do the NBA plays:
+    each league's account keeps its own budget and game states (the record the games agent keeps)."""
+    plays, schedule = sunday
+    nba = [json.loads(line) for line in (SAMPLE / "nba_0020901030.jsonl").read_text().splitlines()]
+    nba_schedule = [json.loads(line) for line in (SAMPLE / "nba_0020901030_schedule.jsonl").read_text().splitlines()]
+    mixed = [p for pair in zip(plays, nba, strict=False) for p in pair] + plays[len(nba) :]
+    assert len(mixed) == len(plays) + len(nba)
+    together = list(plays_backtest.run(mixed, schedule + nba_schedule, 17))
+    assert [d for d in together if d["game_id"] != "0020901030"] == list(plays_backtest.run(plays, schedule, 17))
+    nba_alone = list(plays_backtest.run(nba, nba_schedule, 17))
+    assert [d for d in together if d["game_id"] == "0020901030"] == nba_alone
+    assert {d["command"]["account"] for d in together if d["tweet"]} == {"NFL", "NBA"}
+    assert sum(d["tweet"] for d in nba_alone) == 7
+
+
 def test_strictly_online(sunday):
     """Decisions on a prefix of the input equal the first decisions on the whole input."""
     plays, schedule = sunday
