@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import jwt
 
@@ -223,3 +224,13 @@ def verify_api_key(key: str, entries: list[ApiKeyEntry]) -> Principal:
     if found is None:
         raise CredentialError("unknown API key")
     return Principal(found.name, found.scopes, _leagues_of(found.scopes), "api_key")
+
+
+_JTI = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+
+
+def revocation(jti: str, *, revoked_by: str, reason: str, now: datetime) -> dict:
+    """A ``TokenRevocation`` record (topic ``token-revocations``, key ``jti``)."""
+    if not _JTI.match(jti or ""):
+        raise InputError(f"bad jti {jti[:40]!r}: a token's jti is 1-128 letters, digits, '_' or '-'")
+    return {"jti": jti, "revoked_at": now, "revoked_by": revoked_by, "reason": reason[:500]}
