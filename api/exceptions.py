@@ -20,6 +20,7 @@ _NAMES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     422: "validation_error",
     429: "rate_limited",

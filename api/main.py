@@ -11,6 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from api import exceptions
 from api.commands import CommandSender
 from api.deps import AppState
+from api.limits import BodyLimitMiddleware, CredentialsFirstMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.read_model import ReadModel
 from api.routers import (
@@ -24,12 +25,14 @@ from api.routers import (
     servers,
     stream,
     system,
+    tokens,
     tweets,
 )
-from api.security import Authenticator, RateLimiter
+from api.security import Authenticator, FailureThrottle, RateLimiter, StreamSlots
 
 log = logging.getLogger(__name__)
-ROUTERS = (games, tweets, leagues, scaling, servers, alerts, breakers, deployments, admin, stream, system)
+ROUTERS = (games, tweets, leagues, scaling, servers, alerts, breakers, deployments, admin, tokens, stream, system)
+MAX_BODY_BYTES = 1_000_000  # the broker's message limit: no request body can be worth more
 
 
 def create_app(settings=None) -> FastAPI:
@@ -38,12 +41,14 @@ def create_app(settings=None) -> FastAPI:
         from connectors.config import get_settings
 
         settings = get_settings()
-    auth = Authenticator.from_settings(settings)
-    if not auth.configured:
-        log.warning("no WIREREPORT_JWT_SECRET or WIREREPORT_API_KEYS: every /v1 request will be refused (401)")
+    if settings.api_max_body_bytes > MAX_BODY_BYTES:
+        raise ValueError(f"WIREREPORT_API_MAX_BODY_BYTES must be at most {MAX_BODY_BYTES} (the broker's limit)")
     read_model = ReadModel(
         settings.bootstrap, history_size=settings.api_history_size, ready_max_lag=settings.api_ready_max_lag
     )
+    auth = Authenticator.from_settings(settings, is_revoked=read_model.is_revoked)
+    if not auth.configured:
+        log.warning("no WIREREPORT_JWT_SECRET or WIREREPORT_API_KEYS: every /v1 request will be refused (401)")
     metrics = ApiMetrics(read_model)
     state = AppState(
         settings=settings,
@@ -52,6 +57,10 @@ def create_app(settings=None) -> FastAPI:
         limiter=RateLimiter(settings.api_rate_per_second, settings.api_rate_burst),
         sender=CommandSender(settings.bootstrap, settings.api_command_timeout),
         metrics=metrics,
+        throttle=FailureThrottle(
+            settings.api_auth_free_failures, settings.api_auth_lockout_seconds, settings.api_auth_lockout_max_seconds
+        ),
+        streams=StreamSlots(settings.api_sse_max_clients, settings.api_sse_max_per_credential),
     )
 
     @asynccontextmanager
@@ -77,6 +86,7 @@ def create_app(settings=None) -> FastAPI:
     exceptions.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    app.add_middleware(CredentialsFirstMiddleware, state=state)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # CORS is off unless origins are listed explicitly (never "*" with credentials)
         app.add_middleware(
@@ -86,5 +96,6 @@ def create_app(settings=None) -> FastAPI:
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-None-Match", "Idempotency-Key"],
             expose_headers=["ETag", "Retry-After"],
         )
-    app.add_middleware(MetricsMiddleware, metrics=metrics, max_body=settings.api_max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_body=settings.api_max_body_bytes, timeout=settings.api_request_timeout)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

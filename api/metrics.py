@@ -1,4 +1,4 @@
-"""Prometheus metrics of the API and the ASGI middleware that records them (plus security headers, body cap)."""
+"""Prometheus metrics of the API and the ASGI middleware that records them (plus security headers)."""
 
 from __future__ import annotations
 
@@ -52,13 +52,12 @@ class ApiMetrics:
 
 
 class MetricsMiddleware:
-    """Pure ASGI middleware (does not buffer SSE): counts and times requests per route template, adds
-    security headers, and refuses bodies over ``max_body`` bytes with 413."""
+    """Pure ASGI middleware (does not buffer SSE): counts and times requests per route template and adds
+    security headers."""
 
-    def __init__(self, app, metrics: ApiMetrics, max_body: int):
+    def __init__(self, app, metrics: ApiMetrics):
         self.app = app
         self.metrics = metrics
-        self.max_body = max_body
 
     async def __call__(self, scope: dict[str, Any], receive, send) -> None:
         if scope["type"] != "http":
@@ -66,21 +65,6 @@ class MetricsMiddleware:
             return
         start = time.perf_counter()
         status = {"code": 500}
-        length = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await _reply_413(send, self.max_body)
-            self._record(scope, 413, start)
-            return
-        received = 0
-
-        async def capped_receive():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise _BodyTooLarge
-            return message
 
         async def wrapped_send(message):
             if message["type"] == "http.response.start":
@@ -89,31 +73,9 @@ class MetricsMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, capped_receive, wrapped_send)
-        except _BodyTooLarge:
-            await _reply_413(send, self.max_body)
-            status["code"] = 413
+            await self.app(scope, receive, wrapped_send)
         finally:
-            self._record(scope, status["code"], start)
-
-    def _record(self, scope, code: int, start: float) -> None:
-        route = scope.get("route")
-        path = getattr(route, "path", None) or "unmatched"
-        self.metrics.requests.labels(scope["method"], path, str(code)).inc()
-        self.metrics.latency.labels(path).observe(time.perf_counter() - start)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _reply_413(send, limit: int) -> None:
-    body = b'{"error":"payload_too_large","detail":"request body over %d bytes"}' % limit
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(scope["method"], path, str(status["code"])).inc()
+            self.metrics.latency.labels(path).observe(time.perf_counter() - start)

@@ -37,6 +37,8 @@ KEYED = {  # topic -> view name (latest record per key)
     "deployment-state": "deployments",
     "silences": "silences",
     "tweet-receipts": "tweet_receipts",  # the tweet publisher's outcomes (key command_id): /v1/tweets publish_status
+    "token-revocations": "revocations",  # revoked token ids: refused with 401
+    "system-metrics": "server_metrics",  # the latest sample per server: which league each server belongs to
 }
 LOGS = {  # topic -> (view name, id field, index field)
     "tweet-commands": ("tweets", "command_id", "game_id"),
@@ -144,6 +146,21 @@ class ReadModel:
         if topic == DEAD_LETTERS:
             self.dead_letters.add(record)
         return True
+
+    def server_leagues(self) -> dict[str, str | None]:
+        """Every server the API has heard of (health or metrics) and its league."""
+        leagues: dict[str, str | None] = {}
+        for name in ("servers", "server_metrics"):
+            view = self.keyed.get(name)
+            for record in view.values() if view is not None else ():
+                server = str(record.get("server_id"))
+                if record.get("league") is not None or server not in leagues:
+                    leagues[server] = record.get("league")
+        return leagues
+
+    def is_revoked(self, jti: str) -> bool:
+        view = self.keyed.get("revocations")
+        return view is not None and view.get(jti) is not None
 
     # --- readiness ---------------------------------------------------------------------------------------
     def readiness(self) -> tuple[bool, str]:

@@ -97,10 +97,12 @@ class KeyedView:
     def apply(self, key: str, record: dict[str, Any] | None) -> None:
         """Set (or delete, for a tombstone) the record of ``key`` and notify subscribers."""
         if record is None:
-            if self._records.pop(key, None) is None:
+            previous = self._records.pop(key, None)
+            if previous is None:
                 return
             self._bodies.pop(key, None)
-            event = {"key": key, "deleted": True}
+            # the deleted record goes along so that subscribers can tell whose it was (league filter)
+            event = {"key": key, "deleted": True, "previous": previous}
         else:
             self._records[key] = record
             self._bodies.pop(key, None)

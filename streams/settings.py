@@ -197,6 +197,16 @@ class Settings(BaseSettings):
         default=None, description="JSON file of each X account's OAuth 1.0a user-context credentials."
     )
 
+    # API hardening: token lifetime, failed-credential lockout, stream caps, server timeouts
+    max_token_ttl_seconds: int = Field(default=30 * 86400, ge=60, description="Longest lifetime of a minted token.")
+    api_auth_free_failures: int = Field(default=5, ge=1, description="Failed credentials before a lockout starts.")
+    api_auth_lockout_seconds: float = Field(default=1.0, gt=0, description="First lockout; doubles per failure.")
+    api_auth_lockout_max_seconds: float = Field(default=900.0, gt=0, description="Longest lockout after failures.")
+    api_sse_max_per_credential: int = Field(default=5, ge=1, description="Open SSE streams per credential (429).")
+    api_timeout_keep_alive: float = Field(default=5.0, gt=0, description="Seconds an idle connection is kept.")
+    api_request_timeout: float = Field(default=10.0, gt=0, description="Seconds to receive a request's head and body.")
+    api_max_concurrency: int = Field(default=1000, ge=1, description="Connections and requests at once (503 above).")
+
     @property
     def bootstrap(self) -> str:
         """The bootstrap servers every client uses: the real cluster if set, else the embedded broker."""

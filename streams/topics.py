@@ -75,6 +75,7 @@ _TOPICS = (
     TopicSpec("breaker-state", "breaker", ("BreakerState",), compacted=True, description="Circuit breakers."),
     TopicSpec("silences", "silence_id", ("Silence",), compacted=True, description="Alert silences with expiry."),
     TopicSpec("tweet-receipts", "command_id", ("TweetReceipt",), compacted=True, description="Publisher outcomes."),
+    TopicSpec("token-revocations", "jti", ("TokenRevocation",), compacted=True, description="Revoked API tokens."),
     TopicSpec(
         "deployment-state",
         "deployment_id",

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from api.deps import Paging, Reader, StateDep
+from api.deps import Paging, StateDep, Visible
 from api.models import Page
 from api.responses import etag_json
 
@@ -17,11 +17,9 @@ router = APIRouter(prefix="/v1/breakers", tags=["breakers"])
 async def list_breakers(
     request: Request,
     state: StateDep,
-    principal: Reader,
+    visible: Visible,
     paging: Paging,
     state_name: Annotated[str | None, Query(alias="state")] = None,
 ) -> Response:
-    items = state.read_model.keyed["breakers"].select(
-        lambda b: (state_name is None or b.get("state") == state_name) and principal.may_see(b.get("league"))
-    )
+    items = state.read_model.keyed["breakers"].select(visible.where(state=state_name))
     return etag_json(request, paging.page(items))

@@ -8,10 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
 from api.commands import build_record, command_id
-from api.deps import Admin, Paging, Reader, StateDep, check_league
+from api.deps import Admin, OwnVisible, Paging, StateDep, Visible, check_league
 from api.exceptions import APIError
-from api.models import Accepted, DeploymentCreate, League, Page, RollbackCreate
+from api.models import Accepted, DeploymentCreate, Page, RollbackCreate
 from api.responses import etag_json
+from api.routers.admin import send_command
+from connectors.auth.tokens import FORCE_SCOPE
+from streams.deployments.safety import check_targets
 
 router = APIRouter(prefix="/v1/deployments", tags=["deployments"])
 TOPIC = "deployment-events"
@@ -20,32 +23,19 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 
 @router.get("", response_model=Page, summary="Deployments and their phase")
 async def list_deployments(
-    request: Request,
-    state: StateDep,
-    principal: Reader,
-    paging: Paging,
-    league: League | None = None,
-    phase: str | None = None,
+    request: Request, state: StateDep, visible: Visible, paging: Paging, phase: str | None = None
 ) -> Response:
-    items = state.read_model.keyed["deployments"].select(
-        lambda d: (
-            (league is None or d.get("league") == league)
-            and (phase is None or d.get("phase") == phase)
-            and principal.may_see(d.get("league"))
-        )
-    )
+    items = state.read_model.keyed["deployments"].select(visible.where(phase=phase))
     items.sort(key=lambda d: d.get("requested_at") or "", reverse=True)
     return etag_json(request, paging.page(items))
 
 
 @router.get("/{deployment_id}", summary="One deployment with its decisions")
-async def get_deployment(request: Request, state: StateDep, principal: Reader, deployment_id: str) -> Response:
+async def get_deployment(request: Request, state: StateDep, visible: OwnVisible, deployment_id: str) -> Response:
     rm = state.read_model
     deployment = rm.keyed["deployments"].get(deployment_id)
     decisions = rm.logs["decisions"].by_index(deployment_id)
-    league = (deployment or (decisions[-1] if decisions else {})).get("league")
-    if (deployment is None and not decisions) or not principal.may_see(league):
-        raise APIError(404, f"no deployment {deployment_id[:100]!r}")
+    visible.one(deployment or (decisions[-1] if decisions else None), f"no deployment {deployment_id[:100]!r}")
     return etag_json(request, {"deployment": deployment, "decisions": decisions})
 
 
@@ -54,6 +44,13 @@ async def request_deployment(
     body: DeploymentCreate, state: StateDep, principal: Admin, idempotency_key: IdempotencyKey = None
 ) -> Accepted:
     check_league(principal, body.league)
+    if body.force and not principal.has_scope(FORCE_SCOPE):
+        raise APIError(403, f"force skips the safety checks: it needs the {FORCE_SCOPE!r} scope")
+    verdict = check_targets(
+        body.league, body.targets, state.read_model.server_leagues(), allow_unknown=principal.leagues is None
+    )
+    if not verdict.allowed:
+        raise APIError(422, f"targets: {verdict.reason}")
     cause = body.model_dump(mode="json")
     deployment_id = command_id("dep", principal.subject, cause, idempotency_key)
     record = build_record(
@@ -68,9 +65,7 @@ async def request_deployment(
             "occurred_at": datetime.now(UTC),
         },
     )
-    sent = await state.sender.send(TOPIC, "DeploymentEvent", record)
-    state.metrics.commands.labels(TOPIC).inc()
-    return Accepted(command_id=record["event_id"], topic=TOPIC, record=sent)
+    return await send_command(state, TOPIC, "DeploymentEvent", record, "event_id")
 
 
 @router.post(
@@ -90,8 +85,7 @@ async def rollback_deployment(
     league = (known or {}).get("league")
     if known is not None and not principal.may_see(league):
         raise APIError(404, f"no deployment {deployment_id!r}")
-    if principal.leagues is not None:
-        check_league(principal, league)
+    check_league(principal, league)  # an unknown deployment: only a credential of every league may roll it back
     cause = {"deployment_id": deployment_id, **body.model_dump(mode="json")}
     event_id = command_id("rollback", principal.subject, cause, idempotency_key)
     record = build_record(
@@ -108,6 +102,4 @@ async def rollback_deployment(
             "occurred_at": datetime.now(UTC),
         },
     )
-    sent = await state.sender.send(TOPIC, "DeploymentEvent", record)
-    state.metrics.commands.labels(TOPIC).inc()
-    return Accepted(command_id=event_id, topic=TOPIC, record=sent)
+    return await send_command(state, TOPIC, "DeploymentEvent", record, "event_id")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import Paging, Reader, StateDep
-from api.models import League, Page
+from api.deps import Paging, StateDep, Visible
+from api.models import Page
 from api.responses import etag_json
 
 router = APIRouter(prefix="/v1/tweets", tags=["tweets"])
@@ -15,22 +15,14 @@ router = APIRouter(prefix="/v1/tweets", tags=["tweets"])
 async def list_tweets(
     request: Request,
     state: StateDep,
-    principal: Reader,
+    visible: Visible,
     paging: Paging,
-    league: League | None = None,
     game_id: str | None = None,
     account: str | None = None,
 ) -> Response:
     rm = state.read_model
     receipts = rm.keyed.get("tweet_receipts")
-    items = rm.logs["tweets"].recent(
-        lambda t: (
-            (league is None or t.get("league") == league)
-            and (game_id is None or t.get("game_id") == game_id)
-            and (account is None or t.get("account") == account)
-            and principal.may_see(t.get("league"))
-        )
-    )
+    items = rm.logs["tweets"].recent(visible.where(game_id=game_id, account=account))
     page = paging.page(items)
     page["items"] = [_with_status(t, receipts) for t in page["items"]]
     return etag_json(request, page)

@@ -1,7 +1,9 @@
 """Credentials of the API: HS256 JWTs for operators and hashed API keys for league servers.
 
 Pure functions (clock injected) so the CLI (``wirereport auth``) and the API share one implementation.
-Scopes: ``read`` and ``admin`` (``admin`` implies ``read``); ``league:NFL`` restricts a credential to a league.
+Scopes: ``read`` and ``admin`` (``admin`` implies ``read``); ``deploy:force`` lets an admin skip the deployment
+safety checks (``admin`` alone does not); ``league:NFL`` restricts a credential to a league. Token lifetimes are
+bounded (``WIREREPORT_MAX_TOKEN_TTL_SECONDS``) and every token carries a ``jti`` so that it can be revoked.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import jwt
 
@@ -19,7 +22,10 @@ from connectors.exceptions import InputError
 
 ALGORITHM = "HS256"
 MIN_SECRET_LENGTH = 32  # RFC 7518 3.2: an HS256 key must be at least 256 bits
-KNOWN_SCOPES = ("read", "admin")
+FORCE_SCOPE = "deploy:force"
+KNOWN_SCOPES = ("read", "admin", FORCE_SCOPE)
+ACCESS_SCOPES = ("read", "admin")  # a credential needs one of these; the others only add to them
+DEFAULT_MAX_TTL_SECONDS = 30 * 86400
 LEAGUES = ("NFL", "NBA", "WNBA")
 _TTL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -37,13 +43,15 @@ class Principal:
     scopes: frozenset[str]
     leagues: frozenset[str] | None = None
     kind: str = "token"  # token or api_key
+    token_id: str | None = None  # the ``jti`` of a token (what a revocation names)
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes or (scope == "read" and "admin" in self.scopes)
 
     def may_see(self, league: str | None) -> bool:
-        """Object-level check: a league-bound credential only sees its own leagues' objects."""
-        return self.leagues is None or league is None or league in self.leagues
+        """Object-level check: a league-bound credential sees and acts only on its own leagues' objects; an
+        object of no league (a global alert, an all-leagues deployment) is not its own either."""
+        return self.leagues is None or (league is not None and league in self.leagues)
 
     @property
     def rate_key(self) -> str:
@@ -76,8 +84,8 @@ def parse_scopes(text: str | list[str] | tuple[str, ...]) -> frozenset[str]:
             continue
         if scope.startswith("league:") and scope.split(":", 1)[1] in LEAGUES:
             continue
-        raise InputError(f"unknown scope {scope!r}; use read, admin or league:NFL|NBA|WNBA")
-    if not scopes & set(KNOWN_SCOPES):
+        raise InputError(f"unknown scope {scope!r}; use read, admin, {FORCE_SCOPE} or league:NFL|NBA|WNBA")
+    if not scopes & set(ACCESS_SCOPES):
         raise InputError("a credential needs at least one of the scopes read, admin")
     return scopes
 
@@ -104,6 +112,7 @@ def mint_token(
     issuer: str,
     audience: str,
     now: float | None = None,
+    max_ttl_seconds: int = DEFAULT_MAX_TTL_SECONDS,
 ) -> str:
     """A signed HS256 JWT with ``sub``, ``scope`` (space separated), ``iat``, ``nbf``, ``exp``, ``iss``, ``aud``, ``jti``."""
     secret = _check_secret(secret)
@@ -111,6 +120,10 @@ def mint_token(
         raise InputError("--subject must not be empty")
     if ttl_seconds <= 0:
         raise InputError("the token lifetime must be positive")
+    if ttl_seconds > max_ttl_seconds:
+        raise InputError(
+            f"token lifetime {ttl_seconds}s is longer than WIREREPORT_MAX_TOKEN_TTL_SECONDS ({max_ttl_seconds}s)"
+        )
     issued = int(time.time() if now is None else now)
     claims = {
         "sub": subject.strip(),
@@ -126,12 +139,19 @@ def mint_token(
 
 
 def verify_token(
-    token: str, secret: str | None, *, issuer: str, audience: str, now: float | None = None, leeway: float = 5.0
+    token: str,
+    secret: str | None,
+    *,
+    issuer: str,
+    audience: str,
+    now: float | None = None,
+    leeway: float = 5.0,
+    max_ttl_seconds: int | None = None,
 ) -> Principal:
-    """Check signature (HS256 only), expiry, not-before, issuer and audience; return the principal."""
+    """Check signature (HS256 only), expiry, not-before, issuer, audience and lifetime; return the principal."""
     if not secret:
         raise CredentialError("bearer tokens are not accepted: no JWT secret configured")
-    options = {"require": ["exp", "iat", "iss", "aud", "sub"]}
+    options = {"require": ["exp", "iat", "iss", "aud", "sub", "jti"]}
     try:
         if now is not None:  # deterministic checks in tests: verify exp/nbf ourselves against ``now``
             claims = jwt.decode(
@@ -158,11 +178,14 @@ def verify_token(
         raise CredentialError("token issuer is not trusted") from None
     except jwt.InvalidTokenError as exc:
         raise CredentialError(f"invalid token: {exc}") from None
+    if max_ttl_seconds is not None and claims["exp"] - claims["iat"] > max_ttl_seconds:
+        # a token minted before the bound (or by hand) must not outlive it
+        raise CredentialError(f"token lifetime exceeds the allowed {max_ttl_seconds}s")
     try:
         scopes = parse_scopes(str(claims.get("scope", "")))
     except InputError as exc:
         raise CredentialError(f"invalid token scopes: {exc}") from None
-    return Principal(str(claims["sub"]), scopes, _leagues_of(scopes), "token")
+    return Principal(str(claims["sub"]), scopes, _leagues_of(scopes), "token", str(claims["jti"]))
 
 
 def hash_key(key: str) -> str:
@@ -201,3 +224,13 @@ def verify_api_key(key: str, entries: list[ApiKeyEntry]) -> Principal:
     if found is None:
         raise CredentialError("unknown API key")
     return Principal(found.name, found.scopes, _leagues_of(found.scopes), "api_key")
+
+
+_JTI = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+
+
+def revocation(jti: str, *, revoked_by: str, reason: str, now: datetime) -> dict:
+    """A ``TokenRevocation`` record (topic ``token-revocations``, key ``jti``)."""
+    if not _JTI.match(jti or ""):
+        raise InputError(f"bad jti {jti[:40]!r}: a token's jti is 1-128 letters, digits, '_' or '-'")
+    return {"jti": jti, "revoked_at": now, "revoked_by": revoked_by, "reason": reason[:500]}

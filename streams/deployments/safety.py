@@ -150,3 +150,26 @@ def check_safety(
     if force:
         return SafetyVerdict(True, None, f"forced despite: {reason}")
     return SafetyVerdict(False, "+".join(code for code, _ in problems), f"blocked: {reason}")
+
+
+def check_targets(
+    league: str | None, targets: Iterable[str], server_leagues: Mapping[str, str | None], *, allow_unknown: bool
+) -> SafetyVerdict:
+    """Whether every target is a server of ``league``; ``server_leagues`` maps the known servers to their league.
+
+    A known server of another league is always refused; a server nobody has heard of is refused unless
+    ``allow_unknown`` (a credential bound to a league must not reach a server it cannot see).
+    """
+    if league is None:
+        return SafetyVerdict(True, None, "no league given: targets not checked")
+    targets = list(targets)
+    foreign = [t for t in targets if t in server_leagues and server_leagues[t] != league]
+    unknown = [] if allow_unknown else [t for t in targets if t not in server_leagues]
+    problems = []
+    if foreign:
+        problems.append(f"not {league} servers: {', '.join(foreign)}")
+    if unknown:
+        problems.append(f"unknown servers: {', '.join(unknown)}")
+    if problems:
+        return SafetyVerdict(False, "targets", f"blocked: {'; '.join(problems)}")
+    return SafetyVerdict(True, None, f"every target is a {league} server")

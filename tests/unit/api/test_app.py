@@ -243,9 +243,6 @@ def test_rate_limit_per_credential_answers_429_with_retry_after():
     r = client.get("/v1/games", headers=alice)
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
     assert client.get("/v1/games", headers=bob).status_code == 200
-    # failed authentication is limited per client address: guessing keys gets throttled too
-    codes = [client.get("/v1/games", headers={"X-API-Key": f"guess-{i:020d}"}).status_code for i in range(5)]
-    assert codes == [401, 401, 401, 429, 429]
     assert "wirereport_api_rate_limited_total" in client.get("/metrics").text
 
 
