@@ -146,8 +146,3 @@ class GamePublic(BaseModel):
 class GameDetail(BaseModel):
     game: GamePublic
     top_moments: list[dict[str, Any]] = Field(description="The game's most significant tweeted plays.")
-
-
-class ErrorPublic(BaseModel):
-    error: str
-    detail: str

@@ -269,18 +269,6 @@ def should_spend(state: dict[str, Any], decisive: float, curve: list[float]) -> 
     return decisive >= stopping_threshold(curve, left)
 
 
-def should_spend_surplus(state: dict[str, Any], value: float, curve: list[float], decisive_curve: list[float]) -> bool:
-    """Spend a tweet the decisive moments will not need on one of the day's best other moments.
-
-    The surplus is what is left beyond ``reserve``; a moment passes when its value beats the expected value
-    of the surplus-th best moment still to come (quality first: early in a busy day only outstanding ones).
-    """
-    if value < SURPLUS_MIN_VALUE:
-        return False
-    surplus = state["limit"] - state["used"] - reserve(decisive_curve)
-    return surplus >= 1 and clears_spend_threshold(value, curve, surplus, SURPLUS_FACTOR)
-
-
 def choose(state: dict[str, Any], sig: dict[str, Any], league: str, schedule: ScheduleIndex | None) -> bool:
     """The budget's call on a candidate: a decisive-moment tweet, or a surplus tweet on a good moment.
 

@@ -309,7 +309,3 @@ def format_table(result: BacktestResult) -> Iterator[str]:
         )
     for target, status in result.targets().items():
         yield f"target {target}: {status}"
-
-
-def row_time(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromtimestamp(float(value), UTC)
