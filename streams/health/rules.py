@@ -46,7 +46,7 @@ class MetricRule:
 
 @dataclass(frozen=True)
 class HealthConfig:
-    """The rules' knobs (defaults from the issue; ``from_settings`` reads the ``WIREREPORT_HEALTH_*`` ones)."""
+    """The rules' knobs (the defaults are the shipped thresholds; ``from_settings`` reads ``WIREREPORT_HEALTH_*``)."""
 
     rules: tuple[MetricRule, ...] = (
         MetricRule("cpu", "cpu_percent", "HighCpu", 70.0, 90.0),

@@ -119,7 +119,7 @@ class BacktestResult:
     forecast_accuracy: dict[str, dict]
 
     def targets(self) -> dict[str, str]:
-        """The issue's targets: under-provisioning at most 1/4 of reactive's, and below seasonal-naive's in both.
+        """The predictive policy's acceptance targets: under-provisioning at most 1/4 of reactive's, and below seasonal-naive's in both.
 
         Each is ``met``, ``NOT met``, or ``n/a`` when no policy was ever under-provisioned on the trace.
         A predictive policy that was never under-provisioned meets "below seasonal-naive" even when
