@@ -1,8 +1,9 @@
 """A league's scaling state as the agent keeps it: policy state plus the open metrics interval (pure).
 
 ``add_metrics`` sums the workloads of a league's servers per interval (``bucket_seconds``) and returns the
-intervals every live server has moved past. ``to_record``/``from_record`` map the JSON-able
-state to the ``ScalingState`` Avro record (epoch seconds <-> UTC datetimes).
+intervals every live server has moved past. ``to_record``/``from_record`` map the state to the
+``ScalingState`` Avro record, the form the table keeps (epoch seconds <-> UTC datetimes). The state itself does
+not survive a JSON round trip: its open intervals are keyed by their start, a float.
 """
 
 from __future__ import annotations
@@ -246,7 +247,7 @@ def _opt(value: datetime | None) -> float | None:
 
 
 def from_record(record: dict[str, Any]) -> ScalingState:
-    """The JSON-able state of a ``ScalingState`` record."""
+    """The state of a ``ScalingState`` record."""
     return {
         "league": record["league"],
         "agents": record["agents"],
