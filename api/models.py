@@ -199,11 +199,6 @@ class GameDetail(BaseModel):
     top_moments: list[dict[str, Any]] = Field(description="The game's most significant tweeted plays.")
 
 
-class ErrorPublic(BaseModel):
-    error: str
-    detail: str
-
-
 class TokenRevocationCreate(_Create):
     """Revoke a token by its ``jti`` claim: the API refuses it (401) from the moment it reads the revocation."""
 

@@ -212,10 +212,6 @@ class CircuitBreaker:
         return result
 
     # -- state changes ----------------------------------------------------------------------------------
-    def transition_to(self, state: str, reason: str = "forced") -> None:
-        """Force a state (operators, tests)."""
-        self._transition(state, reason)
-
     def _transition(self, state: str, reason: str) -> None:
         previous = self.state
         failure_rate, slow_rate = self._window.rates(1)

@@ -15,7 +15,3 @@ class DecodeError(SchemaError):
 
 class EncodeError(SchemaError):
     """A record that does not conform to its schema."""
-
-
-class IncompatibleSchema(SchemaError):
-    """A schema version that cannot read data written by its predecessor."""

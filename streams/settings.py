@@ -17,7 +17,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="WIREREPORT_", env_file=".env", extra="ignore")
 
-    # Kafka
+    # Kafka: which broker (a real cluster or the embedded one) and how new topics are laid out
     kafka_bootstrap: str | None = Field(
         default=None, description="host:port of a real Kafka cluster; unset means the embedded broker."
     )
@@ -28,14 +28,14 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=4, description="Default partitions of the topics we create.")
     replication_factor: int = 1
 
-    # Faust worker
+    # Stream worker (Faust): its app id, where tables keep local state, how records are batched
     app_id: str = "wirereport"
     data_dir: Path = Path("var")
     worker_web_port: int = 6066
     worker_batch_size: int = 1000
     worker_batch_seconds: float = 0.05
 
-    # API
+    # API server: where it listens, who may call it (JWTs, hashed API keys), CORS
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     jwt_secret: SecretStr | None = None
@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     )
     cors_origins: str = ""
 
-    # Tweets
+    # Tweet accounts: the daily budget, the time zone its day follows, the X credentials
     tweets_per_day: int = 17
     tweet_timezone: str = "America/New_York"
     x_bearer_token: SecretStr | None = None
@@ -55,13 +55,14 @@ class Settings(BaseSettings):
     x_access_token: SecretStr | None = None
     x_access_token_secret: SecretStr | None = None
 
-    # Alerts
+    # Alert delivery to people (Slack)
     slack_webhook_url: SecretStr | None = None
 
     # Logging
     log_level: str = "INFO"
 
-    # Health, alerting, circuit breakers, self-healing (issue 6, items 1-5)
+    # Server health rules: warning/critical thresholds in percent, how long a breach must hold before it fires,
+    # how far and how long below the threshold clears it, and the heartbeat that declares a silent server down
     health_cpu_warning: float = 70.0
     health_cpu_critical: float = 90.0
     health_memory_warning: float = 80.0
@@ -74,6 +75,8 @@ class Settings(BaseSettings):
     health_resolve_for_seconds: float = 60.0
     health_heartbeat_intervals: float = Field(default=3.0, description="Missed intervals before ServerDown.")
     health_default_interval_seconds: float = 30.0
+    # Alert routing: which alerts are grouped into one notification, when groups are sent and repeated,
+    # and retries of the webhook delivery
     alert_group_by: str = Field(default="league,alertname", description="Comma-separated labels to group by.")
     alert_group_wait_seconds: float = 30.0
     alert_group_interval_seconds: float = 300.0
@@ -82,6 +85,7 @@ class Settings(BaseSettings):
     alert_webhook_timeout_seconds: float = 10.0
     alert_retry_initial_seconds: float = 1.0
     alert_retry_max_seconds: float = 300.0
+    # Circuit breakers around outside services (the defaults every breaker starts from)
     breaker_failure_rate_threshold: float = 50.0
     breaker_slow_call_rate_threshold: float = 100.0
     breaker_slow_call_duration_seconds: float = 60.0
@@ -90,10 +94,11 @@ class Settings(BaseSettings):
     breaker_minimum_number_of_calls: int = 100
     breaker_wait_duration_in_open_state_seconds: float = 60.0
     breaker_permitted_calls_in_half_open_state: int = 10
+    # Self-healing: how often the supervisor may restart a server's process before a human is called
     remediation_max_restarts_per_hour: int = 3
     remediation_process_name: str = Field(default="league-server", description="Process the supervisor restarts.")
 
-    # Query and control API (issue 7)
+    # Query and control API limits: per-credential rate limits, page and body sizes, read-model freshness, SSE
     api_rate_per_second: float = Field(default=50.0, description="Sustained requests/s allowed per credential.")
     api_rate_burst: int = Field(default=200, description="Burst size of each credential's token bucket.")
     api_max_page_size: int = Field(default=200, description="Largest page a list endpoint returns.")
@@ -104,7 +109,8 @@ class Settings(BaseSettings):
     api_sse_max_clients: int = Field(default=500, description="Concurrent SSE streams allowed (503 above).")
     api_command_timeout: float = Field(default=5.0, description="Seconds to wait for Kafka to ack an admin command.")
 
-    # Safe deployments (issue 6, item 6)
+    # Safe deployments: when they may start, how a canary is judged, when a blocked request expires, and
+    # how the deployment agent on each server applies a version
     deploy_windows: str = Field(
         default="Mon-Sun 09:00-17:00 America/New_York",
         description="When deployments may start: 'DAYS HH:MM-HH:MM TZ' entries separated by ';' (empty = always).",
@@ -126,7 +132,8 @@ class Settings(BaseSettings):
         default=21600.0, description="A 'live' game not updated for this long no longer blocks deployments."
     )
 
-    # Load forecasting and predictive scaling (issue 5)
+    # Predictive scaling: agent capacity, per-league and total bounds, resource guards, emergency cuts,
+    # cooldowns, and the load forecasting models
     scaling_capacity_per_agent: float = Field(default=1.0, description="Work units/s one agent handles at 100%.")
     scaling_target_utilization: float = Field(default=0.7, description="Planned utilization of the agents.")
     scaling_min_agents: int = Field(default=1, description="Fewest agents per league.")
@@ -152,12 +159,14 @@ class Settings(BaseSettings):
         default="profile_daily,profile_weekly,hw_daily,hw_weekly", description="Forecasting models per league."
     )
     scaling_refit_seconds: float = Field(default=86400.0, description="Statsmodels refit period (0 = never).")
+    # Metrics agent on each league server (``wirereport agent``)
     metrics_interval_seconds: float = Field(default=30.0, description="wirereport agent: seconds between samples.")
     metrics_buffer_max: int = Field(default=100000, description="wirereport agent: samples kept on disk offline.")
     metrics_worker_match: str = Field(
         default=r"\bagent-worker\b.*--league[= ]{league}\b",
         description="wirereport agent: regex of a league worker's command line ({league} filled in; '' = no count).",
     )
+    # Scaler executors: where agents are started and stopped (local processes or Kubernetes Deployments)
     scaler_executor: str = Field(default="local", description="Scaler executor: local or kubernetes.")
     scaler_worker_cmd: str | None = Field(
         default=None, description="Local executor: command of one worker (default: wirereport agent-worker)."
@@ -168,24 +177,26 @@ class Settings(BaseSettings):
     k8s_deployment: str = Field(default="wirereport-{league}", description="Deployment name ({league} lowercase).")
     k8s_ca_file: str | None = Field(default=None, description="CA bundle for the API (in-cluster default).")
 
-    # Game significance, tweet budget and tweet publisher (issue 4)
+    # Tweet publisher: the X API it posts to, and retries of a post that failed
     x_api_base_url: str = Field(default="https://api.x.com", description="X API base URL (tests point it locally).")
     x_api_timeout: float = Field(default=10.0, description="Seconds before an X API request times out.")
     publisher_retry_base_seconds: float = Field(default=1.0, description="First retry delay; doubles each time.")
     publisher_retry_max_seconds: float = Field(default=300.0, description="Longest delay between retries.")
     publisher_max_attempts: int = Field(default=8, description="Attempts before a tweet is marked failed.")
 
-    # Closing the loops: tweet receipts, X API breaker, supervisor actions (issues 4, 6, 7)
+    # The X API circuit breaker (the publisher stops posting while X fails)
     x_breaker_sliding_window_size: int = Field(default=10, description="X API breaker: calls in its window.")
     x_breaker_minimum_number_of_calls: int = Field(default=5, description="X API breaker: calls before it may open.")
     x_breaker_wait_seconds: float = Field(default=60.0, description="X API breaker: seconds OPEN before probing.")
+    # League-server supervisor: how it sheds load, and the league its scale-up requests are for
     supervisor_shed_load_signal: str = Field(default="SIGUSR1", description="Signal sent to the child on shed_load.")
     supervisor_shed_load_cmd: str | None = Field(default=None, description="Command run on shed_load (not a signal).")
     supervisor_league: str | None = Field(default=None, description="League of the supervised server (scale-ups).")
+    # Self-healing scale-ups: the extra load a remediation request makes the scaling policy plan for
     remediation_scale_up_multiplier: float = Field(default=1.5, description="Load multiplier of a scale-up request.")
     remediation_scale_up_duration_seconds: int = Field(default=900, description="How long a scale-up request lasts.")
 
-    # scaler (issue 5: retries, reconciliation)
+    # Scaler: retries of a scaling that failed, and re-applying each league's desired count to what runs
     scaler_retry_initial_seconds: float = Field(default=1.0, gt=0, description="Scaler: first retry delay; doubles.")
     scaler_retry_max_seconds: float = Field(default=60.0, gt=0, description="Scaler: longest delay between retries.")
     scaler_reconcile_seconds: float = Field(

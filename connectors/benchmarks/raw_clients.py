@@ -6,23 +6,6 @@ import asyncio
 import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from confluent_kafka import Producer
-
-
-def confluent_produce_rate(bootstrap: str, topic_name: str, count: int, size: int = 200) -> float:
-    """Messages/s of a plain confluent-kafka producer (``size``-byte values)."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "batch.num.messages": 10000})
-    payload = b"x" * size
-    started = time.perf_counter()
-    for i in range(count):
-        while True:
-            try:
-                producer.produce(topic_name, payload, key=str(i % 64).encode())
-                break
-            except BufferError:
-                producer.poll(0.01)
-    producer.flush(60)
-    return count / (time.perf_counter() - started)
 
 
 async def _aiokafka_consume(bootstrap: str, topic_name: str, count: int) -> float:

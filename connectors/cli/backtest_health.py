@@ -42,7 +42,6 @@ def run(args) -> int:
     config = HealthConfig.from_settings(settings)
     commands: list[dict] | None = [] if args.commands else None
     bad: list[str] = []
-    count = 0
     with open_text(args.out, "w") as out:
         alerts = run_health_backtest(
             read_samples(args.input, bad),
@@ -50,14 +49,10 @@ def run(args) -> int:
             remediation=RemediationConfig.from_settings(settings),
             commands=commands,
         )
-        for alert in alerts:
-            write_jsonl(out, alert_row(alert))
-            count += 1
+        count = write_jsonl(out, (alert_row(alert) for alert in alerts))
         out.flush()
     if commands is not None:
-        with open_text(args.commands, "w") as fh:
-            for command in commands:
-                write_jsonl(fh, to_json("RemediationCommand", command))
+        write_jsonl(args.commands, (to_json("RemediationCommand", command) for command in commands))
     extra = f", {len(commands)} remediation command(s)" if commands is not None else ""
     print(f"backtest health: {count} alert transition(s){extra}", file=sys.stderr)
     if bad:

@@ -69,10 +69,8 @@ def run(args) -> int:
         for decision in decisions:
             out.write(json.dumps(plays_backtest.output_line(decision), separators=(",", ":")) + "\n")
     if args.commands:
-        with open_text(args.commands, "w") as fh:
-            for d in decisions:
-                if d["command"]:
-                    write_jsonl(fh, to_json("TweetCommand", from_json("TweetCommand", d["command"])))
+        commands = (d["command"] for d in decisions if d["command"])
+        write_jsonl(args.commands, (to_json("TweetCommand", from_json("TweetCommand", c)) for c in commands))
     tweeted = [d["tweet"] for d in decisions]
     summary = plays_evaluation.summarize(
         plays, tweeted, [d["win_prob_home"] for d in decisions], settings.tweet_timezone

@@ -143,8 +143,7 @@ def run(args) -> int:
     )
     elapsed = time.perf_counter() - start
     with open_text(args.out, "w") as out:
-        for row in result.rows:
-            write_jsonl(out, decision_row(row))
+        write_jsonl(out, (decision_row(row) for row in result.rows))
         out.flush()
     report = sys.stdout if args.out != "-" else sys.stderr
     for line in format_table(result):

@@ -35,8 +35,8 @@ def _progress(message: str) -> None:
 
 
 def run_nfl(args) -> int:
+    from connectors.jsonl import write_jsonl
     from connectors.sources.importers import nfl
-    from connectors.sources.importers.jsonl import write_jsonl
 
     games = nfl.select_games(args.season, args.week, args.season_type, args.date)
     if not games:
@@ -55,8 +55,8 @@ def run_nfl(args) -> int:
 
 
 def run_nba(args) -> int:
+    from connectors.jsonl import write_jsonl
     from connectors.sources.importers import nba
-    from connectors.sources.importers.jsonl import write_jsonl
 
     schedule, plays = nba.import_game_dir(args.game_dir, args.date)
     write_jsonl(args.out, plays)

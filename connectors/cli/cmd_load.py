@@ -51,8 +51,7 @@ def run_import(args) -> int:
         samples = read_named_trace("bank_calls" if args.bank_calls else args.trace, args.league, args.scale)
     samples = list(samples)  # errors surface before the output file is created
     with open_text(args.out, "w") as out:
-        for sample in samples:
-            write_jsonl(out, sample)
+        write_jsonl(out, samples)
         out.flush()
     print(f"{len(samples)} load samples written to {args.out if args.out != '-' else 'stdout'}", file=sys.stderr)
     return 0

@@ -17,11 +17,26 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from scipy.stats import mannwhitneyu
 
 Sample = list  # [observed_at_ms: int, error_rate: float | None, latency_ms: float | None, version: str | None]
+
+
+class CanaryVerdict(TypedDict):
+    """The canary analysis of a deployment (``CanaryVerdict``, kept in its DeploymentState)."""
+
+    verdict: str  # pass, regression or inconclusive
+    reason: str
+    samples_before: int
+    samples_after: int
+    error_rate_p: float | None  # one-sided Mann-Whitney U p-value (after > before)
+    latency_p: float | None
+    error_rate_before: float | None  # mean
+    error_rate_after: float | None
+    latency_before_ms: float | None  # median
+    latency_after_ms: float | None
 
 
 @dataclass(frozen=True)
@@ -80,7 +95,7 @@ def _p_greater(after: list[float], before: list[float]) -> float:
     return float(mannwhitneyu(after, before, alternative="greater").pvalue)
 
 
-def analyze_canary(before: Sequence[Sample], after: Sequence[Sample], policy: CanaryPolicy) -> dict[str, Any]:
+def analyze_canary(before: Sequence[Sample], after: Sequence[Sample], policy: CanaryPolicy) -> CanaryVerdict:
     """Compare the canary's samples after the deploy with the baseline; return a CanaryVerdict (JSON form).
 
     ``verdict`` is ``regression`` (a significant, large enough rise of a metric), ``pass`` (at least one metric
@@ -94,7 +109,7 @@ def analyze_canary(before: Sequence[Sample], after: Sequence[Sample], policy: Ca
         tests.append("error_rate")
     if len(lat_b) >= n and len(lat_a) >= n:
         tests.append("latency")
-    verdict: dict[str, Any] = {
+    verdict: CanaryVerdict = {
         "verdict": "inconclusive",
         "reason": "",
         "samples_before": len(before),

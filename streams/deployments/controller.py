@@ -17,7 +17,9 @@ from schemas.json_form import format_timestamp, from_json
 from streams.deployments.canary_analysis import Sample, add_sample, sample_of
 from streams.deployments.manager import (
     TERMINAL,
+    DeploymentDecision,
     DeploymentPolicy,
+    DeploymentState,
     Step,
     evaluate,
     on_report,
@@ -30,7 +32,7 @@ from streams.deployments.manager import (
 class Output:
     """Decisions (DeploymentDecision records) and changed deployments (DeploymentState records) to publish."""
 
-    decisions: list[dict[str, Any]] = field(default_factory=list)
+    decisions: list[DeploymentDecision] = field(default_factory=list)
     states: list[dict[str, Any]] = field(default_factory=list)
 
     def extend(self, other: Output) -> None:
@@ -43,7 +45,7 @@ class DeploymentController:
 
     def __init__(self, policy: DeploymentPolicy):
         self.policy = policy
-        self.deployments: dict[str, dict[str, Any]] = {}
+        self.deployments: dict[str, DeploymentState] = {}
         self.games: dict[str, dict[str, Any]] = {}  # live games only: game_id -> {game_id, league, teams, status}
         self.samples: dict[str, list[Sample]] = {}
         self.versions: dict[str, str] = {}
@@ -66,7 +68,7 @@ class DeploymentController:
         ctl.versions = dict(data.get("versions", {}))
         return ctl
 
-    def active(self) -> list[dict[str, Any]]:
+    def active(self) -> list[DeploymentState]:
         return [d for d in self.deployments.values() if d["phase"] not in TERMINAL]
 
     def busy(self) -> dict[str, str]:
@@ -97,7 +99,7 @@ class DeploymentController:
         self.deployments[step.state["deployment_id"]] = step.state
         return Output(list(step.decisions), [from_json("DeploymentState", step.state)])
 
-    def _evaluate(self, dep: dict[str, Any], now: datetime) -> Output:
+    def _evaluate(self, dep: DeploymentState, now: datetime) -> Output:
         return self._apply(evaluate(dep, now, self.policy, **self._context()))
 
     def _context(self) -> dict[str, Any]:

@@ -17,15 +17,72 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from schemas.json_form import format_timestamp, parse_timestamp
-from streams.deployments.canary_analysis import CanaryPolicy, Sample, analyze_canary, epoch_ms, split_samples
+from streams.deployments.canary_analysis import (
+    CanaryPolicy,
+    CanaryVerdict,
+    Sample,
+    analyze_canary,
+    epoch_ms,
+    split_samples,
+)
 from streams.deployments.safety import DeployWindow, check_safety, parse_windows
 
 TERMINAL = frozenset({"completed", "rolled_back", "failed", "expired", "cancelled", "rejected"})
 STRATEGIES = ("canary", "all_at_once")
 ALL_SERVERS = "*"
+
+
+class ServerDeployment(TypedDict):
+    """Where one target server of a deployment stands."""
+
+    server_id: str
+    status: str  # pending, deploying, applied, failed, rolling_back, rolled_back, rollback_failed
+    previous_version: str | None  # what it ran before (to roll back to)
+    decision_id: str | None  # the last decision sent to it
+    detail: str | None  # from its last report
+
+
+class DeploymentState(TypedDict):
+    """A deployment (the JSON form of a ``DeploymentState`` record: timestamps are ISO text)."""
+
+    deployment_id: str
+    league: str | None
+    version: str
+    previous_version: str | None  # the canary's version before the deployment
+    targets: list[str]  # server ids, in request order (the first is the canary)
+    strategy: str  # canary or all_at_once
+    force: bool  # deploy during live games and outside the windows
+    requested_by: str
+    phase: str  # waiting, canary, baking, rollout, rolling_back, or a TERMINAL one
+    reason: str  # why it is in its phase (or blocked)
+    block_code: str | None  # why it waits (a decision is sent only when this changes)
+    canary_server: str | None
+    servers: list[ServerDeployment]
+    canary: CanaryVerdict | None
+    requested_at: str
+    updated_at: str
+    canary_decided_at: str | None
+    canary_applied_at: str | None
+    finished_at: str | None
+
+
+class DeploymentDecision(TypedDict):
+    """The ``DeploymentDecision`` record the deployment agents act on."""
+
+    decision_id: str  # deterministic: deployment, server, action, cause
+    deployment_id: str
+    server_id: str  # or ALL_SERVERS
+    league: str | None
+    version: str
+    action: str  # deploy, rollback, blocked, hold or completed
+    phase: str
+    reason: str
+    previous_version: str | None
+    canary: bool
+    decided_at: datetime
 
 
 @dataclass(frozen=True)
@@ -62,8 +119,8 @@ class DeploymentPolicy:
 class Step:
     """Result of one manager call: the new state (None if the input was ignored) and the decisions to send."""
 
-    state: dict[str, Any] | None
-    decisions: list[dict[str, Any]] = field(default_factory=list)
+    state: DeploymentState | None
+    decisions: list[DeploymentDecision] = field(default_factory=list)
     changed: bool = False
 
 
@@ -80,12 +137,12 @@ def _seconds_since(iso: str | None, now: datetime) -> float:
     return 0.0 if iso is None else (now - parse_timestamp(iso)).total_seconds()
 
 
-def _server(state: dict[str, Any], server_id: str) -> dict[str, Any] | None:
+def _server(state: DeploymentState, server_id: str) -> ServerDeployment | None:
     return next((s for s in state["servers"] if s["server_id"] == server_id), None)
 
 
 def _decide(
-    state: dict[str, Any],
+    state: DeploymentState,
     server_id: str,
     action: str,
     cause: str,
@@ -94,7 +151,7 @@ def _decide(
     *,
     canary: bool = False,
     previous: str | None = None,
-) -> dict[str, Any]:
+) -> DeploymentDecision:
     return {
         "decision_id": decision_id(state["deployment_id"], server_id, action, cause),
         "deployment_id": state["deployment_id"],
@@ -110,7 +167,7 @@ def _decide(
     }
 
 
-def _set_phase(state: dict[str, Any], phase: str, reason: str, now: datetime) -> None:
+def _set_phase(state: DeploymentState, phase: str, reason: str, now: datetime) -> None:
     state["phase"] = phase
     state["reason"] = reason
     state["updated_at"] = _iso(now)
@@ -118,7 +175,7 @@ def _set_phase(state: dict[str, Any], phase: str, reason: str, now: datetime) ->
         state["finished_at"] = _iso(now)
 
 
-def new_state(event: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+def new_state(event: Mapping[str, Any], now: datetime) -> DeploymentState:
     """The initial (``waiting``) state of a request event (DeploymentEvent record, kind ``request``)."""
     targets = list(dict.fromkeys(t.strip() for t in event.get("targets") or [] if t and t.strip()))
     return {
@@ -147,7 +204,7 @@ def new_state(event: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
-def _invalid(state: dict[str, Any]) -> str | None:
+def _invalid(state: DeploymentState) -> str | None:
     if not state["version"]:
         return "no version given"
     if not state["targets"]:
@@ -160,7 +217,7 @@ def _invalid(state: dict[str, Any]) -> str | None:
 
 
 def on_request(
-    state: dict[str, Any] | None,
+    state: DeploymentState | None,
     event: Mapping[str, Any],
     now: datetime,
     policy: DeploymentPolicy,
@@ -183,7 +240,9 @@ def on_request(
     return step
 
 
-def _deploy(state: dict[str, Any], servers: list[dict[str, Any]], reason: str, now: datetime, versions) -> list:
+def _deploy(
+    state: DeploymentState, servers: list[ServerDeployment], reason: str, now: datetime, versions
+) -> list[DeploymentDecision]:
     decisions = []
     for srv in servers:
         srv["status"] = "deploying"
@@ -197,7 +256,7 @@ def _deploy(state: dict[str, Any], servers: list[dict[str, Any]], reason: str, n
     return decisions
 
 
-def _rollback(state: dict[str, Any], reason: str, now: datetime) -> list[dict[str, Any]]:
+def _rollback(state: DeploymentState, reason: str, now: datetime) -> list[DeploymentDecision]:
     """Roll back every server that has (or may have) the new version; finish at once if there is none."""
     servers = [s for s in state["servers"] if s["status"] in ("deploying", "applied")]
     _set_phase(state, "rolling_back" if servers else "rolled_back", reason, now)
@@ -211,7 +270,7 @@ def _rollback(state: dict[str, Any], reason: str, now: datetime) -> list[dict[st
     return decisions
 
 
-def _blocked(state: dict[str, Any], code: str, reason: str, now: datetime) -> Step:
+def _blocked(state: DeploymentState, code: str, reason: str, now: datetime) -> Step:
     """Record a block; a decision only when the block's cause changes (no repeats on every re-evaluation)."""
     if state["block_code"] == code:
         return Step(state)
@@ -231,7 +290,7 @@ def _iso_of(value: Any) -> str:
 
 
 def evaluate(
-    state: dict[str, Any],
+    state: DeploymentState,
     now: datetime,
     policy: DeploymentPolicy,
     *,
@@ -339,14 +398,14 @@ def _roll_out(state, now, policy, live_games, versions, changed: bool = False) -
     return Step(state, _deploy(state, pending, reason, now, versions), True)
 
 
-def _maybe_complete(state: dict[str, Any], now: datetime, changed: bool = False) -> Step:
+def _maybe_complete(state: DeploymentState, now: datetime, changed: bool = False) -> Step:
     if state["phase"] == "rollout" and all(s["status"] == "applied" for s in state["servers"]):
         _set_phase(state, "completed", f"{state['version']} applied on {', '.join(state['targets'])}", now)
         return Step(state, [_decide(state, ALL_SERVERS, "completed", "completed", state["reason"], now)], True)
     return Step(state, [], changed)
 
 
-def _maybe_rolled_back(state: dict[str, Any], now: datetime) -> None:
+def _maybe_rolled_back(state: DeploymentState, now: datetime) -> None:
     if state["phase"] != "rolling_back" or any(s["status"] == "rolling_back" for s in state["servers"]):
         return
     failed = [s["server_id"] for s in state["servers"] if s["status"] == "rollback_failed"]
@@ -356,7 +415,7 @@ def _maybe_rolled_back(state: dict[str, Any], now: datetime) -> None:
         _set_phase(state, "rolled_back", state["reason"], now)
 
 
-def on_report(state: dict[str, Any] | None, event: Mapping[str, Any], now: datetime) -> Step:
+def on_report(state: DeploymentState | None, event: Mapping[str, Any], now: datetime) -> Step:
     """A deployment agent's report (``applied``, ``failed``, ``rolled_back``, ``rollback_failed``)."""
     if state is None:
         return Step(None)
@@ -368,7 +427,7 @@ def on_report(state: dict[str, Any] | None, event: Mapping[str, Any], now: datet
     srv = _server(state, event["server_id"])
     before = (srv["status"], state["phase"])
     srv["detail"] = event.get("detail")
-    decisions: list[dict[str, Any]] = []
+    decisions: list[DeploymentDecision] = []
     if status == "applied" and srv["status"] == "deploying":
         srv["status"] = "applied"
         srv["previous_version"] = event.get("previous_version") or srv["previous_version"]
@@ -396,7 +455,7 @@ def on_report(state: dict[str, Any] | None, event: Mapping[str, Any], now: datet
     return Step(state, decisions, True)
 
 
-def on_rollback_request(state: dict[str, Any] | None, event: Mapping[str, Any], now: datetime) -> Step:
+def on_rollback_request(state: DeploymentState | None, event: Mapping[str, Any], now: datetime) -> Step:
     """A manual rollback: every server that has the new version goes back; a waiting deployment is cancelled."""
     if state is None or state["phase"] in ("rolled_back", "rolling_back", "expired", "cancelled", "rejected"):
         return Step(state)

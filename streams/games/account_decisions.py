@@ -7,24 +7,31 @@ missed a spend, or a game that missed a tweet, could otherwise change later deci
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
-from streams.games.play_decisions import decide
-from streams.games.tweet_budget import ScheduleIndex
+from streams.games.play_decisions import Decision, GameDecisionState, decide
+from streams.games.tweet_budget import BudgetState, ScheduleIndex
 
 
-def new_account_state() -> dict[str, Any]:
+class AccountState(TypedDict):
+    """A league account's decision state (JSON-able: the ``account_decisions`` table keeps it as JSON)."""
+
+    budget: BudgetState | None  # None before the account's first play
+    games: dict[str, GameDecisionState]  # game_id -> state, the games of the budget's day
+
+
+def new_account_state() -> AccountState:
     return {"budget": None, "games": {}}
 
 
 def decide_for_account(
     play: dict[str, Any],
-    state: dict[str, Any] | None,
+    state: AccountState | None,
     schedule: ScheduleIndex,
     *,
     limit: int,
     tz: str,
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[Decision, AccountState]:
     """``play_decisions.decide`` on the account's state; returns ``(decision, new account state)``.
 
     When the budget moves to a new day, the states of games that are not carried into it are dropped, so

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict
 
 from streams.exceptions import InvalidRecord
 
 LEAGUES = ("NFL", "NBA", "WNBA")
 FINAL_EVENT_TYPES = frozenset({"game_end", "final", "end_of_game"})
+
+
+class GameState(TypedDict):
+    """The current state of a game (the ``GameState`` record: the ``games`` table and the ``game-state`` topic)."""
+
+    game_id: str
+    league: str  # NFL, NBA or WNBA
+    home_team: str
+    away_team: str
+    home_score: int
+    away_score: int
+    period: int
+    clock_seconds: int
+    status: str  # live or final
+    last_play_id: str
+    last_sequence: int
+    plays_seen: int
+    updated_at: datetime | str  # the last play's occurred_at (a datetime in records, ISO text in JSON forms)
+    possession: str | None
+    win_prob_home: float | None
+    last_description: str | None
 
 
 def validate_play(play: dict[str, Any]) -> None:
@@ -40,7 +62,7 @@ def validate_play(play: dict[str, Any]) -> None:
         raise InvalidRecord("invalid play: " + "; ".join(problems))
 
 
-def apply_play(state: dict[str, Any] | None, play: dict[str, Any]) -> dict[str, Any] | None:
+def apply_play(state: GameState | None, play: dict[str, Any]) -> GameState | None:
     """Return the game's new state after ``play``, or ``None`` if the play is already folded in.
 
     Plays at or below the last applied ``sequence`` are redeliveries (at-least-once) and change nothing.

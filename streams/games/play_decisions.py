@@ -11,16 +11,80 @@ the situation changed, nor the same style again within ``SAME_STYLE_SECONDS``).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from datetime import datetime
+from typing import Any, NotRequired, TypedDict
 
 from streams.games import moment_rates, team_ratings, tweet_budget, tweet_text
 from streams.games.significance import leader, score_play
-from streams.games.tweet_budget import ScheduleIndex
+from streams.games.tweet_budget import BudgetState, ScheduleIndex
 from streams.games.win_probability import win_prob_home
 from streams.games.win_probability.nfl import win_prob_home as nfl_win_prob_home
 
 MOMENT_PLAYS = 3  # a moment spans the play and the next 3 plays of its game
 SAME_STYLE_SECONDS = 180.0
+
+
+class PendingTouchdown(TypedDict):
+    """The situation before an NFL touchdown whose try is still to come (the try is judged against it)."""
+
+    home_score: int
+    away_score: int
+    win_prob_home: float
+    description: str  # the touchdown's, told when the try is tweeted
+
+
+class GameDecisionState(TypedDict):
+    """A game's decision state (JSON-able; one per game in the account's state, see ``account_decisions``)."""
+
+    game_id: str
+    league: str
+    home_score: int
+    away_score: int
+    win_prob_home: float
+    last_sequence: int  # -1 before the first play
+    plays_seen: int
+    last_tweet_play: str | None
+    last_tweet_index: int | None  # plays_seen when the game last tweeted
+    last_tweet_value: float
+    last_tweet_style: str | None
+    last_tweet_at: str | None  # ISO text
+    tweeted: list[str]  # play ids
+    # states written before these keys existed lack them (read with defaults)
+    strength: NotRequired[float]  # pre-game Elo difference / 100
+    rated: NotRequired[bool]  # the final score has moved the teams' ratings
+    last_tweet_leader: NotRequired[str | None]  # home, away or None (tied)
+    pending: NotRequired[PendingTouchdown | None]
+
+
+class TweetCommand(TypedDict):
+    """The ``TweetCommand`` record a tweeted play sends to the publisher."""
+
+    command_id: str  # deterministic: account, game and play
+    account: str
+    league: str
+    game_id: str
+    play_id: str
+    text: str
+    style: str
+    urgency: str
+    significance: float
+    win_prob_home: float
+    occurred_at: datetime | str  # the play's
+
+
+class Decision(TypedDict):
+    """What ``decide`` made of one play (the backtest's output fields plus the command and ``decisive``)."""
+
+    game_id: str
+    play_id: str
+    win_prob_home: float  # rounded to 6 places
+    significance: float
+    tweet: bool
+    urgency: str
+    style: str
+    text: str | None
+    command: TweetCommand | None
+    decisive: float  # the play's probability of being a decisive moment (for the evaluation)
 
 
 def account_for(league: str) -> str:
@@ -50,7 +114,7 @@ def pregame_win_prob(play: dict[str, Any], strength: float = 0.0) -> float:
     return win_prob_home(start, strength)
 
 
-def new_game_state(play: dict[str, Any], strength: float = 0.0) -> dict[str, Any]:
+def new_game_state(play: dict[str, Any], strength: float = 0.0) -> GameDecisionState:
     """A game's decision state before its first play (``strength``: pre-game Elo difference / 100)."""
     return {
         "game_id": play["game_id"],
@@ -82,7 +146,7 @@ def try_pending(play: dict[str, Any], prev_home: int, prev_away: int) -> bool:
     return yardline is not None and yardline <= 15 and gained == [0, 6]
 
 
-def assess(play: dict[str, Any], game: dict[str, Any]) -> tuple[float, dict[str, Any], dict[str, Any] | None]:
+def assess(play: dict[str, Any], game: GameDecisionState) -> tuple[float, dict[str, Any], PendingTouchdown | None]:
     """(home win probability, significance, pending touchdown) of a play given its game's state.
 
     A touchdown whose try is still to come is judged together with the try: its significance waits (it is
@@ -96,7 +160,7 @@ def assess(play: dict[str, Any], game: dict[str, Any]) -> tuple[float, dict[str,
     strength = game.get("strength", 0.0)
     wp = nfl_win_prob_home(play, None, strength) if play["league"] == "NFL" else win_prob_home(play, strength)
     sig = score_play(play, base_home, base_away, base_wp, wp)
-    new_pending = None
+    new_pending: PendingTouchdown | None = None
     prev_home, prev_away = game["home_score"], game["away_score"]
     scored = play["home_score"] != prev_home or play["away_score"] != prev_away
     if scored and try_pending(play, prev_home, prev_away):
@@ -120,7 +184,7 @@ def _iso(value: Any) -> str:
     return value if isinstance(value, str) else tweet_budget.to_datetime(value).isoformat().replace("+00:00", "Z")
 
 
-def same_moment(game: dict[str, Any], sig: dict[str, Any], play: dict[str, Any]) -> bool:
+def same_moment(game: GameDecisionState, sig: dict[str, Any], play: dict[str, Any]) -> bool:
     """True when ``play`` belongs to a moment (or a situation) the game already tweeted about.
 
     Within ``MOMENT_PLAYS`` plays of the last tweet only a new situation (another leader, or a tie turned
@@ -139,7 +203,7 @@ def same_moment(game: dict[str, Any], sig: dict[str, Any], play: dict[str, Any])
     return recent and sig["style"] == game["last_tweet_style"]
 
 
-def mark_tweeted(game: dict[str, Any], sig: dict[str, Any], play: dict[str, Any]) -> None:
+def mark_tweeted(game: GameDecisionState, sig: dict[str, Any], play: dict[str, Any]) -> None:
     """Record in ``game`` (a new state being built, ``plays_seen`` already counted) a tweet about ``play``."""
     game.update(
         last_tweet_play=play["play_id"],
@@ -154,13 +218,13 @@ def mark_tweeted(game: dict[str, Any], sig: dict[str, Any], play: dict[str, Any]
 
 def decide(
     play: dict[str, Any],
-    game_state: dict[str, Any] | None,
-    budget_state: dict[str, Any] | None,
+    game_state: GameDecisionState | None,
+    budget_state: BudgetState | None,
     schedule: ScheduleIndex | list[dict[str, Any]] | None = None,
     *,
     limit: int = 17,
     tz: str = "America/New_York",
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+) -> tuple[Decision, GameDecisionState, BudgetState]:
     """Decide whether ``play`` is tweeted; returns (decision, new game state, new budget state).
 
     ``decision`` has the backtest's fields (game_id, play_id, win_prob_home, significance, tweet, urgency,
@@ -209,7 +273,7 @@ def decide(
         and tweet_budget.choose(budget, sig, league, schedule)
     )
 
-    new_game = {
+    new_game: GameDecisionState = {
         **game,
         "home_score": play["home_score"],
         "away_score": play["away_score"],
@@ -240,7 +304,7 @@ def decide(
     told = {**play, "description": game["pending"]["description"]} if game.get("pending") else play
     text = tweet_text.render(told, sig["style"], wp)
     mark_tweeted(new_game, sig, play)
-    command = {
+    command: TweetCommand = {
         "command_id": command_id(account, game_id, play_id),
         "account": account,
         "league": league,
@@ -260,7 +324,7 @@ def decide(
 
 def _decision(
     play: dict[str, Any], wp: float, significance: float, tweet: bool, urgency: str, style: str, text: str | None
-) -> dict[str, Any]:
+) -> Decision:
     return {
         "game_id": play["game_id"],
         "play_id": play["play_id"],

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 MODELS = Path(__file__).resolve().parent / "models"
 MEAN = 1500.0
@@ -23,13 +23,20 @@ CARRY_OVER = 2.0 / 3.0
 SEASON_START_MONTH = {"NFL": 3, "NBA": 8, "WNBA": 1}  # a date before this month belongs to last year's season
 
 
+class TeamRatings(TypedDict):
+    """Elo ratings of a league's teams, as of a season (part of an account's budget state)."""
+
+    season: int | None  # None: no ratings shipped for the league yet
+    ratings: dict[str, float]  # team -> Elo rating
+
+
 def season_of(league: str, iso_day: str) -> int:
     year, month = int(iso_day[:4]), int(iso_day[5:7])
     return year if month >= SEASON_START_MONTH[league] else year - 1
 
 
 @cache
-def shipped(league: str) -> dict[str, Any]:
+def shipped(league: str) -> TeamRatings:
     """The shipped ratings of a league (empty when there are none)."""
     path = MODELS / f"{league.lower()}_team_ratings.json"
     if not path.exists():
@@ -37,12 +44,12 @@ def shipped(league: str) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-def initial(league: str) -> dict[str, Any]:
+def initial(league: str) -> TeamRatings:
     data = shipped(league)
     return {"season": data["season"], "ratings": dict(data["ratings"])}
 
 
-def for_season(state: dict[str, Any], season: int) -> dict[str, Any]:
+def for_season(state: TeamRatings, season: int) -> TeamRatings:
     """The state at ``season``: ratings regress towards the mean once per new season."""
     if state["season"] is None or season <= state["season"]:
         return state if state["season"] is not None else {**state, "season": season}
@@ -50,13 +57,13 @@ def for_season(state: dict[str, Any], season: int) -> dict[str, Any]:
     return {"season": season, "ratings": ratings}
 
 
-def difference(state: dict[str, Any], home: str, away: str) -> float:
+def difference(state: TeamRatings, home: str, away: str) -> float:
     """Home minus away rating, in hundreds of Elo points (0 for unknown teams)."""
     ratings = state["ratings"]
     return (ratings.get(home, MEAN) - ratings.get(away, MEAN)) / 100.0
 
 
-def update(state: dict[str, Any], home: str, away: str, home_score: int, away_score: int) -> dict[str, Any]:
+def update(state: TeamRatings, home: str, away: str, home_score: int, away_score: int) -> TeamRatings:
     """The state after a final score."""
     ratings = state["ratings"]
     rh, ra = ratings.get(home, MEAN), ratings.get(away, MEAN)
@@ -69,8 +76,8 @@ def update(state: dict[str, Any], home: str, away: str, home_score: int, away_sc
 
 
 def replay(
-    games: Iterable[tuple[str, str, str, str, int, int]], league: str, state: dict[str, Any] | None = None
-) -> tuple[dict[str, float], dict[str, Any]]:
+    games: Iterable[tuple[str, str, str, str, int, int]], league: str, state: TeamRatings | None = None
+) -> tuple[dict[str, float], TeamRatings]:
     """Pre-game differences of ``(game_id, iso_day, home, away, home_final, away_final)`` in time order."""
     state = state or {"season": None, "ratings": {}}
     diffs = {}

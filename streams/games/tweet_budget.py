@@ -18,10 +18,11 @@ import math
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from streams.games import moment_rates, team_ratings
+from streams.games.team_ratings import TeamRatings
 
 # A decisive-moment tweet is spent on a moment of decisive probability ``d`` when ``d`` clears the optimal
 # stopping bar for the tweets left and the decisive moments the day's unfinished and scheduled games are still
@@ -38,6 +39,23 @@ RESERVE_LEVEL = 0.3
 RESERVE_EXTRA = 1
 SURPLUS_FACTOR = 1.0
 SURPLUS_MIN_VALUE = 0.1
+
+
+# Where a game of the day stands, for the look-ahead: [phase (moment_rates.phase), closeness (0-2), final].
+# A list, not a tuple: the state is JSON and must compare equal to itself after a round trip.
+GamePosition = list[Any]
+
+
+class BudgetState(TypedDict):
+    """A league account's tweet budget for one day (JSON-able; the ``TweetBudget`` record is its published form)."""
+
+    account: str
+    day: str  # ISO date in the account's time zone
+    limit: int
+    used: int
+    tweeted: list[list[str]]  # [game_id, play_id] of each tweet of the day
+    games: dict[str, GamePosition]  # the day's games (finished ones too) and the live games carried over
+    ratings: TeamRatings
 
 
 @cache
@@ -80,7 +98,7 @@ class ScheduleIndex:
         return self.by_day.get((league, day), ())
 
 
-def new_state(account: str, day: str, limit: int, ratings: dict[str, Any] | None = None) -> dict[str, Any]:
+def new_state(account: str, day: str, limit: int, ratings: TeamRatings | None = None) -> BudgetState:
     """A fresh day. ``ratings`` (team Elo ratings of the account's league) default to the shipped ones."""
     return {
         "account": account,
@@ -93,7 +111,7 @@ def new_state(account: str, day: str, limit: int, ratings: dict[str, Any] | None
     }
 
 
-def for_day(state: dict[str, Any] | None, account: str, day: str, limit: int) -> dict[str, Any]:
+def for_day(state: BudgetState | None, account: str, day: str, limit: int) -> BudgetState:
     """The account's state for ``day``: a new day starts with a full budget (live games are carried over)."""
     if state is None:
         return new_state(account, day, limit)
@@ -107,7 +125,7 @@ def for_day(state: dict[str, Any] | None, account: str, day: str, limit: int) ->
     return {**new_state(account, day, limit, state["ratings"]), "games": carried}
 
 
-def with_game_position(state: dict[str, Any], game_id: str, position: list) -> dict[str, Any]:
+def with_game_position(state: BudgetState, game_id: str, position: GamePosition) -> BudgetState:
     """State with a game's [phase, closeness, final] updated (the same object if nothing changed)."""
     if state["games"].get(game_id) == position:
         return state
@@ -115,7 +133,7 @@ def with_game_position(state: dict[str, Any], game_id: str, position: list) -> d
 
 
 def expected_better_moments(
-    state: dict[str, Any], league: str, value: float, schedule: ScheduleIndex | None, table: dict[str, Any]
+    state: BudgetState, league: str, value: float, schedule: ScheduleIndex | None, table: dict[str, Any]
 ) -> float:
     """Expected moments of value >= ``value`` still to come today, over live and not-yet-started games."""
     total = 0.0
@@ -131,7 +149,7 @@ def expected_better_moments(
 
 
 def expected_curve(
-    state: dict[str, Any], league: str, schedule: ScheduleIndex | None, table: dict[str, Any], kind: str = ""
+    state: BudgetState, league: str, schedule: ScheduleIndex | None, table: dict[str, Any], kind: str = ""
 ) -> list[float]:
     """Expected moments still to come today at or above each level of ``moment_rates.VALUE_GRID``.
 
@@ -170,7 +188,7 @@ def spend_threshold(curve: list[float], left: int, factor: float) -> float:
 
 
 def expected_count(
-    state: dict[str, Any], league: str, schedule: ScheduleIndex | None, table: dict[str, Any], kind: str, level: int
+    state: BudgetState, league: str, schedule: ScheduleIndex | None, table: dict[str, Any], kind: str, level: int
 ) -> float:
     """One level of ``expected_curve`` (index ``level`` of the value grid), without building the whole curve."""
     cells = table[kind + "table"]
@@ -258,7 +276,7 @@ def reserve_for(expected_decisive: float) -> int:
     return poisson_quantile(RESERVE_QUANTILE, expected_decisive) + RESERVE_EXTRA
 
 
-def should_spend(state: dict[str, Any], decisive: float, curve: list[float]) -> bool:
+def should_spend(state: BudgetState, decisive: float, curve: list[float]) -> bool:
     """Spend a tweet on a probably decisive moment if it beats what the tweet would crowd out later.
 
     ``curve``: expected decisive moments still to come today at each level of the value grid.
@@ -269,19 +287,7 @@ def should_spend(state: dict[str, Any], decisive: float, curve: list[float]) -> 
     return decisive >= stopping_threshold(curve, left)
 
 
-def should_spend_surplus(state: dict[str, Any], value: float, curve: list[float], decisive_curve: list[float]) -> bool:
-    """Spend a tweet the decisive moments will not need on one of the day's best other moments.
-
-    The surplus is what is left beyond ``reserve``; a moment passes when its value beats the expected value
-    of the surplus-th best moment still to come (quality first: early in a busy day only outstanding ones).
-    """
-    if value < SURPLUS_MIN_VALUE:
-        return False
-    surplus = state["limit"] - state["used"] - reserve(decisive_curve)
-    return surplus >= 1 and clears_spend_threshold(value, curve, surplus, SURPLUS_FACTOR)
-
-
-def choose(state: dict[str, Any], sig: dict[str, Any], league: str, schedule: ScheduleIndex | None) -> bool:
+def choose(state: BudgetState, sig: dict[str, Any], league: str, schedule: ScheduleIndex | None) -> bool:
     """The budget's call on a candidate: a decisive-moment tweet, or a surplus tweet on a good moment.
 
     Curves are built only when a rule needs them (most candidates fail the cheap checks first).
@@ -308,15 +314,15 @@ def choose(state: dict[str, Any], sig: dict[str, Any], league: str, schedule: Sc
     return clears_spend_threshold(value, expected_curve(state, league, schedule, table), surplus, SURPLUS_FACTOR)
 
 
-def spend(state: dict[str, Any], game_id: str, play_id: str) -> dict[str, Any]:
+def spend(state: BudgetState, game_id: str, play_id: str) -> BudgetState:
     return {**state, "used": state["used"] + 1, "tweeted": [*state["tweeted"], [game_id, play_id]]}
 
 
-def already_tweeted(state: dict[str, Any], game_id: str, play_id: str) -> bool:
+def already_tweeted(state: BudgetState, game_id: str, play_id: str) -> bool:
     return any(g == game_id and p == play_id for g, p in state["tweeted"])
 
 
-def to_record(state: dict[str, Any], updated_at: Any = None) -> dict[str, Any]:
+def to_record(state: BudgetState, updated_at: Any = None) -> dict[str, Any]:
     """The TweetBudget record (Avro) of a budget state."""
     return {
         "account": state["account"],
@@ -334,7 +340,7 @@ def to_record(state: dict[str, Any], updated_at: Any = None) -> dict[str, Any]:
     }
 
 
-def from_record(record: dict[str, Any]) -> dict[str, Any]:
+def from_record(record: dict[str, Any]) -> BudgetState:
     """The budget state of a TweetBudget record."""
     return {
         "account": record["account"],

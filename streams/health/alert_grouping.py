@@ -147,10 +147,6 @@ class AlertGrouper:
         return self.silenced_by(rec["labels"], now) is not None or self.inhibited_by(rec) is not None
 
     # -- output ----------------------------------------------------------------------------------------
-    def next_due(self) -> int | None:
-        """Epoch ms of the next group flush (None when there are no groups)."""
-        return min((g["next_flush"] for g in self.state["groups"].values()), default=None)
-
     def flush(self, now: int) -> list[dict[str, Any]]:
         """The notifications due at ``now`` (and the state moved on)."""
         out = []

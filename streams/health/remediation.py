@@ -18,11 +18,38 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from streams.health.rules import fingerprint
 
 HOUR_MS = 3600 * 1000
+
+
+class IssuedCommand(TypedDict):
+    at: int  # epoch ms
+    id: str  # command id
+
+
+class RemediationState(TypedDict):
+    """A server's self-healing state (the ``RemediationState`` part of its HealthState); epoch ms."""
+
+    restarts: list[int]  # restarts issued in the last hour
+    issued: list[IssuedCommand]  # commands issued in the last day: a redelivered alert issues nothing again
+    escalated_at: int | None  # the last escalation (at most one an hour)
+    escalation_open: NotRequired[int | None]  # a RemediationEscalated alert firing until its cause resolves
+
+
+class RemediationCommand(TypedDict):
+    """The ``RemediationCommand`` record the supervisor carries out."""
+
+    command_id: str  # deterministic: the alert's fingerprint and start, the action
+    server_id: str
+    action: str  # restart_process, shed_load, request_scale_up or escalate
+    target: str | None  # the process (restart_process, escalate)
+    reason: str
+    alert_fingerprint: str
+    issued_at: datetime  # the alert's time
+    parameters: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -34,6 +61,11 @@ class RemediationConfig:
     @classmethod
     def from_settings(cls, s: Any) -> RemediationConfig:
         return cls(max_restarts_per_hour=s.remediation_max_restarts_per_hour, process_name=s.remediation_process_name)
+
+
+def new_remediation_state() -> RemediationState:
+    """The state of a server that has had no remediation."""
+    return {"restarts": [], "issued": [], "escalated_at": None, "escalation_open": None}
 
 
 def _ms(t: datetime) -> int:
@@ -77,11 +109,11 @@ def command_id(alert: dict[str, Any], action: str) -> str:
 
 
 def remediate(
-    state: dict[str, Any] | None, alert: dict[str, Any], config: RemediationConfig | None = None
-) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    state: RemediationState | None, alert: dict[str, Any], config: RemediationConfig | None = None
+) -> tuple[RemediationState, list[RemediationCommand], list[dict[str, Any]]]:
     """Commands (and escalation alerts) for one Alert transition; only firing alerts of a server act."""
     config = config or RemediationConfig()
-    state = state or {"restarts": [], "issued": [], "escalated_at": None, "escalation_open": None}
+    state = state or new_remediation_state()
     target = config.process_name
     if not alert.get("server_id"):
         return state, [], []
@@ -99,7 +131,8 @@ def remediate(
         "escalation_open": state.get("escalation_open"),
     }
     issued = {x["id"] for x in state["issued"]}
-    commands, alerts = [], []
+    commands: list[RemediationCommand] = []
+    alerts: list[dict[str, Any]] = []
     for action, params in plan(alert, config):
         cid = command_id(alert, action)
         if cid in issued:
@@ -153,8 +186,8 @@ def _escalation_alert(alert: dict[str, Any], target: str, reason: str, opened: i
 
 
 def remediate_all(
-    state: dict[str, Any] | None, alerts: list[dict[str, Any]], config: RemediationConfig | None = None
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]:
+    state: RemediationState | None, alerts: list[dict[str, Any]], config: RemediationConfig | None = None
+) -> tuple[RemediationState | None, list[RemediationCommand], list[dict[str, Any]]]:
     """``remediate`` over a server's transitions in order, skipping a firing already resolved in the same list
     (e.g. a late sample reports the outage and the recovery at once: no restart for a server that is back)."""
     resolved_after: set[int] = set()
@@ -165,7 +198,7 @@ def remediate_all(
     for i, a in enumerate(alerts):
         if a["status"] == "firing" and last_resolved.get(a["fingerprint"], -1) > i:
             resolved_after.add(i)
-    commands: list[dict[str, Any]] = []
+    commands: list[RemediationCommand] = []
     escalations: list[dict[str, Any]] = []
     for i, a in enumerate(alerts):
         if i in resolved_after:

@@ -19,7 +19,10 @@ import hashlib
 import statistics
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
+
+if TYPE_CHECKING:  # remediation imports this module
+    from streams.health.remediation import RemediationState
 
 WARNING = "warning"
 CRITICAL = "critical"
@@ -31,6 +34,29 @@ SUGGESTIONS = {
     "HighDisk": "Rotate and compress logs, prune old replays and table state; grow the volume.",
     "ServerDown": "Check the host and the metrics agent (systemctl status, network); the supervisor restarts it.",
 }
+
+
+class RuleState(TypedDict):
+    """One rule's state machine (``HealthRuleState``); times in epoch ms."""
+
+    state: str  # inactive, pending or firing
+    since: int | None  # first seen at or above the threshold (pending, firing)
+    clear_since: int | None  # firing, and first seen clear of the threshold by the resolve margin
+
+
+class HealthState(TypedDict):
+    """The health state of ONE server (JSON-able, the ``HealthState`` record); times in epoch ms."""
+
+    server_id: str
+    league: str | None
+    last_seen: int | None  # its newest sample's observed_at
+    intervals: list[float]  # its last RECENT_INTERVALS reporting intervals (seconds)
+    down: int | None  # ServerDown fired at this deadline, until its next sample
+    values: dict[str, float]  # metric (cpu, memory, disk) -> its last value (percent)
+    rules: dict[str, RuleState]  # "metric:severity" -> the rule's state
+    # kept with the health state by the health agent: the table partition it was written to, and self-healing
+    partition: NotRequired[int | None]
+    remediation: NotRequired[RemediationState]
 
 
 @dataclass(frozen=True)
@@ -46,7 +72,7 @@ class MetricRule:
 
 @dataclass(frozen=True)
 class HealthConfig:
-    """The rules' knobs (defaults from the issue; ``from_settings`` reads the ``WIREREPORT_HEALTH_*`` ones)."""
+    """The rules' knobs (the defaults are the shipped thresholds; ``from_settings`` reads ``WIREREPORT_HEALTH_*``)."""
 
     rules: tuple[MetricRule, ...] = (
         MetricRule("cpu", "cpu_percent", "HighCpu", 70.0, 90.0),
@@ -93,7 +119,7 @@ def _dt(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def new_state(server_id: str, league: str | None = None) -> dict[str, Any]:
+def new_state(server_id: str, league: str | None = None) -> HealthState:
     """The state of a server never seen before."""
     return {
         "server_id": server_id,
@@ -106,12 +132,12 @@ def new_state(server_id: str, league: str | None = None) -> dict[str, Any]:
     }
 
 
-def cadence(state: dict[str, Any], config: HealthConfig) -> float:
+def cadence(state: HealthState, config: HealthConfig) -> float:
     """The server's reporting interval in seconds: the median of its recent intervals."""
     return statistics.median(state["intervals"]) if state["intervals"] else config.default_interval
 
 
-def heartbeat_deadline(state: dict[str, Any], config: HealthConfig) -> int | None:
+def heartbeat_deadline(state: HealthState, config: HealthConfig) -> int | None:
     """Epoch ms after which the server counts as down (None before its first sample)."""
     if state["last_seen"] is None:
         return None
@@ -139,7 +165,9 @@ def _alert(state, alertname, severity, status, at_ms, value, threshold, summary,
     }
 
 
-def check_heartbeat(state: dict[str, Any], now: datetime, config: HealthConfig) -> tuple[dict, list[dict]]:
+def check_heartbeat(
+    state: HealthState, now: datetime, config: HealthConfig
+) -> tuple[HealthState, list[dict[str, Any]]]:
     """Fire ``ServerDown`` if ``now`` is past the server's heartbeat deadline (the alert is dated at the deadline)."""
     deadline = heartbeat_deadline(state, config)
     if deadline is None or state["down"] is not None or _ms(now) <= deadline:
@@ -161,7 +189,7 @@ def check_heartbeat(state: dict[str, Any], now: datetime, config: HealthConfig) 
     return state, [alert]
 
 
-def _evaluate_rule(rule_state, value, threshold, hold_for, now, config) -> tuple[dict, str | None]:
+def _evaluate_rule(rule_state, value, threshold, hold_for, now, config) -> tuple[RuleState, str | None]:
     """One rule's state machine; returns the new rule state and 'firing'/'resolved'/None."""
     st = rule_state or {"state": "inactive", "since": None, "clear_since": None}
     if st["state"] == "firing":
@@ -180,8 +208,8 @@ def _evaluate_rule(rule_state, value, threshold, hold_for, now, config) -> tuple
 
 
 def evaluate_sample(
-    state: dict[str, Any] | None, sample: dict[str, Any], config: HealthConfig
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    state: HealthState | None, sample: dict[str, Any], config: HealthConfig
+) -> tuple[HealthState, list[dict[str, Any]]]:
     """Apply one SystemMetrics record to its server's state; return ``(new state, alerts)``."""
     now_dt = sample["observed_at"]
     now = _ms(now_dt)
@@ -247,7 +275,7 @@ def evaluate_sample(
     return state, alerts
 
 
-def firing_alerts(state: dict[str, Any]) -> list[str]:
+def firing_alerts(state: HealthState) -> list[str]:
     """Names of what is firing on the server, e.g. ``['ServerDown', 'HighCpu:critical']``."""
     names = ["ServerDown"] if state.get("down") is not None else []
     names += [
@@ -258,7 +286,7 @@ def firing_alerts(state: dict[str, Any]) -> list[str]:
     return names
 
 
-def server_health(state: dict[str, Any], config: HealthConfig) -> dict[str, Any]:
+def server_health(state: HealthState, config: HealthConfig) -> dict[str, Any]:
     """The ServerHealth record (compacted topic ``server-health``) of a server's state."""
     firing = firing_alerts(state)
     if state.get("down") is not None:
@@ -289,7 +317,7 @@ class HealthEvaluator:
 
     def __init__(self, config: HealthConfig | None = None):
         self.config = config or HealthConfig()
-        self.states: dict[str, dict[str, Any]] = {}
+        self.states: dict[str, HealthState] = {}
 
     def tick(self, now: datetime) -> list[dict[str, Any]]:
         """Advance the clock: fire ServerDown for every server past its deadline."""

@@ -119,7 +119,7 @@ class BacktestResult:
     forecast_accuracy: dict[str, dict]
 
     def targets(self) -> dict[str, str]:
-        """The issue's targets: under-provisioning at most 1/4 of reactive's, and below seasonal-naive's in both.
+        """The predictive policy's acceptance targets: under-provisioning at most 1/4 of reactive's, and below seasonal-naive's in both.
 
         Each is ``met``, ``NOT met``, or ``n/a`` when no policy was ever under-provisioned on the trace.
         A predictive policy that was never under-provisioned meets "below seasonal-naive" even when
@@ -309,7 +309,3 @@ def format_table(result: BacktestResult) -> Iterator[str]:
         )
     for target, status in result.targets().items():
         yield f"target {target}: {status}"
-
-
-def row_time(value: Any) -> datetime:
-    return value if isinstance(value, datetime) else datetime.fromtimestamp(float(value), UTC)

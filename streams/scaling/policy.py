@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict
 
 from streams.exceptions import InvalidRecord
 from streams.scaling.league_profiles import LeagueProfile
@@ -33,6 +33,56 @@ from streams.scaling.league_profiles import LeagueProfile
 SCALE_UP = "scale_up"
 SCALE_DOWN = "scale_down"
 EMERGENCY = "emergency_scale_down"
+
+
+class ActiveOverride(TypedDict):
+    """A ScalingOverride in force (until ``expires_at``)."""
+
+    predictive_enabled: bool  # False holds the pool
+    min_agents: int | None
+    max_agents: int | None
+    reason: str
+    expires_at: float  # epoch seconds
+    created_at: float
+
+
+class HistoryEntry(TypedDict):
+    """One scaling the policy decided (the newest ``history_size`` are kept)."""
+
+    at: float  # epoch seconds
+    before: int
+    after: int
+    action: str
+    reason: str
+    command_id: str
+
+
+class PolicyState(TypedDict):
+    """A league's policy state (JSON-able; times in epoch seconds)."""
+
+    league: str
+    agents: int  # the pool the policy last decided
+    last_scale_at: float | None
+    last_emergency_at: float | None
+    recent_desired: list[list[float]]  # [at, desired agents] of the last down cooldown, oldest first
+    overrides: dict[str, ActiveOverride]  # override_id -> override
+    events: list[list[Any]]  # [starts_at, ends_at, multiplier, event_id], sorted
+    games: list[list[Any]]  # [scheduled_start, game_id], sorted
+    history: list[HistoryEntry]
+
+
+class ScalingCommand(TypedDict):
+    """The ``ScalingCommand`` record of a decision."""
+
+    command_id: str  # deterministic: league, decision time, change
+    league: str
+    agents_before: int
+    agents_after: int
+    action: str  # scale_up, scale_down or emergency_scale_down
+    reason: str
+    forecast: float | None
+    forecast_only: bool
+    decided_at: datetime
 
 
 @dataclass(frozen=True)
@@ -92,7 +142,7 @@ class PolicyConfig:
                 raise ValueError(f"{name.replace('_', ' ')} must not be negative")
 
 
-def new_state(league: str, agents: int) -> dict[str, Any]:
+def new_state(league: str, agents: int) -> PolicyState:
     """The state of a league before any decision."""
     return {
         "league": league,
@@ -134,7 +184,7 @@ def validate_scaling_input(name: str, record: dict) -> None:
         raise InvalidRecord(f"invalid {name}: " + "; ".join(problems))
 
 
-def add_override(state: dict, override: dict) -> dict:
+def add_override(state: PolicyState, override: dict[str, Any]) -> PolicyState:
     """Record a ScalingOverride (replaces one with the same id); it applies until ``expires_at``."""
     overrides = dict(state["overrides"])
     overrides[override["override_id"]] = {
@@ -148,7 +198,7 @@ def add_override(state: dict, override: dict) -> dict:
     return {**state, "overrides": overrides}
 
 
-def add_league_event(state: dict, event: dict, profile: LeagueProfile | None = None) -> dict:
+def add_league_event(state: PolicyState, event: dict[str, Any], profile: LeagueProfile | None = None) -> PolicyState:
     """Record a LeagueEvent (multiplier for its duration) or a ScheduledGame (pre-scaling).
 
     A LeagueEvent without a multiplier takes the league profile's breaking-news multiplier (1 without a profile).
@@ -172,7 +222,7 @@ def command_id(league: str, at: float, before: int, after: int, action: str) -> 
 
 
 def decide(
-    state: dict,
+    state: PolicyState,
     now: float,
     workload: float,
     forecast: float | None,
@@ -186,7 +236,7 @@ def decide(
     other_agents: int = 0,
     upcoming: float | Callable[[], float | None] | None = None,
     active_agents: int | None = None,
-) -> tuple[dict, dict | None]:
+) -> tuple[PolicyState, ScalingCommand | dict[str, Any] | None]:
     """One decision at ``now`` for the interval ending at ``target_t``; returns (new state, command or None).
 
     ``upcoming`` is the forecast for the interval after that one (or a function computing it, called only
@@ -327,7 +377,7 @@ def _stable(reason: Callable[[], str]) -> str:
     return f"{reason()}; stable for the cooldown"
 
 
-def _expire(state: dict, now: float) -> dict:
+def _expire(state: PolicyState, now: float) -> PolicyState:
     changed = {}
     if state["overrides"] and any(o["expires_at"] <= now for o in state["overrides"].values()):
         changed["overrides"] = {k: o for k, o in state["overrides"].items() if o["expires_at"] > now}
@@ -338,7 +388,7 @@ def _expire(state: dict, now: float) -> dict:
     return {**state, **changed} if changed else state
 
 
-def _event_multiplier(state: dict, t: float) -> tuple[float, str]:
+def _event_multiplier(state: PolicyState, t: float) -> tuple[float, str]:
     best, why = 1.0, "forecast"
     for start, end, multiplier, event_id in state["events"]:
         if start <= t < end and multiplier > best:
@@ -346,14 +396,14 @@ def _event_multiplier(state: dict, t: float) -> tuple[float, str]:
     return best, why
 
 
-def _game_in_window(state: dict, t: float, before: float, duration: float) -> str | None:
+def _game_in_window(state: PolicyState, t: float, before: float, duration: float) -> str | None:
     for start, game_id in state["games"]:
         if start - before <= t < start + duration:
             return game_id
     return None
 
 
-def _recent(state: dict, now: float, desired: int, config: PolicyConfig) -> list:
+def _recent(state: PolicyState, now: float, desired: int, config: PolicyConfig) -> list:
     """The desired counts of the last ``down_cooldown_seconds``, with ``desired`` at ``now`` (a new list)."""
     horizon = now - config.down_cooldown_seconds
     recent = state["recent_desired"]
@@ -362,12 +412,12 @@ def _recent(state: dict, now: float, desired: int, config: PolicyConfig) -> list
     return recent
 
 
-def _remember(state: dict, now: float, desired: int, config: PolicyConfig) -> dict:
+def _remember(state: PolicyState, now: float, desired: int, config: PolicyConfig) -> PolicyState:
     return {**state, "recent_desired": _recent(state, now, desired, config)}
 
 
 def _act(
-    state: dict,
+    state: PolicyState,
     now: float,
     after: int,
     action: str,
@@ -375,7 +425,7 @@ def _act(
     forecast: float | None,
     config: PolicyConfig,
     recent: list | None = None,
-) -> tuple[dict, dict]:
+) -> tuple[PolicyState, ScalingCommand | dict[str, Any]]:
     """The state after acting (with ``recent`` as its recent desired counts, if given) and the command."""
     if not config.emit_commands:
         state = {**state, "agents": after, "last_scale_at": now}
@@ -392,7 +442,7 @@ def _act(
     state = {**state, "agents": after, "last_scale_at": now, "history": history}
     if recent is not None:
         state["recent_desired"] = recent
-    command = {
+    command: ScalingCommand = {
         "command_id": cid,
         "league": league,
         "agents_before": before,

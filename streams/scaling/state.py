@@ -1,30 +1,61 @@
 """A league's scaling state as the agent keeps it: policy state plus the open metrics interval (pure).
 
 ``add_metrics`` sums the workloads of a league's servers per interval (``bucket_seconds``) and returns the
-intervals every live server has moved past. ``to_record``/``from_record`` map the JSON-able
-state to the ``ScalingState`` Avro record (epoch seconds <-> UTC datetimes).
+intervals every live server has moved past. ``to_record``/``from_record`` map the state to the
+``ScalingState`` Avro record, the form the table keeps (epoch seconds <-> UTC datetimes). The state itself does
+not survive a JSON round trip: its open intervals are keyed by their start, a float.
 """
 
 from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
-from streams.scaling.policy import new_state
+from streams.scaling.policy import PolicyState, new_state
 
 LIVE_INTERVALS = 4  # a server silent for more of its intervals than this no longer holds intervals open
 LIVE_FLOOR_SECONDS = 2.0  # ... nor, on the reader's clock, for less than this (batches arrive unevenly)
 MAX_OPEN_INTERVALS = 120  # beyond this many open intervals the oldest closes whoever is missing
 
 
-def new_league_state(league: str, agents: int) -> dict[str, Any]:
+# A server's share of an open interval: (workload sum, sample count, worst cpu, worst memory, active agents, host)
+ServerBucket = tuple[float, int, float, float, int, str | None]
+# [start of its newest interval, its reporting interval, when its last sample was received (reader's clock, -inf
+# offline), the mean time between its samples' arrivals]
+ServerSeen = list[float]
+
+
+class ScalingState(PolicyState):
+    """A league's state in the scaling agent: the policy state plus the open metrics intervals (epoch seconds).
+
+    The ``scaling`` table keeps it as a ``ScalingState`` record (``to_record`` / ``from_record``). Only ``add_metrics``
+    needs the interval keys: a bare policy state lacks them (read with defaults).
+    """
+
+    active_agents: NotRequired[int]  # workers the servers last reported running
+    open_buckets: NotRequired[dict[float, dict[str, ServerBucket]]]  # interval start -> server_id -> its share
+    server_last: NotRequired[dict[str, ServerSeen]]  # the live servers
+    closed_through: NotRequired[float | None]  # start of the newest closed interval
+    late_samples: NotRequired[int]  # samples of intervals already closed
+
+
+class ClosedInterval(TypedDict):
+    """An interval every live server has moved past: what the policy decides on."""
+
+    t: float  # its start
+    workload: float  # sum over servers of each server's mean workload
+    cpu_percent: float  # the worst server's
+    memory_percent: float
+    servers: int
+    active_agents: int  # worker processes running, counted once per host
+
+
+def new_league_state(league: str, agents: int) -> ScalingState:
     return {
         **new_state(league, agents),
         "active_agents": 0,
-        "open_buckets": {},  # interval start -> {server_id: (workload sum, count, cpu, memory, active agents, host)}
-        # server_id -> [start of its newest interval, its reporting interval, when its last sample was received
-        # (reader's clock), the mean time between its samples' arrivals]
+        "open_buckets": {},
         "server_last": {},
         "closed_through": None,
         "late_samples": 0,
@@ -36,12 +67,12 @@ def _epoch(value: Any) -> float:
 
 
 def add_metrics(
-    state: dict,
-    sample: dict,
+    state: ScalingState,
+    sample: dict[str, Any],
     bucket_seconds: float,
     received_at: float | None = None,
     live_intervals: int = LIVE_INTERVALS,
-) -> tuple[dict, list[dict]]:
+) -> tuple[ScalingState, list[ClosedInterval]]:
     """Fold a SystemMetrics sample into its interval; return (state, the intervals it closed, oldest first).
 
     An interval closes once every live server has sent a sample of a later one, so a server draining its
@@ -100,8 +131,13 @@ def add_metrics(
 
 
 def _heard_from(
-    last: dict, sid: str, start: float, sample: dict, bucket_seconds: float, received_at: float | None
-) -> dict:
+    last: dict[str, ServerSeen],
+    sid: str,
+    start: float,
+    sample: dict[str, Any],
+    bucket_seconds: float,
+    received_at: float | None,
+) -> dict[str, ServerSeen]:
     """``last`` with server ``sid``'s newest interval, reporting interval, arrival time and arrival gap."""
     every = max(bucket_seconds, float(sample.get("interval_seconds") or 0.0))
     previous = last.get(sid)
@@ -115,7 +151,7 @@ def _heard_from(
     return {**last, sid: [newest, every, received, gap]}
 
 
-def close_interval(start: float, servers: dict) -> dict | None:
+def close_interval(start: float, servers: dict[str, ServerBucket]) -> ClosedInterval | None:
     if not servers:
         return None
     per_host: dict[str, int] = {}
@@ -137,7 +173,7 @@ def _ts(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
-def to_record(state: dict, updated_at: float, forecast_only: bool = False) -> dict[str, Any]:
+def to_record(state: ScalingState, updated_at: float, forecast_only: bool = False) -> dict[str, Any]:
     """The ``ScalingState`` record of a league's state."""
     buckets = state.get("open_buckets") or {}
     return {
@@ -210,8 +246,8 @@ def _opt(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
 
-def from_record(record: dict[str, Any]) -> dict[str, Any]:
-    """The JSON-able state of a ``ScalingState`` record."""
+def from_record(record: dict[str, Any]) -> ScalingState:
+    """The state of a ``ScalingState`` record."""
     return {
         "league": record["league"],
         "agents": record["agents"],
@@ -270,9 +306,9 @@ def _closed_through(record: dict[str, Any]) -> float | None:
     return None
 
 
-def _open_buckets(record: dict[str, Any]) -> dict[float, dict]:
+def _open_buckets(record: dict[str, Any]) -> dict[float, dict[str, ServerBucket]]:
     """The open intervals of a record (a v1 record has one, at ``bucket_start``)."""
-    buckets: dict[float, dict] = {}
+    buckets: dict[float, dict[str, ServerBucket]] = {}
     for b in record["bucket_servers"]:
         begin = _opt(b.get("bucket_start") or record["bucket_start"])
         buckets.setdefault(begin, {})[b["server_id"]] = (

@@ -30,8 +30,3 @@ class Forecaster(Protocol):
 def week_position(t: float) -> float:
     """Seconds since Monday 00:00 UTC of the week containing ``t``."""
     return (t - _WEEK_ORIGIN) % WEEK
-
-
-def day_position(t: float) -> float:
-    """Seconds since 00:00 UTC of the day containing ``t``."""
-    return t % DAY

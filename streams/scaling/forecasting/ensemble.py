@@ -310,15 +310,6 @@ class LeagueForecaster:
                         self._accuracy[horizon].add(forecast, y)
         return chosen_forecast
 
-    def _choose(self) -> None:
-        errors = self._errors
-        if not errors:
-            return
-        best = min(errors, key=errors.__getitem__)
-        current = errors.get(self.chosen)
-        if current is None or errors[best] < current * (1.0 - self.switch_margin):
-            self.chosen = best
-
     def _plan_accuracy(self, t: float) -> None:
         if not self.candidates:
             return
