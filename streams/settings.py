@@ -193,7 +193,7 @@ class Settings(BaseSettings):
     )
 
     # Live play-by-play feeds
-    feed_interval_seconds: float = Field(default=10.0, gt=0, description="Feed poller: seconds between polls of a game.")
+    feed_interval_seconds: float = Field(default=10.0, gt=0, description="Feed poller: seconds between polls.")
     feed_timeout_seconds: float = Field(default=10.0, gt=0, description="Feed poller: seconds before a request fails.")
     feed_stale_after_seconds: float = Field(
         default=1800.0, gt=0, description="Feed poller: a live game whose document has not changed this long is stale."
@@ -204,8 +204,8 @@ class Settings(BaseSettings):
     feed_backoff_initial_seconds: float = Field(default=1.0, gt=0, description="Feed poller: first retry delay.")
     feed_backoff_max_seconds: float = Field(default=120.0, gt=0, description="Feed poller: longest retry delay.")
     feed_breaker_sliding_window_size: int = Field(default=10, ge=1, description="Feed breaker: calls in its window.")
-    feed_breaker_minimum_number_of_calls: int = Field(default=5, ge=1, description="Feed breaker: calls before opening.")
-    feed_breaker_wait_seconds: float = Field(default=30.0, gt=0, description="Feed breaker: seconds OPEN before probing.")
+    feed_breaker_minimum_number_of_calls: int = Field(default=5, ge=1, description="Feed breaker: calls before open.")
+    feed_breaker_wait_seconds: float = Field(default=30.0, gt=0, description="Feed breaker: seconds OPEN.")
 
     @property
     def bootstrap(self) -> str:

@@ -80,4 +80,3 @@ class NbaPlaybyplayV2Adapter:
         except (InputError, KeyError, ValueError) as exc:
             raise MalformedFeed(f"unreadable play data ({exc})") from None
         return FeedSnapshot(schedule, plays, final)
-
