@@ -119,9 +119,13 @@ class RecordedFeed:
         self.requests: list[tuple[str, int]] = []  # (path, status) of every request answered
 
     # -- games ---------------------------------------------------------------------------------------------
-    def add_nfl_game(self, eid: str) -> None:
-        document = nfl_document(eid)
-        self._add(eid, _Game("NFL", document, len(nfl.play_keys(document[eid]))))
+    def add_nfl_game(self, eid: str, game_id: str | None = None) -> str:
+        """Serve a recorded NFL game, under another ``game_id`` if given (tests sharing a broker keep apart)."""
+        recorded = nfl_document(eid)
+        game_id = game_id or eid
+        document = {game_id: recorded[eid], "nextupdate": recorded["nextupdate"]}
+        self._add(game_id, _Game("NFL", document, len(nfl.play_keys(document[game_id]))))
+        return game_id
 
     def add_nba_game(self, path: Path = NBA_SAMPLE_GAME) -> str:
         document = nba_document(path)
