@@ -218,6 +218,21 @@ class Settings(BaseSettings):
     api_request_timeout: float = Field(default=10.0, gt=0, description="Seconds to receive a request's head and body.")
     api_max_concurrency: int = Field(default=1000, ge=1, description="Connections and requests at once (503 above).")
 
+    # Live play-by-play feeds
+    feed_interval_seconds: float = Field(default=10.0, gt=0, description="Feed poller: seconds between polls.")
+    feed_timeout_seconds: float = Field(default=10.0, gt=0, description="Feed poller: seconds before a request fails.")
+    feed_stale_after_seconds: float = Field(
+        default=1800.0, gt=0, description="Feed poller: a live game whose document has not changed this long is stale."
+    )
+    feed_follow_hours: float = Field(
+        default=12.0, ge=0, description="Feed poller: games that started longer ago are skipped unless named."
+    )
+    feed_backoff_initial_seconds: float = Field(default=1.0, gt=0, description="Feed poller: first retry delay.")
+    feed_backoff_max_seconds: float = Field(default=120.0, gt=0, description="Feed poller: longest retry delay.")
+    feed_breaker_sliding_window_size: int = Field(default=10, ge=1, description="Feed breaker: calls in its window.")
+    feed_breaker_minimum_number_of_calls: int = Field(default=5, ge=1, description="Feed breaker: calls before open.")
+    feed_breaker_wait_seconds: float = Field(default=30.0, gt=0, description="Feed breaker: seconds OPEN.")
+
     @property
     def bootstrap(self) -> str:
         """The bootstrap servers every client uses: the real cluster if set, else the embedded broker."""

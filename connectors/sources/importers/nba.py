@@ -2,6 +2,9 @@
 
 ``SCORE`` reads "away - home" and is only set on scoring events; it is carried forward. ``occurred_at`` is the
 game date plus the wall-clock time of each event (``WCTIMESTRING``, US Eastern), kept strictly increasing.
+
+:func:`game_records` converts rows (the CSV's, or a live ``playbyplayv2`` document's as strings) of a whole game
+or of one still growing; for a growing one it returns only the records no later row can change.
 """
 
 from __future__ import annotations
@@ -65,28 +68,57 @@ def import_game_dir(game_dir: str | Path, game_date: date | None = None) -> tupl
     day = game_date or KNOWN_DATES.get(game_id)
     if day is None:
         raise InputError(f"game {game_id}: the CSV has no date; pass --date")
+    schedule, plays = game_records(rows, game_id, day, source=str(files[0]))
+    assert schedule is not None  # a complete game either has its teams or raised
+    return schedule, plays
+
+
+def is_final(rows: list[dict[str, str]]) -> bool:
+    """Whether the rows so far end the game: a period from the fourth on ended with the score not tied."""
+    if not rows or rows[-1]["EVENTMSGTYPE"] != "13" or int(rows[-1]["PERIOD"]) < 4:
+        return False
+    last_score = next((r["SCORE"] for r in reversed(rows) if r["SCORE"]), "")
+    if not last_score:
+        return False
+    away, home = _score(last_score)
+    return away != home
+
+
+def game_records(
+    rows: list[dict[str, str]], game_id: str, day: date, *, complete: bool = True, source: str | None = None
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """(ScheduledGame, Play records) of a game's play-by-play rows (column name to text, "" when empty).
+
+    ``complete`` False means the rows are a live game's so far: until both teams and a wall-clock time have
+    shown up nothing is known (None, []); the last period's end is held back, as it is the game's end only if
+    no period follows. The records returned are then exactly those of the whole game for the same rows.
+    """
     home = next(
         (r["PLAYER1_TEAM_ABBREVIATION"] for r in rows if r["HOMEDESCRIPTION"] and r["PLAYER1_TEAM_ABBREVIATION"]), ""
     )
     away = next(
         (r["PLAYER1_TEAM_ABBREVIATION"] for r in rows if r["VISITORDESCRIPTION"] and r["PLAYER1_TEAM_ABBREVIATION"]), ""
     )
-    if not home or not away:
-        raise InputError(f"{files[0]}: cannot tell the home and away teams apart")
     first_wall = next((w for r in rows if (w := _wall_clock(day, r["WCTIMESTRING"]))), None)
+    if not complete and (not home or not away or first_wall is None):
+        return None, []
+    if not home or not away:
+        raise InputError(f"{source or f'game {game_id}'}: cannot tell the home and away teams apart")
     start = first_wall or datetime(day.year, day.month, day.day, 19, 30, tzinfo=EASTERN).astimezone(UTC)
     plays = []
     home_score = away_score = 0
     last_time = start - timedelta(seconds=1)
     last_period = max(int(r["PERIOD"]) for r in rows)
     for sequence, row in enumerate(rows, 1):  # the feed's order (EVENTNUM is not always chronological)
+        period = int(row["PERIOD"])
+        if not complete and row["EVENTMSGTYPE"] == "13" and period == last_period:
+            break  # the end of the game or of a period: the next row (or none) tells
         if row["SCORE"]:
             new_away, new_home = _score(row["SCORE"])
         else:
             new_home, new_away = home_score, away_score
         scored = (new_home, new_away) != (home_score, away_score)
         home_score, away_score = new_home, new_away
-        period = int(row["PERIOD"])
         etype = "score" if scored else EVENT_TYPES.get(row["EVENTMSGTYPE"], "play")
         if etype == "period_end" and period == last_period:
             etype = "game_end"

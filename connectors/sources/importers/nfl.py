@@ -5,6 +5,10 @@ is rebuilt from the scoring stat ids of its plays (and checked against the final
 synthesized deterministically from the scheduled kickoff (US Eastern) plus the game-clock progression.
 The situation fields (possession, down, yards_to_go, yardline_100) describe the situation AFTER the play,
 i.e. the next snap's, so they match the scores (which are after the play too).
+
+The same conversion serves a growing live document (the live feed's GameCenter JSON): with ``complete=False``
+:func:`game_records` returns only the records that no later play can change, so a live record equals the
+record of the final file.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import importlib.util
 import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -92,6 +97,23 @@ def select_games(
     return sorted(games, key=lambda g: (kickoff_utc(g), g["eid"]))
 
 
+@dataclass(frozen=True)
+class GameFacts:
+    """What converting a game needs besides its plays: ids, clubs, season (overtime length) and kickoff."""
+
+    eid: str
+    home: str
+    away: str
+    season: int
+    season_type: str
+    kickoff: datetime
+
+
+def facts_of(info: dict[str, Any]) -> GameFacts:
+    """The facts of a schedule entry."""
+    return GameFacts(info["eid"], info["home"], info["away"], season_of(info), info["season_type"], kickoff_utc(info))
+
+
 def scheduled_game(info: dict[str, Any]) -> dict[str, Any]:
     """The ScheduledGame JSON form of a schedule entry."""
     return {
@@ -101,6 +123,11 @@ def scheduled_game(info: dict[str, Any]) -> dict[str, Any]:
         "away_team": info["away"],
         "scheduled_start": _iso(kickoff_utc(info)),
     }
+
+
+def is_final(game: dict[str, Any]) -> bool:
+    """Whether a GameCenter document says the game is over (``qtr`` "Final" or "final overtime")."""
+    return str(game.get("qtr") or "").lower().startswith("final")
 
 
 def load_game(eid: str) -> dict[str, Any] | None:
@@ -158,15 +185,20 @@ def _pat_points(summary_desc: str) -> int:
     return 2 if re.search(r"\b(pass|run|rush)\b", text) else 0
 
 
-def _conversion_credits(game: dict[str, Any], ordered: list[tuple[str, dict[str, Any]]]) -> dict[int, dict[str, int]]:
+def _conversion_credits(
+    game: dict[str, Any], ordered: list[tuple[str, dict[str, Any]]], complete: bool = True
+) -> tuple[dict[int, dict[str, int]], int | None]:
     """Try points the play stats miss (a conversion play without stats, or none recorded at all).
 
     The scoring summary says what each touchdown's try was worth; it is credited on the conversion play that
-    follows the touchdown, or on the touchdown itself when the data has no conversion play.
+    follows the touchdown, or on the touchdown itself when the data has no conversion play. Also returns the
+    index of the first touchdown whose try window (the next five plays, up to a kickoff) a growing document has
+    not closed yet: from there on the credits may still move (None when every window is closed).
     """
     summary = game.get("scrsummary") or {}
     index_of = {key: i for i, (key, _p) in enumerate(ordered)}
     credits: dict[int, dict[str, int]] = {}
+    open_from: int | None = None
 
     def credit(index: int, club: str, pts: int) -> None:
         credits.setdefault(index, {})[club] = credits.get(index, {}).get(club, 0) + pts
@@ -186,16 +218,20 @@ def _conversion_credits(game: dict[str, Any], ordered: list[tuple[str, dict[str,
         if pat == 0:
             continue
         attempts = []
+        closed = complete or index + 6 <= len(ordered)
         for j in range(index + 1, min(index + 6, len(ordered))):
             nxt = ordered[j][1]
             text = (nxt.get("desc") or "").upper()
             if nxt.get("note") == "KICKOFF" or text.startswith("END "):
+                closed = True
                 break
             if nxt.get("note") in CONVERSION_NOTES or "EXTRA POINT" in text or "TWO-POINT" in text:
                 attempts.append(j)
+        if not closed:
+            open_from = index if open_from is None else min(open_from, index)
         if not any(_points(ordered[j][1]).get(club, 0) > 0 for j in attempts):
             credit(attempts[-1] if attempts else index, club, pat)
-    return credits
+    return credits, open_from
 
 
 def _ordered_plays(game: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -207,6 +243,11 @@ def _ordered_plays(game: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         for play_key in sorted(plays, key=int):
             seen.setdefault(play_key, plays[play_key])
     return list(seen.items())
+
+
+def play_keys(game: dict[str, Any]) -> list[str]:
+    """The ids of a GameCenter document's plays, in game order."""
+    return [key for key, _play in _ordered_plays(game)]
 
 
 def _period_length(period: int, season: int, season_type: str) -> int:
@@ -229,8 +270,13 @@ def _yardline_100(yrdln: str | None, posteam: str | None) -> int | None:
     return 100 - n if side == posteam else n
 
 
-def _situation_after(plays: list[dict[str, Any]], index: int, home: str, away: str) -> dict[str, Any]:
-    """Possession, down, distance and field position at the next snap after ``plays[index]``."""
+def _situation_after(
+    plays: list[dict[str, Any]], index: int, home: str, away: str, complete: bool = True
+) -> dict[str, Any] | None:
+    """Possession, down, distance and field position at the next snap after ``plays[index]``.
+
+    None when a growing document (``complete`` False) has no later play that tells it yet.
+    """
     empty = {"possession": None, "down": None, "yards_to_go": None, "yardline_100": None}
     for nxt in plays[index + 1 :]:
         team = nxt.get("posteam") or None
@@ -248,7 +294,7 @@ def _situation_after(plays: list[dict[str, Any]], index: int, home: str, away: s
             "yards_to_go": (nxt.get("ydstogo") or None) if down else None,
             "yardline_100": _yardline_100(nxt.get("yrdln"), team),
         }
-    return empty
+    return empty if complete else None
 
 
 def _event_type(play: dict[str, Any], points: dict[str, int]) -> str:
@@ -268,11 +314,23 @@ def _event_type(play: dict[str, Any], points: dict[str, int]) -> str:
 
 def game_plays(info: dict[str, Any], game: dict[str, Any]) -> list[dict[str, Any]]:
     """Play JSON records of one game (period_start records are added at the start of each period)."""
-    eid, home, away = info["eid"], info["home"], info["away"]
-    season, season_type = season_of(info), info["season_type"]
+    return game_records(facts_of(info), game)
+
+
+def game_records(facts: GameFacts, game: dict[str, Any], *, complete: bool = True) -> list[dict[str, Any]]:
+    """Play JSON records of one GameCenter document (period_start records open each period).
+
+    ``complete`` False means the document is still growing (a live game): a record is the game after its play,
+    so a play whose record depends on plays not in the document yet (its clock and situation come from the
+    next snap; a touchdown's try points may land on a conversion play still to come) is held back with every
+    play after it, and no closing ``game_end`` is made up. The records returned are then exactly those of
+    the final document for the same plays.
+    """
+    eid, home, away = facts.eid, facts.home, facts.away
+    season, season_type = facts.season, facts.season_type
     ordered = _ordered_plays(game)
     raw = [p for _k, p in ordered]
-    kickoff = kickoff_utc(info)
+    kickoff = facts.kickoff
     records: list[dict[str, Any]] = []
     score = {home: 0, away: 0}
     last_time = kickoff - timedelta(seconds=1)
@@ -308,9 +366,22 @@ def game_plays(info: dict[str, Any], game: dict[str, Any]) -> list[dict[str, Any
         breaks = sum(BREAK_BEFORE_PERIOD.get(p, BREAK_BEFORE_OVERTIME) for p in range(2, per + 1))
         return kickoff + timedelta(seconds=round(elapsed * REAL_SECONDS_PER_CLOCK_SECOND + breaks))
 
-    credits = _conversion_credits(game, ordered)
+    credits, credits_open_from = _conversion_credits(game, ordered, complete)
     for index, (play_key, play) in enumerate(ordered):
+        if credits_open_from is not None and index >= credits_open_from:
+            break  # its score may still change with the try to come
         qtr = int(play.get("qtr") or period or 1)
+        points = _points(play)
+        for club, pts in credits.get(index, {}).items():
+            points[club] = points.get(club, 0) + pts
+        etype = _event_type(play, points)
+        clock_after = _clock_after(raw, index, qtr, complete)
+        if etype in ("period_end", "game_end"):
+            situation = {"possession": None, "down": None, "yards_to_go": None, "yardline_100": None}
+        else:
+            situation = _situation_after(raw, index, home, away, complete)
+        if clock_after is None or situation is None:
+            break  # not followed yet: the next snap decides this record
         if qtr > period:  # a new period starts
             for new_period in range(period + 1, qtr + 1):
                 length = _period_length(new_period, season, season_type)
@@ -326,20 +397,12 @@ def game_plays(info: dict[str, Any], game: dict[str, Any]) -> list[dict[str, Any
                     first,
                 )
             period = qtr
-        points = _points(play)
-        for club, pts in credits.get(index, {}).items():
-            points[club] = points.get(club, 0) + pts
         for club, pts in points.items():
             if club in score:
                 score[club] += pts
-        etype = _event_type(play, points)
-        clock_after = _clock_after(raw, index, qtr)
         at = max(real_time(qtr, clock_after), last_time + timedelta(seconds=UNTIMED_PLAY_SECONDS))
-        situation = _situation_after(raw, index, home, away)
-        if etype in ("period_end", "game_end"):
-            situation = {"possession": None, "down": None, "yards_to_go": None, "yardline_100": None}
         emit(play_key, at, qtr, clock_after, (play.get("desc") or "").strip(), etype, situation)
-    if records and records[-1]["event_type"] != "game_end":
+    if complete and records and records[-1]["event_type"] != "game_end":
         empty = {"possession": None, "down": None, "yards_to_go": None, "yardline_100": None}
         emit("end", last_time + timedelta(seconds=UNTIMED_PLAY_SECONDS), period, 0, "END GAME", "game_end", empty)
     return records
@@ -349,8 +412,11 @@ def _period_name(period: int) -> str:
     return f"Q{period}" if period <= 4 else ("OT" if period == 5 else f"OT{period - 4}")
 
 
-def _clock_after(raw: list[dict[str, Any]], index: int, qtr: int) -> int:
-    """Seconds left in the period after ``raw[index]``: the next timed play's start clock in the same period."""
+def _clock_after(raw: list[dict[str, Any]], index: int, qtr: int, complete: bool = True) -> int | None:
+    """Seconds left in the period after ``raw[index]``: the next timed play's start clock in the same period.
+
+    None when a growing document (``complete`` False) has no later play that tells it yet.
+    """
     desc = (raw[index].get("desc") or "").upper()
     if desc.startswith("END "):
         return 0
@@ -362,7 +428,7 @@ def _clock_after(raw: list[dict[str, Any]], index: int, qtr: int) -> int:
         clock = _clock(nxt.get("time"))
         if clock is not None:
             return clock
-    return 0
+    return 0 if complete else None
 
 
 def final_score(game: dict[str, Any]) -> tuple[int, int]:
