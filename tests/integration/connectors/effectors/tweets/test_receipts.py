@@ -7,12 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
-from tests.unit.api.test_app import bearer, make_app
 
 from connectors.effectors.tweets.outbox import Outbox
 from connectors.effectors.tweets.publisher import DryRunSender, TweetPublisher
 from connectors.kafka.edge import EdgeProducer, consume_raw, consume_records
 from connectors.testing import tweet_command, wait_until
+from tests.unit.api.test_app import bearer, make_app
 
 
 def _touchdown(account: str, play_id: str, at: datetime) -> dict:
