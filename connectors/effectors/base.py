@@ -172,9 +172,15 @@ class Effector:
             if on_ready:
                 on_ready()
             while not stop.is_set():
-                self.tick(self.poll_once())
+                self.step()
         finally:
             self.close()
+
+    def step(self, timeout: float | None = None) -> int:
+        """One round of the loop (:meth:`poll_once`, then :meth:`tick`); return how many messages it consumed."""
+        consumed = self.poll_once(timeout)
+        self.tick(consumed)
+        return consumed
 
     def poll_once(self, timeout: float | None = None) -> int:
         """One round: consume a batch, dead-letter what is bad, handle the rest, flush, commit; return how many
