@@ -142,18 +142,18 @@ class AlertRouter(Effector):
         return delivered
 
     def _post(self, note: dict[str, Any]) -> None:
-        """One POST through the breaker (``CallNotPermitted`` while it is open); outcomes recorded as
-        ``CircuitBreaker.call`` records them."""
+        """One POST through the breaker (``CallNotPermitted`` while it is open): a webhook failure counts against
+        the webhook; any other exception gives the permission back without an outcome."""
         breaker = self.breaker
         breaker.acquire()
         started = breaker.clock()
         try:
             post_notification(self._client, self.webhook_url, note)
-        except BaseException as exc:
-            if isinstance(exc, breaker.config.ignore_exceptions) or not breaker.config.record_exception(exc):
-                breaker.release()
-            else:
-                breaker.on_error(breaker.clock() - started)
+        except WebhookError:
+            breaker.on_error(breaker.clock() - started)
+            raise
+        except BaseException:
+            breaker.release()
             raise
         breaker.on_success(breaker.clock() - started)
 

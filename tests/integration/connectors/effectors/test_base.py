@@ -10,10 +10,10 @@ import pytest
 
 from connectors.effectors.base import Effector, Positions, Record, TransientError
 from connectors.kafka.edge import EdgeProducer, consume_records
-from connectors.testing import running_broker, wait_until
+from connectors.testing import running_broker, tweet_command, wait_until
 from schemas.codec import get_codec
 
-TOPIC = "scaling-commands"
+TOPIC = "tweet-commands"
 
 
 @pytest.fixture
@@ -23,18 +23,9 @@ def own_broker():
         yield bootstrap
 
 
-def command(cid: str, after: int = 2) -> dict:
-    return {
-        "command_id": cid,
-        "league": "NBA",
-        "agents_before": 1,
-        "agents_after": after,
-        "action": "scale_up",
-        "reason": "test",
-        "forecast": None,
-        "forecast_only": False,
-        "decided_at": datetime.now(UTC),
-    }
+def command(label: str, **fields) -> dict:
+    """A TweetCommand told apart by its ``play_id``."""
+    return tweet_command("TEST", label, datetime(2018, 9, 9, 20, tzinfo=UTC), **fields)
 
 
 PARTITION = 0
@@ -61,11 +52,11 @@ class Recording(Effector):
         return dict(self.store["positions"])
 
     def invalid_reason(self, schema: str, value: dict) -> str | None:
-        return f"agents_after={value['agents_after']} < 0" if value["agents_after"] < 0 else None
+        return None if value["text"] else f"TweetCommand {value['play_id']} has no text"
 
     def handle(self, records: list[Record]) -> None:
         for i, record in enumerate(records):
-            cid = record.value["command_id"]
+            cid = record.value["play_id"]
             self.attempts.append(cid)
             try:
                 self.fail(record)
@@ -79,7 +70,7 @@ class Recording(Effector):
         self.carried_out = []
 
     def on_retry(self, record: Record, error: TransientError, attempt: int, delay: float) -> None:
-        self.retries.append((record.value["command_id"], attempt, delay))
+        self.retries.append((record.value["play_id"], attempt, delay))
 
 
 def new_store() -> dict:
@@ -91,8 +82,8 @@ def produce(bootstrap: str, *records: dict | bytes) -> None:
     codec = get_codec()
     with EdgeProducer(bootstrap) as producer:
         for r in records:
-            value = r if isinstance(r, bytes) else codec.encode("ScalingCommand", r)
-            producer.send_raw(TOPIC, b"NBA", value, partition=PARTITION)
+            value = r if isinstance(r, bytes) else codec.encode("TweetCommand", r)
+            producer.send_raw(TOPIC, b"TEST", value, partition=PARTITION)
 
 
 def step_until(effector: Effector, predicate) -> None:
@@ -100,7 +91,7 @@ def step_until(effector: Effector, predicate) -> None:
 
 
 def test_bad_records_are_dead_lettered_with_their_origin_and_the_loop_goes_on(own_broker):
-    produce(own_broker, command("a"), b"\x00garbage", command("bad", after=-1), command("b"))
+    produce(own_broker, command("a"), b"\x00garbage", command("bad", text=""), command("b"))
     store = new_store()
     effector = Recording(own_broker, store)
     step_until(effector, lambda: store["done"] == ["a", "b"])
@@ -112,9 +103,9 @@ def test_bad_records_are_dead_lettered_with_their_origin_and_the_loop_goes_on(ow
         (TOPIC, PARTITION, 1, "test-effector"),
         (TOPIC, PARTITION, 2, "test-effector"),
     ]
-    assert letters[0]["value"] == b"\x00garbage" and letters[0]["key"] == b"NBA"
-    assert letters[0]["reason"].startswith("undecodable ScalingCommand: ")
-    assert letters[1]["reason"] == "agents_after=-1 < 0"
+    assert letters[0]["value"] == b"\x00garbage" and letters[0]["key"] == b"TEST"
+    assert letters[0]["reason"].startswith("undecodable TweetCommand: ")
+    assert letters[1]["reason"] == "TweetCommand bad has no text"
 
 
 def test_positions_are_committed_with_the_state_only_after_handle_succeeded(own_broker):
@@ -122,7 +113,7 @@ def test_positions_are_committed_with_the_state_only_after_handle_succeeded(own_
     store = new_store()
 
     def crash_on_b(record):
-        if record.value["command_id"] == "b":
+        if record.value["play_id"] == "b":
             raise RuntimeError("crash while carrying out b")
 
     crashing = Recording(own_broker, store, fail=crash_on_b)
@@ -162,7 +153,7 @@ def test_a_transient_error_is_retried_from_the_failing_record_never_skipped(own_
     failures = {"b": 2}
 
     def flaky(record):
-        cid = record.value["command_id"]
+        cid = record.value["play_id"]
         if failures.get(cid, 0) > 0:
             failures[cid] -= 1
             raise TransientError(f"{cid}: service unavailable")
@@ -181,7 +172,7 @@ def test_stopped_while_retrying_commits_up_to_the_failing_record(own_broker):
     store = new_store()
 
     def down_for_b(record):
-        if record.value["command_id"] == "b":
+        if record.value["play_id"] == "b":
             raise TransientError("b: service unavailable")
 
     effector = Recording(own_broker, store, fail=down_for_b)
