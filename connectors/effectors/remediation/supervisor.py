@@ -229,6 +229,16 @@ class Supervisor(Effector):
         self.positions.update(positions)
         self.save()
 
+    def step(self, timeout: float | None = None) -> int:
+        """A round of the base loop; a broker outage (dead letters not acknowledged) is logged, not fatal: the
+        child stays supervised, and the producer goes on delivering them when the broker is back."""
+        try:
+            return super().step(timeout)
+        except BrokerUnavailable as exc:
+            log.warning("supervisor %s: %s", self.server_id, exc)
+            self._watch_child()
+            return 0
+
     def tick(self, consumed: int) -> None:
         if self.unsent and not consumed and time.monotonic() >= self._retry_at:
             self.send_events()
