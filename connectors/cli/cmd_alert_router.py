@@ -15,13 +15,12 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import asyncio
     import dataclasses
-    import signal
     from pathlib import Path
 
     from connectors.circuit_breaker import BreakerConfig
     from connectors.effectors.alerts import AlertRouter
+    from connectors.effectors.base import stop_on_signals
     from connectors.exceptions import InputError
     from streams.health.alert_grouping import GroupingConfig
     from streams.settings import get_settings
@@ -50,14 +49,6 @@ def run(args) -> int:
         retry_max=s.alert_retry_max_seconds,
         timeout=s.alert_webhook_timeout_seconds,
     )
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await router.run(stop)
-
-    asyncio.run(main())
+    router.run(stop_on_signals())
     print("alert router stopped", flush=True)
     return 0

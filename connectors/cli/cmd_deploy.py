@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import signal
-import threading
 import uuid
 from datetime import UTC, datetime
 
@@ -115,6 +113,7 @@ def run_status(args) -> int:
 
 
 def run_manager(args) -> int:
+    from connectors.effectors.base import stop_on_signals
     from connectors.effectors.deployments.runner import DeploymentRunner
     from connectors.kafka.admin import create_topics
     from streams.deployments.manager import DeploymentPolicy
@@ -124,9 +123,7 @@ def run_manager(args) -> int:
     policy = DeploymentPolicy.from_settings(settings)
     create_topics(settings.bootstrap, replication_factor=settings.replication_factor)
     runner = DeploymentRunner(settings.bootstrap, policy, settings.data_dir / "deploy-manager.json")
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     windows = settings.deploy_windows or "always"
     runner.run(
         stop, on_ready=lambda: print(f"deploy manager ready on {settings.bootstrap} (windows: {windows})", flush=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
 
 
@@ -20,6 +18,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from connectors.effectors.base import stop_on_signals
     from connectors.effectors.deployments.agent import DeploymentAgent
     from connectors.effectors.deployments.git_executor import GitExecutor
     from streams.settings import get_settings
@@ -36,9 +35,7 @@ def run(args) -> int:
         state_path,
         backlog_seconds=settings.deploy_agent_backlog_seconds,
     )
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     ready = f"deploy agent ready: server {args.server_id}, repo {executor.repo}, at {executor.current_version()}"
     agent.run(stop, on_ready=lambda: print(ready, flush=True))
     print(f"deploy agent {args.server_id} stopped", flush=True)

@@ -3,9 +3,6 @@ produce a receipt of each outcome to ``tweet-receipts``."""
 
 from __future__ import annotations
 
-import signal
-import threading
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("publisher", help="consume tweet-commands and post them (outbox, dedupe, daily cap)")
@@ -14,15 +11,14 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from connectors.effectors.base import stop_on_signals
     from connectors.effectors.tweets.publisher import build_publisher
     from streams.settings import get_settings
 
     settings = get_settings()
     publisher = build_publisher(settings)
     mode = "X API" if settings.x_bearer_token else f"dry run to {settings.data_dir}/tweets-dryrun.jsonl"
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = stop_on_signals()
     try:
         if args.once:
             while publisher.poll_once(timeout=1.0):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 from pathlib import Path
 
 
@@ -36,6 +34,7 @@ def build_executor(kind: str, settings, worker_cmd: str | None, leagues=("NFL", 
 
 
 def run(args) -> int:
+    from connectors.effectors.base import stop_on_signals
     from connectors.effectors.scaling.scaler import AppliedCommands, Scaler, run_scaler
     from connectors.exceptions import InputError
     from streams.settings import get_settings
@@ -56,11 +55,8 @@ def run(args) -> int:
         retry_max_seconds=settings.scaler_retry_max_seconds,
         reconcile_seconds=settings.scaler_reconcile_seconds,
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        run_scaler(scaler, settings.bootstrap, stop)
+        run_scaler(scaler, settings.bootstrap, stop_on_signals())
     except KeyboardInterrupt:
         pass
     finally:

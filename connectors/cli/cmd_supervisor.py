@@ -32,9 +32,9 @@ def run(args) -> int:
     import re
     import shlex
     import signal
-    import threading
     from pathlib import Path
 
+    from connectors.effectors.base import stop_on_signals
     from connectors.effectors.remediation.supervisor import Supervisor
     from connectors.exceptions import InputError
     from streams.settings import get_settings
@@ -78,9 +78,6 @@ def run(args) -> int:
         scale_up_multiplier=multiplier,
         scale_up_duration=duration,
     )
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    sup.run(stop)
+    sup.run(stop_on_signals())
     print(f"supervisor stopped ({sup.restarts} restart(s))", flush=True)
     return 0

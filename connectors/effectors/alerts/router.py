@@ -1,18 +1,18 @@
-"""The alert router's loop: Kafka in, outbox in between, webhook out.
+"""The alert router: Kafka in, outbox in between, webhook out (an :class:`~connectors.effectors.base.Effector`).
 
 1. Consume ``alerts`` (from the offsets saved in the outbox) and ``silences`` (compacted, from the beginning,
-   caught up before the router says it is ready); undecodable messages go to ``dead-letters``.
-2. Feed them to the pure :class:`~streams.health.alert_grouping.AlertGrouper` with the wall clock; collect the
-   notifications that are due.
-3. Write the notifications, the grouper state and the offsets in one SQLite transaction, THEN commit the
-   offsets to Kafka (the group ``wirereport-alert-router``, for lag monitoring).
+   read to its end before the router says it is ready); undecodable messages go to ``dead-letters``.
+2. Feed them to the pure :class:`~streams.health.alert_grouping.AlertGrouper` and save the grouper state with
+   the offsets in one SQLite transaction, THEN commit the offsets to Kafka (the group ``wirereport-alert-router``,
+   for lag monitoring).
+3. Each round, flush the groups that are due (wall clock) and queue their notifications in the outbox together
+   with the grouper state (one transaction: nothing is queued twice, notification ids are the primary key).
 4. Deliver due outbox rows to the webhook in order, through a circuit breaker; a failure is retried with
    exponential backoff (the row stays in the outbox, so nothing is lost while the webhook is down).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -21,22 +21,24 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from connectors.circuit_breaker import BreakerConfig, CallNotPermitted, CircuitBreaker, edge_publisher
 from connectors.effectors.alerts.outbox import Outbox
 from connectors.effectors.alerts.slack import WebhookError, post_notification
-from connectors.kafka.edge import EdgeProducer, assigned_consumer
-from schemas.codec import get_codec
-from schemas.exceptions import SchemaError
+from connectors.effectors.base import Effector, Positions, Record, positions_from_keys, positions_to_keys
 from streams.health.alert_grouping import AlertGrouper, GroupingConfig
 
 log = logging.getLogger(__name__)
 GROUP_ID = "wirereport-alert-router"
+SILENCES_CATCH_UP_SECONDS = 10.0
 
 
-class AlertRouter:
+class AlertRouter(Effector):
     """See the module docstring. ``clock`` returns epoch seconds (injectable for tests)."""
+
+    name = "alert-router"
+    topics = ("alerts", "silences")
+    group_id = GROUP_ID
 
     def __init__(
         self,
@@ -52,79 +54,60 @@ class AlertRouter:
         clock: Callable[[], float] = time.time,
         echo: Callable[[str], None] = lambda line: print(line, flush=True),
     ):
-        self.bootstrap = bootstrap
+        super().__init__(bootstrap)
         self.webhook_url = webhook_url
         self.retry_initial, self.retry_max, self.timeout = retry_initial, retry_max, timeout
         self.clock = clock
         self.echo = echo
-        self.codec = get_codec()
         self.outbox = Outbox(outbox_path)
         self.grouper = AlertGrouper(grouping, self.outbox.load("grouper"))
         self.offsets: dict[str, int] = self.outbox.load("offsets", {})
-        self.producer = EdgeProducer(bootstrap)
         self.breaker = CircuitBreaker(
             "slack-webhook", breaker, now=lambda: datetime.now(UTC), on_state_change=edge_publisher(self.producer)
         )
-        self.consumer: Consumer | None = None
+        self._client: httpx.Client | None = None
 
     def now_ms(self) -> int:
         return int(self.clock() * 1000)
 
-    # -- Kafka ------------------------------------------------------------------------------------------
-    def _open_consumer(self) -> tuple[Consumer, dict[int, int]]:
-        """Alerts from the router's own stored positions; silences from the beginning (their high
-        watermarks tell when all existing silences are known)."""
-        positions = {
-            ("alerts", int(key.split(":")[1])): offset
-            for key, offset in self.offsets.items()
-            if key.startswith("alerts:")
-        }
-        consumer = assigned_consumer(self.bootstrap, ["alerts", "silences"], positions, group_id=GROUP_ID)
-        silence_highs = {}
-        for tp in consumer.assignment():
-            if tp.topic == "silences":
-                low, high = consumer.get_watermark_offsets(TopicPartition(tp.topic, tp.partition), timeout=10)
-                if high > low:
-                    silence_highs[tp.partition] = high
-        return consumer, silence_highs
+    # -- the effector's hooks ---------------------------------------------------------------------------
+    def start_positions(self) -> Positions:
+        """Alerts from the router's own stored positions; silences from the beginning (all of them are state)."""
+        return {key: offset for key, offset in positions_from_keys(self.offsets).items() if key[0] == "alerts"}
 
-    def _dead_letter(self, msg, reason: str) -> None:
-        self.producer.dead_letter(msg, reason, "alert-router")
+    def on_start(self) -> bool:
+        """Every existing silence is known before the router says it is ready (no group is flushed meanwhile)."""
+        silences = [(tp.topic, tp.partition) for tp in self.consumer.assignment() if tp.topic == "silences"]
+        if not self.read_to_end(silences, timeout=SILENCES_CATCH_UP_SECONDS):
+            return False
+        counts = self.outbox.counts()
+        self.echo(f"alert router ready ({counts['unsent']} unsent, {counts['sent']} sent in the outbox)")
+        return True
 
-    def step(self, messages: list[Any], flush: bool = True) -> list[dict[str, Any]]:
-        """Ingest a batch, flush due groups, persist everything, commit offsets; return the new notifications."""
+    def handle(self, records: list[Record]) -> None:
         now = self.now_ms()
-        consumed: dict[int, int] = {}
-        for msg in messages:
-            if msg.error():
-                log.warning("consume error: %s", msg.error().str())
-                continue
-            name = msg.topic()
-            try:
-                schema, record = self.codec.decode(msg.value(), ("Alert",) if name == "alerts" else ("Silence",))
-            except SchemaError as exc:
-                self._dead_letter(msg, str(exc))
+        for record in records:
+            if record.schema == "Alert":
+                self.grouper.ingest_alert(record.value, now)
             else:
-                if schema == "Alert":
-                    self.grouper.ingest_alert(record, now)
-                else:
-                    self.grouper.ingest_silence(record)
-            if name == "alerts":
-                consumed[msg.partition()] = msg.offset() + 1
-        notes = self.grouper.flush(now) if flush else []
-        if not consumed and not notes and not messages:
+                self.grouper.ingest_silence(record.value)
+
+    def commit(self, positions: Positions) -> None:
+        alerts = {key: offset for key, offset in positions.items() if key[0] == "alerts"}
+        self.offsets.update(positions_to_keys(alerts))
+        self.outbox.save({"grouper": self.grouper.state, "offsets": self.offsets}, [])
+
+    def tick(self, consumed: int) -> None:
+        self.queue_due()
+        self.deliver()
+
+    # -- notifications ----------------------------------------------------------------------------------
+    def queue_due(self) -> list[dict[str, Any]]:
+        """Flush the groups that are due and queue their notifications with the grouper state; return them."""
+        notes = self.grouper.flush(self.now_ms())
+        if not notes:
             return []
-        for p, off in consumed.items():
-            self.offsets[f"alerts:{p}"] = off
-        new = self.outbox.save({"grouper": self.grouper.state, "offsets": self.offsets}, notes)
-        self.producer.flush()  # dead letters
-        if consumed and self.consumer is not None:
-            try:
-                self.consumer.commit(
-                    offsets=[TopicPartition("alerts", p, off) for p, off in consumed.items()], asynchronous=False
-                )
-            except KafkaException as exc:  # the outbox holds the offsets that count
-                log.debug("offset commit failed: %s", exc)
+        new = self.outbox.save({"grouper": self.grouper.state}, notes)
         for note in notes:
             self.echo(
                 f"queued notification {note['notification_id']} {note['group_key']} status={note['status']} "
@@ -135,13 +118,14 @@ class AlertRouter:
             log.info("%d notification(s) were already queued", len(notes) - new)
         return notes
 
-    # -- delivery ---------------------------------------------------------------------------------------
-    async def deliver(self, client: httpx.AsyncClient) -> int:
+    def deliver(self) -> int:
         """Deliver due outbox rows in order; stop at the first failure (retried later). Return how many."""
+        if self._client is None:
+            self._client = httpx.Client(timeout=self.timeout)
         delivered = 0
         for note in self.outbox.due(self.now_ms()):
             try:
-                await self.breaker.call(post_notification, client, self.webhook_url, note)
+                self._post(note)
             except CallNotPermitted:
                 return delivered
             except WebhookError as exc:
@@ -157,32 +141,25 @@ class AlertRouter:
             self.echo(f"delivered notification {note['notification_id']} (attempt {note['attempts'] + 1})")
         return delivered
 
-    async def run(self, stop: asyncio.Event, on_ready: Callable[[], None] | None = None) -> None:
-        """Route until ``stop`` is set."""
-        self.consumer, silence_highs = self._open_consumer()
+    def _post(self, note: dict[str, Any]) -> None:
+        """One POST through the breaker (``CallNotPermitted`` while it is open): a webhook failure counts against
+        the webhook; any other exception gives the permission back without an outcome."""
+        breaker = self.breaker
+        breaker.acquire()
+        started = breaker.clock()
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
-                deadline = time.monotonic() + 10
-                while silence_highs and time.monotonic() < deadline and not stop.is_set():
-                    messages = await asyncio.to_thread(self.consumer.consume, 500, 0.2)
-                    self.step(messages, flush=False)
-                    for m in messages:
-                        if (
-                            m.topic() == "silences"
-                            and not m.error()
-                            and m.offset() + 1 >= silence_highs.get(m.partition(), 0)
-                        ):
-                            silence_highs.pop(m.partition(), None)
-                counts = self.outbox.counts()
-                self.echo(f"alert router ready ({counts['unsent']} unsent, {counts['sent']} sent in the outbox)")
-                if on_ready:
-                    on_ready()
-                while not stop.is_set():
-                    messages = await asyncio.to_thread(self.consumer.consume, 500, 0.2)
-                    self.step(messages)
-                    await self.deliver(client)
-        finally:
-            self.consumer.close()
-            self.consumer = None
-            self.producer.flush(10)
-            self.outbox.close()
+            post_notification(self._client, self.webhook_url, note)
+        except WebhookError:
+            breaker.on_error(breaker.clock() - started)
+            raise
+        except BaseException:
+            breaker.release()
+            raise
+        breaker.on_success(breaker.clock() - started)
+
+    def close(self) -> None:
+        super().close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        self.outbox.close()

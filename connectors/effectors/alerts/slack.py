@@ -1,4 +1,4 @@
-"""Slack-compatible webhook delivery: the message text of a notification and one async POST."""
+"""Slack-compatible webhook delivery: the message text of a notification and one POST."""
 
 from __future__ import annotations
 
@@ -38,10 +38,10 @@ def slack_payload(note: dict[str, Any]) -> dict[str, Any]:
     return {"text": slack_text(note), "username": "Wire Report", "notification_id": note["notification_id"]}
 
 
-async def post_notification(client: httpx.AsyncClient, url: str, note: dict[str, Any]) -> int:
+def post_notification(client: httpx.Client, url: str, note: dict[str, Any]) -> int:
     """POST one notification; raise ``WebhookError`` unless the webhook answers 2xx."""
     try:
-        resp = await client.post(
+        resp = client.post(
             url, json=slack_payload(note), headers={"X-Wirereport-Notification-Id": note["notification_id"]}
         )
     except httpx.HTTPError as exc:

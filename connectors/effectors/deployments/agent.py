@@ -1,7 +1,8 @@
 """The deployment agent of one league server: applies its ``deployment-decisions`` and reports back.
 
-It reads every partition of ``deployment-decisions`` (no consumer group: offsets are kept in its own state
-file under ``settings.data_dir``), keeps the decisions addressed to its server, applies ``deploy`` and
+It reads every partition of ``deployment-decisions`` (an :class:`~connectors.effectors.base.Effector`: offsets are
+kept in its own state file under ``settings.data_dir``; undecodable decisions go to ``dead-letters``), keeps the
+decisions addressed to its server, applies ``deploy`` and
 ``rollback`` through an executor (default :class:`GitExecutor`) and answers each with a DeploymentEvent
 report on ``deployment-events``. Delivery is at-least-once; the agent deduplicates on ``decision_id``.
 Before a deploy it writes down the version it runs (write-ahead), so a rollback after a crash still
@@ -12,21 +13,15 @@ instead of replaying history.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
-import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from confluent_kafka import Consumer
-
+from connectors.effectors.base import Effector, Positions, Record, positions_from_keys, positions_to_keys
 from connectors.effectors.deployments.git_executor import ApplyResult
-from connectors.kafka.edge import EdgeProducer, assigned_consumer
-from schemas.codec import get_codec
-from schemas.exceptions import SchemaError
+from connectors.effectors.state_file import JsonStateFile
 
 log = logging.getLogger(__name__)
 TOPIC = "deployment-decisions"
@@ -48,9 +43,9 @@ class AgentState:
     """What survives a restart: consumed offsets, decisions done (bounded), and the pre-deploy version journal."""
 
     def __init__(self, path: Path):
-        self.path = path
-        self.fresh = not path.exists()
-        data = {} if self.fresh else json.loads(path.read_text())
+        self.file = JsonStateFile(path)
+        self.fresh = not self.file.exists()
+        data = self.file.load()
         self.offsets: dict[str, int] = data.get("offsets", {})
         self.done: dict[str, str] = data.get("done", {})
         self.journal: dict[str, dict[str, Any]] = data.get("journal", {})
@@ -58,14 +53,15 @@ class AgentState:
     def save(self) -> None:
         if len(self.done) > DONE_KEPT:
             self.done = dict(list(self.done.items())[-DONE_KEPT:])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"offsets": self.offsets, "done": self.done, "journal": self.journal}))
-        os.replace(tmp, self.path)
+        self.file.save({"offsets": self.offsets, "done": self.done, "journal": self.journal})
 
 
-class DeploymentAgent:
+class DeploymentAgent(Effector):
     """Applies one server's deployment decisions (see the module docstring)."""
+
+    name = "deploy-agent"
+    topics = (TOPIC,)
+    poll_seconds = 0.3
 
     def __init__(
         self,
@@ -78,18 +74,17 @@ class DeploymentAgent:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         echo: Callable[[str], None] = lambda line: print(line, flush=True),
     ):
-        self.bootstrap = bootstrap
+        super().__init__(bootstrap)
+        self.group_id = f"wirereport-deploy-agent-{server_id}"
         self.server_id = server_id
         self.executor = executor
         self.state = AgentState(state_path)
         self.clock = clock
         self.echo = echo
         self.not_before = clock() - timedelta(seconds=backlog_seconds) if self.state.fresh else None
-        self.codec = get_codec()
-        self.producer = EdgeProducer(bootstrap)
 
     # --- one decision ----------------------------------------------------------------------------------------
-    def handle(self, decision: dict[str, Any]) -> dict[str, Any] | None:
+    def carry_out(self, decision: dict[str, Any]) -> dict[str, Any] | None:
         """Apply one decision addressed to this server; return the report to send (None if nothing to do)."""
         did = decision["decision_id"]
         if decision["server_id"] != self.server_id or decision["action"] not in ("deploy", "rollback"):
@@ -155,42 +150,27 @@ class DeploymentAgent:
             "occurred_at": self.clock(),
         }
 
-    # --- the loop ----------------------------------------------------------------------------------------------
-    def _consumer(self) -> Consumer:
+    # --- the effector's hooks ------------------------------------------------------------------------------
+    def start_positions(self) -> Positions:
         """Every partition of the decisions topic, from the stored positions (the beginning for new ones)."""
-        start = {(TOPIC, int(p)): offset for p, offset in self.state.offsets.items()}
-        return assigned_consumer(self.bootstrap, [TOPIC], start, group_id=f"wirereport-deploy-agent-{self.server_id}")
+        return positions_from_keys(self.state.offsets, TOPIC)
 
-    def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
-        """Consume and apply decisions until ``stop`` is set."""
-        consumer = self._consumer()
-        if on_ready:
-            on_ready()
-        try:
-            while not stop.is_set():
-                msg = consumer.poll(0.3)
-                if msg is None:
-                    continue
-                if msg.error():
-                    log.warning("consume error: %s", msg.error().str())
-                    continue
-                self._process(msg)
-        finally:
-            consumer.close()
-            self.producer.flush()
-            self.state.save()
+    def handle(self, records: list[Record]) -> None:
+        for record in records:
+            decision = record.value
+            report = self.carry_out(decision)
+            if report is not None:  # acknowledged before the decision counts as done
+                self.producer.send(REPORTS, report)
+                self.producer.flush()
+                self.state.done[decision["decision_id"]] = report["status"]
 
-    def _process(self, msg) -> None:
-        try:
-            _, decision = self.codec.decode(msg.value(), ("DeploymentDecision",))
-        except SchemaError as exc:
-            self.echo(f"undecodable decision at {TOPIC}[{msg.partition()}]@{msg.offset()}: {exc}")
-            decision = None
-        report = self.handle(decision) if decision is not None else None
-        if report is not None:
-            self.producer.send(REPORTS, report)
-            self.producer.flush()
-            self.state.done[decision["decision_id"]] = report["status"]
-        self.state.offsets[str(msg.partition())] = msg.offset() + 1
-        if report is not None or decision is None or decision["server_id"] == self.server_id:
-            self.state.save()
+    def commit(self, positions: Positions) -> None:
+        self.state.offsets.update(positions_to_keys(positions, TOPIC))
+        self.state.save()
+
+    def on_dead_letter(self, place: str, reason: str) -> None:
+        self.echo(f"dead-lettered decision at {place}: {reason}")
+
+    def close(self) -> None:
+        super().close()
+        self.state.save()

@@ -3,37 +3,36 @@
 Reads ``deployment-events``, ``game-state`` and ``system-metrics``, feeds each decoded record to a
 :class:`~streams.deployments.controller.DeploymentController` with the wall clock as ``now``, ticks it every
 second (blocked requests, bake time, timeouts), and sends its decisions to ``deployment-decisions`` and the
-changed deployments to ``deployment-state``. Undecodable input goes to ``dead-letters``. The controller's
-snapshot and the consumed offsets are saved together (after the outputs are flushed) under
-``settings.data_dir``: a restart resumes where it stopped; redelivered input yields the same decision ids.
+changed deployments to ``deployment-state``. It is an :class:`~connectors.effectors.base.Effector`: undecodable
+input goes to ``dead-letters``; the controller's snapshot and the consumed offsets are saved together (after the
+outputs are flushed) under ``settings.data_dir``: a restart resumes where it stopped; redelivered input yields
+the same decision ids.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from confluent_kafka import Consumer
-
-from connectors.kafka.edge import EdgeProducer, assigned_consumer
-from schemas.codec import get_codec
-from schemas.exceptions import SchemaError
+from connectors.effectors.base import Effector, Positions, Record, positions_from_keys, positions_to_keys
+from connectors.effectors.state_file import JsonStateFile
 from streams.deployments.controller import DeploymentController, Output
 from streams.deployments.manager import DeploymentPolicy
-from streams.topics import topic
 
 log = logging.getLogger(__name__)
 INPUTS = ("deployment-events", "game-state", "system-metrics")
 
 
-class DeploymentRunner:
+class DeploymentRunner(Effector):
     """The manager's Kafka loop (see the module docstring)."""
+
+    name = "deploy-manager"
+    topics = INPUTS
+    group_id = "wirereport-deploy-manager"
+    tick_seconds = 1.0
 
     def __init__(
         self,
@@ -44,26 +43,17 @@ class DeploymentRunner:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         echo: Callable[[str], None] = lambda line: print(line, flush=True),
     ):
-        self.bootstrap = bootstrap
-        self.state_path = state_path
+        super().__init__(bootstrap)
+        self.state_file = JsonStateFile(state_path)
         self.clock = clock
         self.echo = echo
-        self.codec = get_codec()
-        data = json.loads(state_path.read_text()) if state_path.exists() else {}
+        data = self.state_file.load()
         self.offsets: dict[str, int] = data.get("offsets", {})
         self.controller = DeploymentController.from_snapshot(policy, data.get("controller", {}))
-        self.producer = EdgeProducer(bootstrap)
+        self._last_tick = 0.0
 
     def save(self) -> None:
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"offsets": self.offsets, "controller": self.controller.snapshot()}))
-        os.replace(tmp, self.state_path)
-
-    def _consumer(self) -> Consumer:
-        """Every partition of the inputs, from the saved positions (the beginning without a state file)."""
-        start = {(name, int(p)): offset for key, offset in self.offsets.items() for name, p in [key.rsplit(":", 1)]}
-        return assigned_consumer(self.bootstrap, list(INPUTS), start, group_id="wirereport-deploy-manager")
+        self.state_file.save({"offsets": self.offsets, "controller": self.controller.snapshot()})
 
     def publish(self, out: Output) -> None:
         for decision in out.decisions:
@@ -76,43 +66,32 @@ class DeploymentRunner:
             self.producer.send("deployment-state", state)
             self.echo(f"deployment {state['deployment_id']} phase={state['phase']}: {state['reason']}")
 
-    def _dead_letter(self, msg, reason: str) -> None:
-        self.producer.dead_letter(msg, reason, "deploy-manager")
+    # -- the effector's hooks ---------------------------------------------------------------------------
+    def start_positions(self) -> Positions:
+        """Every partition of the inputs, from the saved positions (the beginning without a state file)."""
+        return positions_from_keys(self.offsets)
 
-    def step(self, messages) -> bool:
-        """Feed a batch of messages (and a tick) to the controller and publish; True if anything changed."""
+    def handle(self, records: list[Record]) -> None:
         out = Output()
-        for msg in messages:
-            if msg.error():
-                log.warning("consume error: %s", msg.error().str())
-                continue
-            name = msg.topic()
-            try:
-                schema, record = self.codec.decode(msg.value(), topic(name).value_schemas)
-            except SchemaError as exc:
-                self._dead_letter(msg, str(exc))
-            else:
-                out.extend(self.controller.handle(schema, record, self.clock()))
-            self.offsets[f"{name}:{msg.partition()}"] = msg.offset() + 1
-        out.extend(self.controller.tick(self.clock()))
+        for record in records:
+            out.extend(self.controller.handle(record.schema, record.value, self.clock()))
         self.publish(out)
-        return bool(messages) or bool(out.decisions) or bool(out.states)
 
-    def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
-        consumer = self._consumer()
-        if on_ready:
-            on_ready()
-        last_tick = 0.0
-        try:
-            while not stop.is_set():
-                messages = consumer.consume(500, 0.2)
-                if not messages and time.monotonic() - last_tick < 1.0:
-                    continue
-                last_tick = time.monotonic()
-                if self.step(messages):
-                    self.producer.flush()
-                    self.save()
-        finally:
-            consumer.close()
+    def commit(self, positions: Positions) -> None:
+        self.offsets.update(positions_to_keys(positions))
+        self.save()
+
+    def tick(self, consumed: int) -> None:
+        """Blocked requests, bake time and timeouts: after each batch, and every second while nothing comes."""
+        if not consumed and time.monotonic() - self._last_tick < self.tick_seconds:
+            return
+        self._last_tick = time.monotonic()
+        out = self.controller.tick(self.clock())
+        self.publish(out)
+        if out.decisions or out.states:
             self.producer.flush()
             self.save()
+
+    def close(self) -> None:
+        super().close()
+        self.save()

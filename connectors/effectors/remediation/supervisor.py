@@ -10,30 +10,28 @@
 - ``escalate``: logged (the health agent has raised the RemediationEscalated alert for humans).
 
 Consumes ``remediation-commands`` (every partition, filtered on ``server_id``) from the offsets saved in its
-state file; a command whose id it has already carried out is ignored (at-least-once delivery), and a
-command older than ``max_age`` when first seen is skipped (a fresh supervisor does not replay history).
+state file (an :class:`~connectors.effectors.base.Effector`; undecodable commands go to ``dead-letters``); a
+command whose id it has already carried out is ignored (at-least-once delivery), and a command older than
+``max_age`` when first seen is skipped (a fresh supervisor does not replay history). Kafka being down does not
+stop it supervising: scale-up requests wait in its state file until the broker acknowledges them.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer
-
+from connectors.effectors.base import Effector, Positions, Record, positions_from_keys, positions_to_keys
+from connectors.effectors.state_file import JsonStateFile
 from connectors.exceptions import BrokerUnavailable, InputError
-from connectors.kafka.edge import EdgeProducer, assigned_consumer
-from schemas.codec import get_codec
-from schemas.exceptions import SchemaError
+from connectors.kafka.edge import EdgeProducer
 from schemas.json_form import from_json, to_json
 from streams.health.remediation import scale_up_event
 
@@ -42,8 +40,12 @@ TOPIC = "remediation-commands"
 REMEMBERED_IDS = 5000
 
 
-class Supervisor:
+class Supervisor(Effector):
     """See the module docstring."""
+
+    name = "supervisor"
+    topics = (TOPIC,)
+    batch_size = 100
 
     def __init__(
         self,
@@ -64,11 +66,13 @@ class Supervisor:
     ):
         if not command:
             raise InputError("no command to supervise: wirereport supervisor --server-id ID -- CMD [ARGS...]")
-        self.bootstrap, self.server_id, self.command = bootstrap, server_id, command
-        self.state_path, self.process_name = state_path, process_name
+        super().__init__(bootstrap)
+        self.group_id = f"wirereport-supervisor-{server_id}"
+        self.server_id, self.command = server_id, command
+        self.state_file, self.process_name = JsonStateFile(state_path), process_name
         self.stop_timeout, self.max_age, self.echo = stop_timeout, max_age, echo
-        data = json.loads(state_path.read_text()) if state_path.exists() else {}
-        self.offsets: dict[str, int] = data.get("offsets", {})
+        data = self.state_file.load()
+        self.positions: Positions = positions_from_keys(data.get("offsets", {}), TOPIC)
         self.done: list[str] = data.get("done", [])
         self._done_set = set(self.done)
         self.unsent: list[dict[str, Any]] = [from_json("LeagueEvent", e) for e in data.get("unsent_events", [])]
@@ -77,7 +81,7 @@ class Supervisor:
         self.child: subprocess.Popen | None = None
         self.restarts = 0
         self._crash_backoff = 1.0
-        self._producer: EdgeProducer | None = None
+        self._events_producer: EdgeProducer | None = None  # its own: a broker outage must not stop supervising
         self._retry_at = 0.0
 
     # -- the child process ------------------------------------------------------------------------------
@@ -111,15 +115,15 @@ class Supervisor:
 
     # -- commands ---------------------------------------------------------------------------------------
     def save(self) -> None:
-        self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_suffix(".tmp")
-        unsent = [to_json("LeagueEvent", e) for e in self.unsent]
-        tmp.write_text(
-            json.dumps({"offsets": self.offsets, "done": self.done[-REMEMBERED_IDS:], "unsent_events": unsent})
+        self.state_file.save(
+            {
+                "offsets": positions_to_keys(self.positions, TOPIC),
+                "done": self.done[-REMEMBERED_IDS:],
+                "unsent_events": [to_json("LeagueEvent", e) for e in self.unsent],
+            }
         )
-        os.replace(tmp, self.state_path)
 
-    def handle(self, cmd: dict[str, Any]) -> bool:
+    def carry_out(self, cmd: dict[str, Any]) -> bool:
         """Carry out one RemediationCommand; return True if it did something."""
         if cmd["server_id"] != self.server_id:
             return False
@@ -196,50 +200,58 @@ class Supervisor:
         """Produce the unsent LeagueEvents; keep them if the broker does not acknowledge."""
         if not self.unsent:
             return
-        if self._producer is None:
-            self._producer = EdgeProducer(self.bootstrap, **{"message.timeout.ms": 10000})
+        if self._events_producer is None:
+            self._events_producer = EdgeProducer(self.bootstrap, **{"message.timeout.ms": 10000})
         for event in self.unsent:
-            self._producer.send("league-events", event, schema="LeagueEvent")
+            self._events_producer.send("league-events", event, schema="LeagueEvent")
         try:
-            self._producer.flush(15.0)
+            self._events_producer.flush(15.0)
         except BrokerUnavailable as exc:
             log.warning("%d scale-up request(s) not delivered yet: %s", len(self.unsent), exc)
             self._retry_at = time.monotonic() + 5.0
             return
         self.unsent = []
 
-    def _consumer(self) -> Consumer:
-        positions = {(TOPIC, int(p)): offset for p, offset in self.offsets.items()}
-        return assigned_consumer(self.bootstrap, [TOPIC], positions, group_id=f"wirereport-supervisor-{self.server_id}")
+    # -- the effector's hooks ---------------------------------------------------------------------------
+    def start_positions(self) -> Positions:
+        return dict(self.positions)
 
-    def run(self, stop: threading.Event) -> None:
-        codec = get_codec()
-        consumer = self._consumer()
+    def on_start(self) -> bool:
         self.start_child()
         self.echo(f"supervisor ready: server {self.server_id}, {self.process_name} pid {self.child.pid}")
+        return True
+
+    def handle(self, records: list[Record]) -> None:
+        for record in records:
+            self.carry_out(record.value)
+
+    def commit(self, positions: Positions) -> None:
+        self.positions.update(positions)
+        self.save()
+
+    def step(self, timeout: float | None = None) -> int:
+        """A round of the base loop; a broker outage (dead letters not acknowledged) is logged, not fatal: the
+        child stays supervised, and the producer goes on delivering them when the broker is back."""
         try:
-            while not stop.is_set():
-                messages = consumer.consume(100, 0.2)
-                for msg in messages:
-                    if msg.error():
-                        continue
-                    try:
-                        _, cmd = codec.decode(msg.value(), ("RemediationCommand",))
-                    except SchemaError as exc:
-                        log.warning("%s[%d]@%d undecodable: %s", TOPIC, msg.partition(), msg.offset(), exc)
-                    else:
-                        self.handle(cmd)
-                    self.offsets[str(msg.partition())] = msg.offset() + 1
-                if self.unsent and not messages and time.monotonic() >= self._retry_at:
-                    self.send_events()
-                    self.save()
-                if messages:
-                    self.save()
-                self._watch_child()
-        finally:
-            consumer.close()
-            self.stop_child()
+            return super().step(timeout)
+        except BrokerUnavailable as exc:
+            log.warning("supervisor %s: %s", self.server_id, exc)
+            self._watch_child()
+            return 0
+
+    def tick(self, consumed: int) -> None:
+        if self.unsent and not consumed and time.monotonic() >= self._retry_at:
+            self.send_events()
             self.save()
+        self._watch_child()
+
+    def on_dead_letter(self, place: str, reason: str) -> None:
+        self.echo(f"dead-lettered {place}: {reason}")
+
+    def close(self) -> None:
+        super().close()
+        self.stop_child()
+        self.save()
 
     def _watch_child(self) -> None:
         """Restart a child that died on its own, with backoff (1 s doubling to 30 s)."""

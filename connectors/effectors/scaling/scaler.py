@@ -11,13 +11,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
-
+from connectors.effectors.base import Effector, Positions, Record, TransientError
 from connectors.effectors.scaling.executors import Executor, PermanentScaleError, ScaleError
-from connectors.exceptions import BrokerUnavailable
-from connectors.kafka.edge import EdgeProducer, assigned_consumer, new_consumer, partitions_of
-from schemas.codec import get_codec
-from schemas.exceptions import SchemaError
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +68,9 @@ class AppliedCommands:
 
 
 class Scaler:
-    """Applies scaling commands once each (forecast-only ones are only reported), retrying a failing one with
-    capped exponential backoff, and reconciles the executor with the last desired count of each league."""
+    """Applies scaling commands once each (forecast-only ones are only reported) and reconciles the executor with
+    the last desired count of each league; a failing command is retried by :class:`ScalingCommands` with capped
+    exponential backoff (``retry_initial_seconds`` doubling up to ``retry_max_seconds``)."""
 
     def __init__(
         self,
@@ -104,7 +100,8 @@ class Scaler:
     def handle(self, command: dict) -> bool:
         """Apply one ScalingCommand; False if it was skipped (duplicate, forecast-only, other league).
 
-        Raises ``ScaleError`` (nothing recorded) if the executor fails: the caller retries the same command.
+        Raises ``ScaleError`` (nothing recorded) if the executor fails: the caller retries the same command
+        (``PermanentScaleError``: it dead-letters it).
         """
         league = command["league"]
         if self.leagues is not None and league not in self.leagues:
@@ -126,29 +123,6 @@ class Scaler:
             f"{command['reason']}) [{cid}]"
         )
         return True
-
-    def apply(self, command: dict, stop: threading.Event) -> bool:
-        """:meth:`handle` until it succeeds (one line per failure, with the attempt number); False if ``stop``
-        came first, so the command was not carried out and must not be marked consumed.
-
-        A ``PermanentScaleError`` is not retried: it is raised for the caller to dead-letter the command."""
-        attempt = 0
-        while True:
-            try:
-                self.handle(command)
-                return True
-            except PermanentScaleError:
-                raise
-            except ScaleError as exc:
-                attempt += 1
-                self.failures += 1
-                delay = min(self.retry_max_seconds, self.retry_initial_seconds * 2 ** min(attempt - 1, 30))
-                self.on_event(
-                    f"scaling failed (attempt {attempt}, retry in {delay:.3g}s): {exc} [{command['command_id']}]"
-                )
-            self.reconcile_if_due(exclude=command["league"])
-            if stop.wait(delay):
-                return False
 
     def reconcile(self, exclude: str | None = None) -> None:
         """Re-apply each league's last desired count where the executor's actual count differs (workers that
@@ -181,101 +155,107 @@ def invalid_reason(command: dict) -> str | None:
     return None
 
 
-def _decode(codec, msg) -> tuple[dict | None, str | None]:
-    """The message's ScalingCommand and why it cannot be carried out (None if it can)."""
-    try:
-        _, command = codec.decode(msg.value(), ("ScalingCommand",))
-    except SchemaError as exc:
-        return None, f"undecodable ScalingCommand: {exc}"
-    return command, invalid_reason(command)
+class ScalingCommands(Effector):
+    """The scaler's consume loop: ``scaling-commands`` carried out by a :class:`Scaler`, positions kept with the
+    applied ids. A transiently failing command blocks its partition (retried by the base, reconciling the other
+    leagues meanwhile); a permanently failing one is dead-lettered."""
 
+    name = "scaler"
+    topics = (TOPIC,)
+    group_id = "wirereport-scaler"
+    poll_seconds = 0.5
 
-class _Run:
-    """One run of the scaler: its producer (dead letters) and the handling of one consumed message."""
-
-    def __init__(self, scaler: Scaler, producer: EdgeProducer, stop: threading.Event):
+    def __init__(self, scaler: Scaler, bootstrap: str):
+        super().__init__(bootstrap)
         self.scaler = scaler
-        self.producer = producer
-        self.stop = stop
-        self.codec = get_codec()
-        self.letters = 0
+        self.retry_initial_seconds = scaler.retry_initial_seconds
+        self.retry_max_seconds = scaler.retry_max_seconds
+        self._fresh: set[tuple[str, int]] = set()  # partitions without a saved position, caught up at start
+        self._history: dict[str, Record] | None = None  # while catching up: the newest command of each league
+        self._history_ids: set[str] = set()
+        self._history_seen = 0
+        self._held: Positions = {}  # positions of fresh partitions, saved once their newest commands are applied
 
-    def dead_letter(self, msg, reason: str) -> None:
-        self.producer.dead_letter(msg, reason, "scaler")
-        self.letters += 1
-        self.scaler.on_event(f"dead-lettered {TOPIC}[{msg.partition()}]@{msg.offset()}: {reason}")
+    def start_positions(self) -> Positions:
+        return self.scaler.applied.positions()
 
-    def carry_out(self, msg, command: dict) -> bool:
-        """Apply (retrying) or dead-letter a valid command; False if stopped before it was carried out."""
-        try:
-            return self.scaler.apply(command, self.stop)
-        except PermanentScaleError as exc:
-            self.dead_letter(msg, f"permanent scaling failure of {command['command_id']}: {exc}")
-            return True
+    def invalid_reason(self, schema: str, value: dict) -> str | None:
+        return invalid_reason(value)
 
-    def settle(self, positions: dict[tuple[str, int], int]) -> None:
-        """Store the dead letters, then the positions past them (a crash in between only repeats them)."""
-        if self.letters:
-            self.producer.flush()
-            self.scaler.dead_letters += self.letters
-            self.letters = 0
+    def on_start(self) -> bool:
+        saved = self.scaler.applied.positions()
+        self._fresh = {(tp.topic, tp.partition) for tp in self.consumer.assignment()} - saved.keys()
+        if self._fresh and not self.catch_up():
+            return False
+        self.scaler.reconcile()
+        self.scaler.on_event("scaler ready")
+        return True
+
+    def catch_up(self) -> bool:
+        """Fresh partitions (a fresh data dir) are read to their end first and only the newest command of each
+        league found there is carried out; the scaler then follows from the end. False if stopped.
+
+        The end is the fetch's end-of-partition event, not ListOffsets (the embedded broker can report a batch's
+        base offset + 1 there). Bad messages on the way are dead-lettered; superseded commands are only counted."""
+        self._history = {}
+        if not self.read_to_end(self._fresh):
+            return False
+        newest = sorted(self._history.values(), key=lambda r: (r.partition, r.offset))
+        self._history = None
+        if self.handle_retrying(newest) < len(newest):
+            return False  # no position saved: the next start catches up again (applied ids are not repeated)
+        self.scaler.applied.save_positions(
+            {tp: max(self._held.get(tp, 0), self.reached_end[tp]) for tp in self._fresh}
+        )
+        self.scaler.on_event(
+            f"caught up: {self._history_seen} command(s) in the history of {TOPIC}, "
+            f"the newest of {len(newest)} league(s) applied"
+        )
+        return True
+
+    def handle(self, records: list[Record]) -> None:
+        for i, record in enumerate(records):
+            if self._history is not None and (record.topic, record.partition) in self._fresh:
+                self._remember(record)
+                continue
+            command = record.value
+            try:
+                self.scaler.handle(command)
+            except PermanentScaleError as exc:
+                self.dead_letter(record, f"permanent scaling failure of {command['command_id']}: {exc}")
+            except ScaleError as exc:
+                raise TransientError(str(exc), done=i) from exc
+
+    def _remember(self, record: Record) -> None:
+        command = record.value
+        self._history_seen += 1
+        if command["command_id"] in self._history_ids:
+            return  # a redelivery: the first occurrence counts, as when following
+        self._history_ids.add(command["command_id"])
+        leagues = self.scaler.leagues
+        if not command.get("forecast_only") and (leagues is None or command["league"] in leagues):
+            self._history[command["league"]] = record
+
+    def commit(self, positions: Positions) -> None:
+        if self._history is not None:
+            self._held.update({tp: o for tp, o in positions.items() if tp in self._fresh})
+            positions = {tp: o for tp, o in positions.items() if tp not in self._fresh}
         if positions:
             self.scaler.applied.save_positions(positions)
 
+    def tick(self, consumed: int) -> None:
+        self.scaler.reconcile_if_due()
 
-def catch_up(run: _Run, bootstrap: str) -> bool:
-    """Partitions with no saved position (a fresh data dir) are read to their end first and only the newest
-    command of each league found there is carried out; the scaler then follows from the end. False if stopped.
+    def on_retry(self, record: Record, error: TransientError, attempt: int, delay: float) -> None:
+        self.scaler.failures += 1
+        self.scaler.on_event(
+            f"scaling failed (attempt {attempt}, retry in {delay:.3g}s): {error} [{record.value['command_id']}]"
+        )
+        self.scaler.reconcile_if_due(exclude=record.value["league"])
 
-    The end is the fetch's end-of-partition event, not ListOffsets (the embedded broker can report a batch's
-    base offset + 1 there). Bad messages on the way are dead-lettered; superseded commands are only counted."""
-    scaler = run.scaler
-    saved = scaler.applied.positions()
-    try:
-        consumer = new_consumer(bootstrap, **{"enable.partition.eof": True})
-    except KafkaException as exc:
-        raise BrokerUnavailable(f"scaler cannot consume from {bootstrap}: {exc}") from None
-    try:
-        fresh = [p for p in partitions_of(consumer, bootstrap, TOPIC) if (TOPIC, p) not in saved]
-        if not fresh:
-            return True
-        consumer.assign([TopicPartition(TOPIC, p, OFFSET_BEGINNING) for p in fresh])
-        ends: dict[int, int] = {}
-        newest: dict[str, tuple[object, dict]] = {}
-        ids: set[str] = set()
-        seen = 0
-        while len(ends) < len(fresh):
-            if run.stop.is_set():
-                return False
-            for msg in consumer.consume(500, 0.5):
-                if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        ends.setdefault(msg.partition(), msg.offset())
-                    else:
-                        log.warning("consume error: %s", msg.error().str())
-                    continue
-                if msg.partition() in ends:
-                    continue  # produced after the end was reached: followed as a new command
-                seen += 1
-                command, reason = _decode(run.codec, msg)
-                if reason is not None:
-                    run.dead_letter(msg, reason)
-                    continue
-                if command["command_id"] in ids:
-                    continue  # a redelivery: the first occurrence counts, as when following
-                ids.add(command["command_id"])
-                if not command.get("forecast_only") and (scaler.leagues is None or command["league"] in scaler.leagues):
-                    newest[command["league"]] = (msg, command)
-    finally:
-        consumer.close()
-    for msg, command in sorted(newest.values(), key=lambda mc: (mc[0].partition(), mc[0].offset())):
-        if not run.carry_out(msg, command):
-            return False  # no position saved: the next start catches up again (applied ids are not repeated)
-    run.settle({(TOPIC, p): offset for p, offset in ends.items()})
-    scaler.on_event(
-        f"caught up: {seen} command(s) in the history of {TOPIC}, the newest of {len(newest)} league(s) applied"
-    )
-    return True
+    def on_dead_letter(self, place: str, reason: str) -> None:
+        self.scaler.dead_letters += 1
+        self.scaler.on_event(f"dead-lettered {place}: {reason}")
 
 
 def run_scaler(scaler: Scaler, bootstrap: str, stop: threading.Event) -> None:
@@ -285,40 +265,7 @@ def run_scaler(scaler: Scaler, bootstrap: str, stop: threading.Event) -> None:
     fails transiently blocks its partition (retried with backoff) and, if the scaler stops meanwhile, is
     redelivered on the next start; ids make redeliveries harmless. Undecodable or invalid commands, and commands
     that fail permanently (``PermanentScaleError``), go to ``dead-letters``. Partitions without a saved position
-    are caught up first (:func:`catch_up`). The executor is reconciled at start and every
+    are caught up first (:meth:`ScalingCommands.catch_up`). The executor is reconciled at start and every
     ``scaler.reconcile_seconds``.
     """
-    producer = EdgeProducer(bootstrap)
-    run = _Run(scaler, producer, stop)
-    consumer = None
-    try:
-        if not catch_up(run, bootstrap):
-            return
-        try:
-            consumer = assigned_consumer(bootstrap, [TOPIC], start=scaler.applied.positions())
-        except KafkaException as exc:
-            raise BrokerUnavailable(f"scaler cannot consume from {bootstrap}: {exc}") from None
-        scaler.reconcile()
-        scaler.on_event("scaler ready")
-        while not stop.is_set():
-            positions: dict[tuple[str, int], int] = {}
-            for msg in consumer.consume(500, 0.5):
-                if msg.error():
-                    if msg.error().code() != KafkaError._PARTITION_EOF:
-                        log.warning("consume error: %s", msg.error().str())
-                    continue
-                command, reason = _decode(run.codec, msg)
-                if reason is not None:
-                    run.dead_letter(msg, reason)
-                elif not run.carry_out(msg, command):
-                    break  # stopped while the command kept failing: it stays unconsumed
-                positions[(msg.topic(), msg.partition())] = msg.offset() + 1
-            run.settle(positions)
-            scaler.reconcile_if_due()
-    finally:
-        if consumer is not None:
-            consumer.close()
-        try:
-            producer.flush(10)
-        except BrokerUnavailable as exc:  # their positions were not saved: they are dead-lettered again
-            log.warning("dead letters not delivered: %s", exc)
+    ScalingCommands(scaler, bootstrap).run(stop)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,15 +20,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
-
 from connectors.circuit_breaker import CallNotPermitted, CircuitBreaker, breaker_from_settings
+from connectors.effectors.base import Effector, Record
 from connectors.effectors.tweets.outbox import Outbox, Pending
 from connectors.effectors.tweets.x_client import PostedTweet, XApiError, XClient
 from connectors.exceptions import BrokerUnavailable
-from connectors.kafka.edge import EdgeProducer, assigned_consumer
-from schemas.codec import get_codec
-from schemas.exceptions import SchemaError
+from connectors.kafka.edge import EdgeProducer
 from schemas.json_form import to_json
 from streams.games.tweet_budget import local_day
 
@@ -152,8 +148,12 @@ def receipt_record(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-class TweetPublisher:
+class TweetPublisher(Effector):
     """Consumes ``tweet-commands`` into the outbox and delivers what is due."""
+
+    name = "tweet-publisher"
+    topics = (TOPIC,)
+    group_id = GROUP_ID
 
     def __init__(
         self,
@@ -169,7 +169,7 @@ class TweetPublisher:
         producer: EdgeProducer | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.bootstrap = bootstrap
+        super().__init__(bootstrap, producer)
         self.outbox = outbox
         self.sender = sender
         self.daily_limit = daily_limit
@@ -178,61 +178,40 @@ class TweetPublisher:
         self.batch_size = batch_size
         self.breaker = breaker
         self.clock = clock
-        self.codec = get_codec()
         self.stats = {"consumed": 0, "queued": 0, "duplicate": 0, "over_limit": 0, "dead_letters": 0}
         self.stats.update({"posted": 0, "retry": 0, "failed": 0, "blocked": 0, "receipts": 0})
-        self._consumer = None
-        self._producer = producer
+        self._accepted: list[tuple[dict[str, Any], str]] = []
 
-    def _consumer_or_new(self):
-        if self._consumer is None:
-            stored = self.outbox.positions()
-            self._consumer = assigned_consumer(self.bootstrap, [TOPIC], stored or OFFSET_BEGINNING, group_id=GROUP_ID)
-        return self._consumer
+    # -- the effector's hooks: commands and positions go into the outbox in one transaction ------------
+    def start_positions(self) -> dict[tuple[str, int], int]:
+        return self.outbox.positions()
 
-    def poll_once(self, timeout: float = 0.2) -> int:
+    def handle(self, records: list[Record]) -> None:
+        for record in records:
+            command = to_json("TweetCommand", record.value)
+            self._accepted.append((command, local_day(record.value["occurred_at"], self.tz)))
+
+    def commit(self, positions: dict[tuple[str, int], int]) -> None:
+        accepted, self._accepted = self._accepted, []
+        counts = self.outbox.accept(accepted, self.daily_limit, time.time(), positions)
+        for key, n in counts.items():
+            self.stats[key] += n
+
+    def poll_once(self, timeout: float | None = None) -> int:
         """Store one batch of commands (and their positions) in the outbox; returns messages consumed."""
-        consumer = self._consumer_or_new()
-        messages = consumer.consume(self.batch_size, timeout)
-        accepted: list[tuple[dict[str, Any], str]] = []
-        positions: dict[tuple[str, int], int] = {}
-        for msg in messages:
-            if msg.error():
-                log.debug("consumer error: %s", msg.error())
-                continue
-            positions[(msg.topic(), msg.partition())] = msg.offset() + 1
-            try:
-                _name, record = self.codec.decode(msg.value(), ("TweetCommand",))
-            except SchemaError as exc:
-                self._dead_letter(msg, str(exc))
-                continue
-            command = to_json("TweetCommand", record)
-            accepted.append((command, local_day(record["occurred_at"], self.tz)))
-        if positions:
-            counts = self.outbox.accept(accepted, self.daily_limit, time.time(), positions)
-            for key, n in counts.items():
-                self.stats[key] += n
-            self.stats["consumed"] += len(messages)
-            try:
-                consumer.commit(
-                    offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()], asynchronous=False
-                )
-            except KafkaException as exc:  # the outbox holds the positions; the group commit is informative
-                log.debug("group commit failed: %s", exc)
-        return len(messages)
+        consumed = super().poll_once(timeout)
+        self.stats["consumed"] += consumed
+        return consumed
 
-    def _producer_or_new(self) -> EdgeProducer:
-        if self._producer is None:
-            self._producer = EdgeProducer(self.bootstrap)
-        return self._producer
-
-    def _dead_letter(self, msg, reason: str) -> None:
-        producer = self._producer_or_new()
-        producer.dead_letter(msg, reason, "tweet-publisher")
-        producer.flush()
+    def on_dead_letter(self, place: str, reason: str) -> None:
+        super().on_dead_letter(place, reason)
         self.stats["dead_letters"] += 1
-        log.warning("dead letter %s[%d]@%d: %s", msg.topic(), msg.partition(), msg.offset(), reason)
 
+    def tick(self, consumed: int) -> None:
+        self.deliver_once()
+        self.send_receipts()
+
+    # -- delivery ---------------------------------------------------------------------------------------
     def deliver_once(self) -> dict[str, int]:
         changes = len(self.breaker.transitions) if self.breaker else 0
         counts = deliver_due(self.outbox, self.sender, self.policy, self.clock, self.breaker)
@@ -249,11 +228,10 @@ class TweetPublisher:
         """Produce the outbox's unsent receipts to ``tweet-receipts``; mark them sent once acknowledged."""
         sent = 0
         while rows := self.outbox.unsent_receipts():
-            producer = self._producer_or_new()
             for row in rows:
-                producer.send("tweet-receipts", receipt_record(row))
+                self.producer.send("tweet-receipts", receipt_record(row))
             try:
-                producer.flush()
+                self.producer.flush()
             except BrokerUnavailable as exc:  # they stay unsent and go out on a later round
                 log.warning("tweet receipts not delivered yet: %s", exc)
                 break
@@ -262,25 +240,8 @@ class TweetPublisher:
         self.stats["receipts"] += sent
         return sent
 
-    def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
-        """Consume and deliver until ``stop`` is set."""
-        self._consumer_or_new()
-        if on_ready:
-            on_ready()
-        while not stop.is_set():
-            self.poll_once()
-            self.deliver_once()
-            self.send_receipts()
-
     def close(self) -> None:
-        if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
-        if self._producer is not None:
-            try:
-                self._producer.flush()
-            except BrokerUnavailable as exc:
-                log.warning("on close: %s", exc)
+        super().close()
         self.outbox.close()
 
 

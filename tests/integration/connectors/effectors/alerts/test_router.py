@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -118,17 +117,8 @@ class RouterThread:
         self.lines: list[str] = []
         router.echo = self.lines.append
         self.ready = threading.Event()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.stop_event: asyncio.Event | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        async def main():
-            self.loop = asyncio.get_running_loop()
-            self.stop_event = asyncio.Event()
-            await self.router.run(self.stop_event, on_ready=self.ready.set)
-
-        asyncio.run(main())
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=router.run, args=(self.stop, self.ready.set), daemon=True)
 
     def __enter__(self):
         self.thread.start()
@@ -136,7 +126,7 @@ class RouterThread:
         return self
 
     def __exit__(self, *exc):
-        self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.stop.set()
         self.thread.join(15)
 
 

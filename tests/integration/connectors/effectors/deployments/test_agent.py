@@ -115,20 +115,20 @@ def agent_factory(broker, repo, tmp_path):
 def test_agent_deploys_dedupes_and_rolls_back(agent_factory, repo):
     agent = agent_factory()
     deploy = decision("deploy")
-    report = agent.handle(deploy)
+    report = agent.carry_out(deploy)
     assert report["status"] == "applied" and report["version"] == "v2" and report["previous_version"] == "v1"
     assert report["decision_id"] == deploy["decision_id"] and report["kind"] == "report"
     agent.state.done[deploy["decision_id"]] = report["status"]
-    assert agent.handle(deploy) is None  # redelivered: not applied twice
-    assert agent.handle(decision("hold", server="*")) is None
-    assert agent.handle(decision("deploy", server="s2")) is None  # another server's decision
-    report = agent.handle(decision("rollback"))
+    assert agent.carry_out(deploy) is None  # redelivered: not applied twice
+    assert agent.carry_out(decision("hold", server="*")) is None
+    assert agent.carry_out(decision("deploy", server="s2")) is None  # another server's decision
+    report = agent.carry_out(decision("rollback"))
     assert report["status"] == "rolled_back" and report["version"] == "v1"
     assert (repo / "app.txt").read_text() == "v1"
 
 
 def test_agent_reports_failure_after_restoring_the_old_version(agent_factory, repo):
-    report = agent_factory(fail_on="v2").handle(decision("deploy"))
+    report = agent_factory(fail_on="v2").carry_out(decision("deploy"))
     assert report["status"] == "failed" and report["version"] == "v1"
     assert "restored v1" in report["detail"]
     assert (repo / "app.txt").read_text() == "v1"
@@ -136,21 +136,21 @@ def test_agent_reports_failure_after_restoring_the_old_version(agent_factory, re
 
 def test_write_ahead_journal_survives_a_crash_between_apply_and_report(agent_factory, repo):
     agent = agent_factory()
-    agent.handle(decision("deploy"))  # applied, but "crashed" before the report and the done-mark
+    agent.carry_out(decision("deploy"))  # applied, but "crashed" before the report and the done-mark
     restarted = agent_factory()
-    assert restarted.handle(decision("deploy"))["previous_version"] == "v1"  # not v2
-    report = restarted.handle(decision("rollback", previous=None))
+    assert restarted.carry_out(decision("deploy"))["previous_version"] == "v1"  # not v2
+    report = restarted.carry_out(decision("rollback", previous=None))
     assert report["status"] == "rolled_back" and (repo / "app.txt").read_text() == "v1"
 
 
 def test_rollback_without_a_deploy_is_a_no_op(agent_factory, repo):
-    report = agent_factory().handle(decision("rollback", dep="never-applied"))
+    report = agent_factory().carry_out(decision("rollback", dep="never-applied"))
     assert report["status"] == "rolled_back" and "nothing to undo" in report["detail"]
     assert (repo / "app.txt").read_text() == "v1"
 
 
 def test_a_new_agent_skips_old_history(agent_factory, repo):
     agent = agent_factory()
-    assert agent.handle(decision("deploy", age_s=3600)) is None
+    assert agent.carry_out(decision("deploy", age_s=3600)) is None
     assert agent.state.done[decision("deploy")["decision_id"]] == "stale"
     assert (repo / "app.txt").read_text() == "v1"

@@ -55,13 +55,11 @@ def game(status: str) -> dict:
     }
 
 
-def run_until(runner: DeploymentRunner, consumer, predicate, timeout: float = 20.0):
-    """Feed the runner what the broker has until ``predicate()`` holds (outputs flushed and state saved)."""
+def run_until(runner: DeploymentRunner, predicate, timeout: float = 20.0):
+    """Run rounds of the runner's loop until ``predicate()`` holds (outputs flushed and state saved)."""
 
     def step():
-        if runner.step(consumer.consume(500, 0.2)):
-            runner.producer.flush()
-            runner.save()
+        runner.step()
         return predicate()
 
     return wait_until(step, timeout=timeout, interval=0)
@@ -81,21 +79,19 @@ def test_runner_blocks_deploys_dead_letters_and_resumes_after_restart(own_broker
     state_file = tmp_path / "deploy-manager.json"
     lines: list[str] = []
     runner = DeploymentRunner(own_broker, POLICY, state_file, echo=lines.append)
-    consumer = runner._consumer()
     with EdgeProducer(own_broker) as producer:
         producer.send("game-state", game("live"))
-    run_until(runner, consumer, lambda: "wnba-1" in runner.controller.games)  # topics are not ordered together
+    run_until(runner, lambda: "wnba-1" in runner.controller.games)  # topics are not ordered together
     with EdgeProducer(own_broker) as producer:
         producer.send("deployment-events", request("dep-r1"))
         producer.send_raw(topic("deployment-events"), b"*", b"not avro")
-    run_until(runner, consumer, lambda: any("decision blocked dep-r1" in line for line in lines))
+    run_until(runner, lambda: any("decision blocked dep-r1" in line for line in lines))
     with EdgeProducer(own_broker) as producer:
         producer.send("game-state", game("final"))
     events_read = lambda: sum(v for k, v in runner.offsets.items() if k.startswith("deployment-events:"))  # noqa: E731
-    run_until(runner, consumer, lambda: runner.controller.deployments["dep-r1"]["phase"] == "canary")
-    run_until(runner, consumer, lambda: events_read() == 2)  # the request and the garbage
-    consumer.close()
-    runner.producer.flush()
+    run_until(runner, lambda: runner.controller.deployments["dep-r1"]["phase"] == "canary")
+    run_until(runner, lambda: events_read() == 2)  # the request and the garbage
+    runner.close()
     letters = read(own_broker, "dead-letters", 1)
     assert [(r["source_topic"], r["value"], r["agent"]) for r in letters] == [
         ("deployment-events", b"not avro", "deploy-manager")
@@ -105,7 +101,6 @@ def test_runner_blocks_deploys_dead_letters_and_resumes_after_restart(own_broker
     # restart: the state file brings back the deployment and the offsets; nothing is decided twice
     restarted = DeploymentRunner(own_broker, POLICY, state_file, echo=lines.append)
     assert restarted.controller.deployments["dep-r1"]["phase"] == "canary"
-    consumer = restarted._consumer()
     report = {
         **request("dep-r1"),
         "event_id": "r1",
@@ -117,9 +112,8 @@ def test_runner_blocks_deploys_dead_letters_and_resumes_after_restart(own_broker
     }
     with EdgeProducer(own_broker) as producer:
         producer.send("deployment-events", report)
-    run_until(restarted, consumer, lambda: restarted.controller.deployments["dep-r1"]["phase"] == "baking")
-    consumer.close()
-    restarted.producer.flush()
+    run_until(restarted, lambda: restarted.controller.deployments["dep-r1"]["phase"] == "baking")
+    restarted.close()
     assert decisions(own_broker, "dep-r1", 3) == {("blocked", "*"), ("deploy", "w1"), ("hold", "*")}
     states = read(own_broker, "deployment-state", 3)
     assert [s["phase"] for s in states] == ["waiting", "canary", "baking"]

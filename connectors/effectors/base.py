@@ -1,0 +1,307 @@
+"""One consume loop for every effector: consume, decode, dead-letter, ``handle``, commit with the state.
+
+An effector reads its topics with a confluent-kafka consumer assigned to every partition (no group join to
+wait for), from the positions it stored itself with its own state (outbox, state file). Each round:
+
+1. consume a batch; each message is decoded against its topic's schemas and checked (``invalid_reason``); a
+   message that cannot be carried out goes to ``dead-letters`` with its topic, partition, offset, raw bytes and
+   the reason, and the loop goes on;
+2. ``handle(records)`` carries out the decoded records (the subclass's work). A :class:`TransientError` is
+   retried with capped exponential backoff, from the first record not carried out, until it succeeds or the
+   effector is stopped: a record is never skipped;
+3. what the round produced (dead letters, outputs) is flushed, THEN ``commit(positions)`` stores the positions
+   past the records carried out together with the effector's state (one transaction or one file write), and
+   they are also committed to the consumer group (informative: lag monitoring);
+4. ``tick(consumed)`` does the time-driven work (deliveries, reconciliation, retries of outputs).
+
+A crash anywhere repeats at most the records after the last ``commit``; command ids make that harmless.
+``stop`` (set on SIGTERM/SIGINT by :func:`stop_on_signals`) ends the loop after the current round.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from connectors.exceptions import BrokerUnavailable
+from connectors.kafka.edge import EdgeProducer, assigned_consumer
+from schemas.codec import get_codec
+from schemas.exceptions import SchemaError
+from streams.topics import topic
+
+log = logging.getLogger(__name__)
+
+Positions = dict[tuple[str, int], int]
+
+
+class TransientError(Exception):
+    """Raised by ``handle`` when carrying out a record failed for now (a service down, HTTP 503).
+
+    ``done`` records of the list were carried out before the failure: the retry starts after them.
+    """
+
+    def __init__(self, reason: str, done: int = 0):
+        super().__init__(reason)
+        self.done = done
+
+
+@dataclass(frozen=True)
+class Record:
+    """A decoded, valid record and where it was read (``message`` is kept for dead-lettering it later)."""
+
+    topic: str
+    partition: int
+    offset: int
+    schema: str
+    value: dict[str, Any]
+    message: Any
+
+    @property
+    def where(self) -> str:
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+def where(msg: Any) -> str:
+    return f"{msg.topic()}[{msg.partition()}]@{msg.offset()}"
+
+
+def retry_delay(attempt: int, initial: float, maximum: float) -> float:
+    """Seconds to wait after the ``attempt``-th failure: ``initial``, doubled each time, capped at ``maximum``."""
+    return min(maximum, initial * 2 ** min(attempt - 1, 30))
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set on SIGTERM or SIGINT: a graceful stop (the current round finishes and commits)."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+class Effector:
+    """The base of the effectors (see the module docstring). Subclasses set ``name`` (the ``agent`` of their dead
+    letters), ``topics`` and ``group_id`` and implement :meth:`start_positions`, :meth:`handle` and :meth:`commit`.
+    """
+
+    name = "effector"
+    topics: tuple[str, ...] = ()
+    group_id: str | None = None
+    batch_size = 500
+    poll_seconds = 0.2
+    retry_initial_seconds = 1.0
+    retry_max_seconds = 60.0
+
+    def __init__(self, bootstrap: str, producer: EdgeProducer | None = None):
+        self.bootstrap = bootstrap
+        self.codec = get_codec()
+        self.stop = threading.Event()
+        self.dead_letters = 0
+        self.reached_end: Positions = {}  # partitions read to their end at least once: where the end was
+        self._consumer = None
+        self._producer = producer
+
+    # -- hooks ------------------------------------------------------------------------------------------
+    def start_positions(self) -> Positions:
+        """The stored ``(topic, partition) -> next offset`` to resume from; other partitions start at the beginning."""
+        raise NotImplementedError
+
+    def handle(self, records: list[Record]) -> None:
+        """Carry out the records in order; raise :class:`TransientError` to have them retried."""
+        raise NotImplementedError
+
+    def commit(self, positions: Positions) -> None:
+        """Store ``positions`` (past every record handled or dead-lettered) together with the effector's state."""
+        raise NotImplementedError
+
+    def invalid_reason(self, schema: str, value: dict[str, Any]) -> str | None:
+        """Why a decoded record cannot be carried out (it is dead-lettered), or None."""
+        return None
+
+    def on_start(self) -> bool:
+        """Runs once the consumer is open, before the effector is ready (catch-up); False if stopped meanwhile."""
+        return True
+
+    def tick(self, consumed: int) -> None:
+        """Time-driven work after each round (``consumed`` messages in it)."""
+
+    def on_dead_letter(self, place: str, reason: str) -> None:
+        log.warning("dead-lettered %s: %s", place, reason)
+
+    def on_retry(self, record: Record, error: TransientError, attempt: int, delay: float) -> None:
+        log.warning("%s failed (attempt %d, retry in %.3gs): %s", record.where, attempt, delay, error)
+
+    # -- clients ----------------------------------------------------------------------------------------
+    @property
+    def producer(self) -> EdgeProducer:
+        """Dead letters and outputs (created on first use)."""
+        if self._producer is None:
+            self._producer = EdgeProducer(self.bootstrap)
+        return self._producer
+
+    @property
+    def consumer(self):
+        """Every partition of ``topics`` assigned, from :meth:`start_positions` (opened on first use)."""
+        if self._consumer is None:
+            try:
+                self._consumer = assigned_consumer(
+                    self.bootstrap,
+                    list(self.topics),
+                    self.start_positions(),
+                    group_id=self.group_id,
+                    **{"enable.partition.eof": True},
+                )
+            except KafkaException as exc:
+                raise BrokerUnavailable(f"{self.name} cannot consume from {self.bootstrap}: {exc}") from None
+        return self._consumer
+
+    # -- the loop ---------------------------------------------------------------------------------------
+    def run(self, stop: threading.Event, on_ready: Callable[[], None] | None = None) -> None:
+        """Consume, handle and commit until ``stop`` is set; then :meth:`close`."""
+        self.stop = stop
+        try:
+            self.consumer  # noqa: B018 (opened before anything else: an unreachable broker fails here)
+            if not self.on_start():
+                return
+            if on_ready:
+                on_ready()
+            while not stop.is_set():
+                self.step()
+        finally:
+            self.close()
+
+    def step(self, timeout: float | None = None) -> int:
+        """One round of the loop (:meth:`poll_once`, then :meth:`tick`); return how many messages it consumed."""
+        consumed = self.poll_once(timeout)
+        self.tick(consumed)
+        return consumed
+
+    def poll_once(self, timeout: float | None = None) -> int:
+        """One round: consume a batch, dead-letter what is bad, handle the rest, flush, commit; return how many
+        messages were consumed (end-of-partition events and consume errors not counted)."""
+        messages = []
+        for msg in self.consumer.consume(self.batch_size, self.poll_seconds if timeout is None else timeout):
+            error = msg.error()
+            if error is None:
+                messages.append(msg)
+            elif error.code() == KafkaError._PARTITION_EOF:
+                self.reached_end[(msg.topic(), msg.partition())] = msg.offset()
+            else:
+                log.warning("%s: consume error: %s", self.name, error.str())
+        if not messages:
+            return 0
+        records: list[Record] = []
+        index_of: dict[int, int] = {}  # record number -> its message's number
+        for i, msg in enumerate(messages):
+            record = self._decode(msg)
+            if record is not None:
+                index_of[len(records)] = i
+                records.append(record)
+        done = self.handle_retrying(records)
+        carried = messages if done == len(records) else messages[: index_of[done]]
+        self._settle(_positions(carried))
+        return len(messages)
+
+    def handle_retrying(self, records: list[Record]) -> int:
+        """:meth:`handle` until every record is carried out; return how many were (fewer only if stopped)."""
+        done, attempt = 0, 0
+        while done < len(records):
+            try:
+                self.handle(records[done:])
+                return len(records)
+            except TransientError as exc:
+                attempt = 1 if exc.done else attempt + 1
+                done += exc.done
+                delay = retry_delay(attempt, self.retry_initial_seconds, self.retry_max_seconds)
+                self.on_retry(records[done], exc, attempt, delay)
+                if self.stop.wait(delay):
+                    return done
+        return done
+
+    def read_to_end(self, partitions: Iterable[tuple[str, int]], timeout: float | None = None) -> bool:
+        """Rounds without ticks until each of ``partitions`` was read to its end (or ``timeout`` seconds passed);
+        False if stopped first."""
+        waiting = set(partitions)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not waiting <= self.reached_end.keys():
+            if self.stop.is_set():
+                return False
+            if deadline is not None and time.monotonic() >= deadline:
+                log.warning("%s: %d partition(s) not read to their end in %.0fs", self.name, len(waiting), timeout)
+                return True
+            self.poll_once()
+        return True
+
+    def dead_letter(self, msg: Any, reason: str) -> None:
+        """Send a consumed message to ``dead-letters`` (flushed before the positions past it are committed)."""
+        msg = getattr(msg, "message", msg)
+        self.producer.dead_letter(msg, reason, self.name)
+        self.dead_letters += 1
+        self.on_dead_letter(where(msg), reason)
+
+    def close(self) -> None:
+        """Close the consumer and deliver what is still queued (subclasses close their stores after this)."""
+        if self._consumer is not None:
+            self._consumer.close()
+            self._consumer = None
+        if self._producer is not None:
+            try:
+                self._producer.flush(10)
+            except BrokerUnavailable as exc:  # their positions were not committed: produced again after a restart
+                log.warning("%s: on close: %s", self.name, exc)
+
+    # -- internals --------------------------------------------------------------------------------------
+    def _decode(self, msg: Any) -> Record | None:
+        name = msg.topic()
+        schemas = topic(name).value_schemas
+        try:
+            schema, value = self.codec.decode(msg.value(), schemas)
+        except SchemaError as exc:
+            self.dead_letter(msg, f"undecodable {'/'.join(schemas)}: {exc}")
+            return None
+        reason = self.invalid_reason(schema, value)
+        if reason is not None:
+            self.dead_letter(msg, reason)
+            return None
+        return Record(name, msg.partition(), msg.offset(), schema, value, msg)
+
+    def _settle(self, positions: Positions) -> None:
+        """Deliver the round's output, then store the positions with the state (a crash in between repeats it)."""
+        if self._producer is not None:
+            self._producer.flush()
+        if not positions:
+            return
+        self.commit(positions)
+        try:
+            self.consumer.commit(
+                offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()], asynchronous=False
+            )
+        except KafkaException as exc:  # the positions that count are stored with the state
+            log.debug("%s: group commit failed: %s", self.name, exc)
+
+
+def _positions(messages: list[Any]) -> Positions:
+    positions: Positions = {}
+    for msg in messages:
+        positions[(msg.topic(), msg.partition())] = msg.offset() + 1
+    return positions
+
+
+def positions_to_keys(positions: Positions, single_topic: str | None = None) -> dict[str, int]:
+    """Positions as JSON keys: ``"partition"`` for an effector of one topic, else ``"topic:partition"``."""
+    return {str(p) if t == single_topic else f"{t}:{p}": o for (t, p), o in positions.items()}
+
+
+def positions_from_keys(stored: dict[str, int], single_topic: str | None = None) -> Positions:
+    """The inverse of :func:`positions_to_keys`."""
+    out: Positions = {}
+    for key, offset in stored.items():
+        name, _, partition = key.rpartition(":")
+        out[(name or single_topic, int(partition))] = offset
+    return out
