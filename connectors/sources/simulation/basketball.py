@@ -103,7 +103,13 @@ def simulate_slate(
         gid = game_id(params.league, day, number, seed)
         plays = _play_night_game(params, gid, home, away, start, ratings, seed, kind)
         schedule.append(
-            {"league": params.league, "game_id": gid, "home_team": home, "away_team": away, "scheduled_start": _iso(start)}
+            {
+                "league": params.league,
+                "game_id": gid,
+                "home_team": home,
+                "away_team": away,
+                "scheduled_start": _iso(start),
+            }
         )
         per_game.append(plays)
     merged = [play for plays in per_game for play in plays]

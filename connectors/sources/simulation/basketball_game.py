@@ -352,9 +352,8 @@ class BasketballGame:
                 self.media_marks_left.pop(0)
             self._timeout(next_offense, "media_timeout")
             return next_offense
-        if self._late() and self.clock <= 60 and self._margin(next_offense) < 0 and scored_on:
-            caller = next_offense if self.rng.random() < 0.6 else None
-        elif scored_on and self.run_points >= 8:
+        late_and_behind = self._late() and self.clock <= 60 and self._margin(next_offense) < 0
+        if scored_on and (late_and_behind or self.run_points >= 8):  # advance the ball, or stop the run
             caller = next_offense if self.rng.random() < 0.6 else None
         elif self.rng.random() < 0.02:
             caller = self.rng.choice((self.home, self.away))

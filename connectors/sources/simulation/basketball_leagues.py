@@ -208,13 +208,16 @@ def league_parameters(league: str) -> LeagueParameters:
 
 _INITIALS = "ABCDEJKLMNRST"
 _SURNAMES = (
-    "Adams Allen Bailey Baker Banks Bell Brooks Brown Bryant Butler Carter Clark Cole Collins Cook Cooper Cruz Davis "
-    "Diaz Dixon Douglas Edwards Ellis Evans Fisher Ford Foster Fox Gibson Gordon Graham Grant Gray Green Griffin Hall "
-    "Harper Harris Hayes Henry Hill Holmes Howard Hughes Hunt Jackson James Jenkins Johnson Jones Jordan Kelly Kim "
-    "King Knight Lane Lee Lewis Long Lopez Marsh Martin Mason Mills Moore Morgan Morris Murphy Myers Nash Nelson "
-    "Owens Parker Patel Perry Powell Price Reed Reyes Rice Rivera Roberts Ross Russell Ryan Scott Shaw Simmons Smith "
-    "Stone Sullivan Taylor Thomas Tucker Turner Walker Wallace Ward Warren Watson Wells West White Wood Young"
-).split()
+    "Adams", "Allen", "Bailey", "Baker", "Banks", "Bell", "Brooks", "Brown", "Bryant", "Butler", "Carter", "Clark",
+    "Cole", "Collins", "Cook", "Cooper", "Cruz", "Davis", "Diaz", "Dixon", "Douglas", "Edwards", "Ellis", "Evans",
+    "Fisher", "Ford", "Foster", "Fox", "Gibson", "Gordon", "Graham", "Grant", "Gray", "Green", "Griffin", "Hall",
+    "Harper", "Harris", "Hayes", "Henry", "Hill", "Holmes", "Howard", "Hughes", "Hunt", "Jackson", "James",
+    "Jenkins", "Johnson", "Jones", "Jordan", "Kelly", "Kim", "King", "Knight", "Lane", "Lee", "Lewis", "Long",
+    "Lopez", "Marsh", "Martin", "Mason", "Mills", "Moore", "Morgan", "Morris", "Murphy", "Myers", "Nash", "Nelson",
+    "Owens", "Parker", "Patel", "Perry", "Powell", "Price", "Reed", "Reyes", "Rice", "Rivera", "Roberts", "Ross",
+    "Russell", "Ryan", "Scott", "Shaw", "Simmons", "Smith", "Stone", "Sullivan", "Taylor", "Thomas", "Tucker",
+    "Turner", "Walker", "Wallace", "Ward", "Warren", "Watson", "Wells", "West", "White", "Wood", "Young",
+)  # fmt: skip
 ROSTER_SIZE = 9
 
 
