@@ -42,11 +42,11 @@ BLOCKED_TWO_SHARE = 0.09
 STEAL_SHARE = 0.55
 BUZZER_MAKE_FACTOR = 0.6  # a shot forced by the expiring clock goes in less often
 DEAD_SECONDS = {  # wall-clock seconds the game clock stands still: (shortest, longest)
-    "made": (3, 8),
+    "made": (2, 7),  # the clock runs on the inbound, but substitutions and walk-ups add wall time
     "foul": (10, 25),
     "free_throw": (12, 25),
     "turnover": (3, 12),
-    "timeout": (75, 110),
+    "timeout": (90, 150),  # a televised game's timeouts run longer than the 75 s of the rule
     "media_timeout": (130, 170),
 }
 
@@ -299,7 +299,7 @@ class BasketballGame:
         points = 3 if three else 2
         self._add_points(offense, points)
         assister = self._player(offense, besides=shooter) if self.rng.random() < ASSISTED[points] else None
-        self._emit(self.book.made(shot, shooter, points, assister), None, None)
+        self._emit(self.book.made(shot, shooter, points, assister), None, "made")
         if self.clock > 0 and self.rng.random() < AND_ONE_RATE:
             defense = self._other(offense)
             self._emit(self.book.foul(self._player(defense), f"{defense}/{self.period}", True), None, "foul")
