@@ -8,8 +8,10 @@ shorter chance) or by the defense (the possession ends). End-game behaviour on t
   runs the clock down towards the shot clock;
 - a possession starting with less on the game clock than on the shot clock holds for the last shot (shoots with
   0.5-3 s left), unless the offense trails by more than a three in the last minutes (then it hurries);
-- a team down by 3 with the last shot takes a three;
-- in the last ``intentional_foul_window`` seconds, a defense down by 3-10 fouls at once (two free throws);
+- a team down by 3 with the last shot takes a three (85%), down by 2 a two (75%);
+- in the last ``intentional_foul_window`` seconds, a defense down by 3-10 fouls at once (two free throws), and
+  one down by 1-2 does once the offense could run out the clock;
+- leads drift back towards the expected margin (``catch_up``): leaders ease off, trailers press;
 - timeouts stop the clock: called by a team in the last minute after the opponent scored when trailing, after an
   opponent's run of 8+, now and then at any dead ball, and the media timeouts; each adds dead-ball time only;
 - overtime follows only a tie at the end of the 4th quarter or an overtime, repeated until the game is decided.
