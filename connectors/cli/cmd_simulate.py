@@ -36,7 +36,7 @@ def run_simulate(args) -> int:
 
     if args.check is not None:
         return _run_check(args)
-    from connectors.sources.importers.jsonl import write_jsonl
+    from connectors.jsonl import write_jsonl
     from connectors.sources.simulation.basketball import simulate_nights
 
     if args.nights < 1:
