@@ -2,8 +2,9 @@
 
 ``add_metrics`` sums the workloads of a league's servers per interval (``bucket_seconds``) and returns the
 intervals every live server has moved past. ``to_record``/``from_record`` map the state to the
-``ScalingState`` Avro record, the form the table keeps (epoch seconds <-> UTC datetimes). The state itself does
-not survive a JSON round trip: its open intervals are keyed by their start, a float.
+``ScalingState`` Avro record, the form the table keeps (epoch seconds <-> UTC datetimes). The state is JSON as it
+is: its open intervals are keyed by their start as text (JSON keeps object keys as text), so a state restored from
+JSON decides exactly as the one it was written from.
 """
 
 from __future__ import annotations
@@ -17,8 +18,13 @@ from streams.scaling.policy import PolicyState, new_state
 LIVE_INTERVALS = 4  # a server silent for more of its intervals than this no longer holds intervals open
 LIVE_FLOOR_SECONDS = 2.0  # ... nor, on the reader's clock, for less than this (batches arrive unevenly)
 MAX_OPEN_INTERVALS = 120  # beyond this many open intervals the oldest closes whoever is missing
+# A server no longer live is remembered (its last counted sample) for this many intervals past the newest closed
+# one: a redelivery comes from offsets not yet committed, far fewer; one forgotten is of a closed interval anyway.
+COUNTED_MEMORY_INTERVALS = 120
 
 
+# An interval's start, epoch seconds, as the text of the float (``repr`` reads back exactly): a JSON object key
+IntervalKey = str
 # A server's share of an open interval: (workload sum, sample count, worst cpu, worst memory, active agents, host)
 ServerBucket = tuple[float, int, float, float, int, str | None]
 # [start of its newest interval, its reporting interval, when its last sample was received (reader's clock, -inf
@@ -34,10 +40,13 @@ class ScalingState(PolicyState):
     """
 
     active_agents: NotRequired[int]  # workers the servers last reported running
-    open_buckets: NotRequired[dict[float, dict[str, ServerBucket]]]  # interval start -> server_id -> its share
+    open_buckets: NotRequired[dict[IntervalKey, dict[str, ServerBucket]]]  # interval start -> server_id -> its share
     server_last: NotRequired[dict[str, ServerSeen]]  # the live servers
     closed_through: NotRequired[float | None]  # start of the newest closed interval
     late_samples: NotRequired[int]  # samples of intervals already closed
+    # server_id -> observed_at of its newest counted sample: a server's samples arrive in order, so one of it
+    # observed at or before that is a redelivery
+    last_counted: NotRequired[dict[str, float]]
 
 
 class ClosedInterval(TypedDict):
@@ -59,11 +68,20 @@ def new_league_state(league: str, agents: int) -> ScalingState:
         "server_last": {},
         "closed_through": None,
         "late_samples": 0,
+        "last_counted": {},
     }
 
 
 def _epoch(value: Any) -> float:
     return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+def interval_key(start: float) -> IntervalKey:
+    return repr(float(start))
+
+
+def _by_start(buckets: dict[IntervalKey, Any]) -> list[IntervalKey]:
+    return sorted(buckets, key=float)
 
 
 def add_metrics(
@@ -83,21 +101,29 @@ def add_metrics(
     the newest of any server. A silent server stops holding intervals open after that; at most
     ``MAX_OPEN_INTERVALS`` stay open. A sample of a closed interval is counted in ``late_samples`` only.
 
+    A server's samples arrive in order (its outage backlog too), so a sample observed at or before the server's
+    last counted one is a redelivery (at-least-once delivery after a worker restart): it changes nothing.
+
     A closed interval is ``{"t", "workload", "cpu_percent", "memory_percent", "servers", "active_agents"}``:
     the workload is the sum over servers of each server's mean workload in the interval; CPU and memory are
     the worst; ``active_agents`` the worker processes running, as last reported in the interval (counted once
     per host: servers sharing a host see the same processes).
     """
     t = _epoch(sample["observed_at"])
+    sid = sample["server_id"]
+    counted = state.get("last_counted") or {}
+    if sid in counted and t <= counted[sid]:
+        return state, []
+    counted = {**counted, sid: t}
     start = t - t % bucket_seconds
     closed_through = state.get("closed_through")
     if closed_through is not None and start <= closed_through:
-        return {**state, "late_samples": state.get("late_samples", 0) + 1}, []
-    sid = sample["server_id"]
+        return {**state, "late_samples": state.get("late_samples", 0) + 1, "last_counted": counted}, []
     buckets = dict(state.get("open_buckets") or {})
-    servers = buckets.get(start, {})
+    own_interval = interval_key(start)
+    servers = buckets.get(own_interval, {})
     entry = servers.get(sid, (0.0, 0, 0.0, 0.0))
-    buckets[start] = {
+    buckets[own_interval] = {
         **servers,
         sid: (
             entry[0] + float(sample["workload"]),
@@ -120,14 +146,19 @@ def add_metrics(
         }
     oldest_live = min(seen[0] for seen in last.values())
     closed = []
-    for begin in sorted(buckets):
+    for key in _by_start(buckets):
+        begin = float(key)
         if begin >= oldest_live and len(buckets) <= MAX_OPEN_INTERVALS:  # a live server is not past it yet
             break
-        interval = close_interval(begin, buckets.pop(begin))
+        interval = close_interval(begin, buckets.pop(key))
         if interval is not None:
             closed.append(interval)
         closed_through = begin
-    return {**state, "open_buckets": buckets, "server_last": last, "closed_through": closed_through}, closed
+    if closed_through is not None:
+        remembered_from = closed_through - COUNTED_MEMORY_INTERVALS * bucket_seconds
+        counted = {s: at for s, at in counted.items() if s in last or at > remembered_from}
+    updated = {**state, "open_buckets": buckets, "server_last": last, "closed_through": closed_through}
+    return {**updated, "last_counted": counted}, closed
 
 
 def _heard_from(
@@ -212,7 +243,7 @@ def to_record(state: ScalingState, updated_at: float, forecast_only: bool = Fals
             for e in state["events"]
         ],
         "games": [{"game_id": g[1], "scheduled_start": _ts(g[0])} for g in state["games"]],
-        "bucket_start": _ts(min(buckets)) if buckets else None,
+        "bucket_start": _ts(float(_by_start(buckets)[0])) if buckets else None,
         "bucket_servers": [
             {
                 "server_id": sid,
@@ -222,10 +253,10 @@ def to_record(state: ScalingState, updated_at: float, forecast_only: bool = Fals
                 "memory_percent": v[3],
                 "active_agents": v[4] if len(v) > 4 else 0,
                 "host": v[5] if len(v) > 4 else None,
-                "bucket_start": _ts(begin),
+                "bucket_start": _ts(float(key)),
             }
-            for begin, servers in sorted(buckets.items())
-            for sid, v in servers.items()
+            for key in _by_start(buckets)
+            for sid, v in buckets[key].items()
         ],
         "late_samples": int(state.get("late_samples", 0)),
         "closed_through": _ts(state.get("closed_through")),
@@ -238,6 +269,9 @@ def to_record(state: ScalingState, updated_at: float, forecast_only: bool = Fals
                 "arrival_gap_seconds": gap,
             }
             for sid, (at, every, received, gap) in (state.get("server_last") or {}).items()
+        ],
+        "server_last_counted": [
+            {"server_id": sid, "observed_at": _ts(at)} for sid, at in (state.get("last_counted") or {}).items()
         ],
     }
 
@@ -294,6 +328,8 @@ def from_record(record: dict[str, Any]) -> ScalingState:
         },
         "closed_through": _closed_through(record),
         "late_samples": record["late_samples"],
+        # a record before v3 has none: the samples redelivered right after the upgrade count again, as they did
+        "last_counted": {c["server_id"]: c["observed_at"].timestamp() for c in record.get("server_last_counted", [])},
     }
 
 
@@ -306,12 +342,12 @@ def _closed_through(record: dict[str, Any]) -> float | None:
     return None
 
 
-def _open_buckets(record: dict[str, Any]) -> dict[float, dict[str, ServerBucket]]:
+def _open_buckets(record: dict[str, Any]) -> dict[IntervalKey, dict[str, ServerBucket]]:
     """The open intervals of a record (a v1 record has one, at ``bucket_start``)."""
-    buckets: dict[float, dict[str, ServerBucket]] = {}
+    buckets: dict[IntervalKey, dict[str, ServerBucket]] = {}
     for b in record["bucket_servers"]:
-        begin = _opt(b.get("bucket_start") or record["bucket_start"])
-        buckets.setdefault(begin, {})[b["server_id"]] = (
+        begin = (b.get("bucket_start") or record["bucket_start"]).timestamp()
+        buckets.setdefault(interval_key(begin), {})[b["server_id"]] = (
             b["workload_sum"],
             b["count"],
             b["cpu_percent"],
