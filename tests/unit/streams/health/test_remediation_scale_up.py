@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from tests.unit.streams.health.test_remediation import T0, alert
+
 from schemas.codec import get_codec
 from streams.health.remediation import SCALE_UP_KIND, remediate, scale_up_event
 from streams.scaling.policy import PolicyConfig, add_league_event, decide, new_state
-from tests.unit.streams.health.test_remediation import T0, alert
 
 CFG = PolicyConfig(capacity_per_agent=1.0, target_utilization=0.5, up_cooldown_seconds=60, down_cooldown_seconds=600)
 
