@@ -76,30 +76,37 @@ class GamesStep:
         self.schedule = ScheduleCache(tz)
 
     def apply(self, item: Input, view: TableView) -> Effects:
-        if item.schema == "Play":
-            return self.play(item.record, item.partition, view)
-        if item.schema == "ScheduledGame":
-            game = item.record
-            validate_scheduled_game(game, self.tz)
-            self.schedule.changed()
-            return (("schedule", game["game_id"], item.partition, game),), ()
-        return NO_EFFECTS  # other league events are not the games' concern
-
-    def play(self, play: dict[str, Any], partition: int, view: TableView) -> Effects:
+        schema, play, partition, _ = item
+        if schema != "Play":
+            return self.league_event(item)
         game_id, account = play["game_id"], account_for(play["league"])
         decision, account_state = decide_for_account(
             play, view.get("account_decisions", account), self.schedule.index(view), limit=self.limit, tz=self.tz
         )
-        writes = [
-            ("account_decisions", account, partition, account_state),
-            ("latest_play_at", account, partition, play["occurred_at"]),
-        ]
         state = apply_play(view.get("games", game_id), play)
-        if state is not None:  # None: a redelivered play the games table already has
+        if state is None:  # a redelivered play the games table already has
+            writes = (
+                ("account_decisions", account, partition, account_state),
+                ("latest_play_at", account, partition, play["occurred_at"]),
+            )
+        else:
             state["win_prob_home"] = decision["win_prob_home"]
-            writes.append(("games", game_id, partition, state))
+            writes = (
+                ("account_decisions", account, partition, account_state),
+                ("latest_play_at", account, partition, play["occurred_at"]),
+                ("games", game_id, partition, state),
+            )
         command = decision["command"]
         return writes, (() if command is None else (("tweet-commands", command),))
+
+    def league_event(self, item: Input) -> Effects:
+        """A scheduled game goes to the schedule table; other league events are not the games' concern."""
+        if item.schema != "ScheduledGame":
+            return NO_EFFECTS
+        game = item.record
+        validate_scheduled_game(game, self.tz)
+        self.schedule.changed()
+        return (("schedule", game["game_id"], item.partition, game),), ()
 
     def finish(self, view: TableView) -> Effects:
         changes = view.changes
