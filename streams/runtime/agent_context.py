@@ -250,8 +250,9 @@ class WriteBehind:
 
     For each batch: wait until the broker has the batch's outputs, then send the changelog records of its table
     changes, then ack its events (their offsets become committable; Faust flushes the changelogs before it commits
-    them). The order of at-least-once is the one :meth:`AgentContext.publish` keeps: outputs acknowledged before
-    the changes they came from are written, changes before offsets. The agent updates the tables' in-memory data
+    them). That is the order of at-least-once: outputs (and dead letters) acknowledged before the changes they
+    came from are written, changes before offsets; a crash in between repeats outputs (with the same
+    deterministic ids) but never loses one. The agent updates the tables' in-memory data
     at once, so the next batch is decided on the latest state; a crash loses that memory, and the uncommitted
     events are redelivered and decided again from the last written state. At most ``depth`` batches are pending:
     :meth:`submit` waits for the oldest beyond that. A failed output or table write stops the worker.
