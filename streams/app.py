@@ -1,26 +1,15 @@
 """The one Faust app. ``create_app()`` builds it (no import-time side effects) and installs every agent
-module found in ``streams/agents`` (each exposes ``install(app, ctx)``).
+module of ``streams.agents.AGENTS`` (each exposes ``install(app, ctx)``).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-
 import faust
 
-import streams.agents as agents_package
+from streams.agents import AGENTS
 from streams.runtime.agent_context import AgentContext
 from streams.runtime.kafka_transport import WireReportApp
 from streams.settings import Settings, get_settings
-
-# Agents installed first, in this order (others depend on their tables); the rest follow alphabetically.
-_FIRST = ("games",)
-
-
-def agent_modules() -> list[str]:
-    names = [m.name for m in pkgutil.iter_modules(agents_package.__path__) if not m.name.startswith("_")]
-    return [n for n in _FIRST if n in names] + sorted(n for n in names if n not in _FIRST)
 
 
 def create_app(settings: Settings | None = None, install_agents: bool = True) -> faust.App:
@@ -54,6 +43,6 @@ def create_app(settings: Settings | None = None, install_agents: bool = True) ->
     )
     ctx = AgentContext(app, settings)
     app.wirereport = ctx  # type: ignore[attr-defined]
-    for name in agent_modules() if install_agents else ():
-        importlib.import_module(f"streams.agents.{name}").install(app, ctx)
+    for agent in AGENTS if install_agents else ():
+        agent.install(app, ctx)
     return app

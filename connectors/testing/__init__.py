@@ -9,10 +9,22 @@ Used by our own tests and usable by anyone testing code built on Wire Report::
 
 from connectors.testing.broker import running_broker
 from connectors.testing.deciders import Decider, check_decider
+from connectors.testing.harness import Harness, Message, Tick, message
 from connectors.testing.http_server import serving
 from connectors.testing.processes import WirereportProcess, wait_until
 from connectors.testing.records import SAMPLE_DATA, tweet_command
 
 __all__ = [
-    "SAMPLE_DATA","WirereportProcess", "running_broker", "serving", "tweet_command", "wait_until"]
-__all__ += ["Decider", "check_decider"]
+    "SAMPLE_DATA",
+    "Decider",
+    "Harness",
+    "Message",
+    "Tick",
+    "WirereportProcess",
+    "check_decider",
+    "message",
+    "running_broker",
+    "serving",
+    "tweet_command",
+    "wait_until",
+]

@@ -1,7 +1,7 @@
-"""What every agent module gets from the app: declared topics, Avro tables, encoding and dead letters.
+"""What every agent gets from the app: declared topics, Avro tables, batches, encoding and dead letters.
 
-Agents stay thin: decode with :meth:`AgentContext.decode` (bad input goes to ``dead-letters`` and the agent
-goes on), call pure domain functions, update tables, :meth:`AgentContext.send` the results.
+Agents do not use this directly but through :mod:`streams.runtime.skeleton` (batches -> decode -> a pure step
+-> write-behind); this module is the Faust plumbing under it.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from typing import Any
 import faust
 
 from schemas.codec import get_codec
-from schemas.exceptions import SchemaError
-from streams.exceptions import InvalidRecord
 from streams.runtime.changelog_catchup import install_catchup
 from streams.runtime.faust_codec import AvroRecordCodec, JsonStateCodec, Utf8Codec
+from streams.runtime.steps import Failure, Input, dead_letter_record, decode_inputs
 from streams.settings import Settings
 from streams.topics import TopicSpec, topic
 
@@ -64,7 +63,7 @@ class AgentContext:
         self._crashing: set[asyncio.Future] = set()
 
     def topic(self, name: str) -> faust.TopicT:
-        """The Faust topic for a declared topic; values are raw bytes (decoded by :meth:`decode`)."""
+        """The Faust topic for a declared topic; values are raw bytes (decoded by :meth:`decode_batch`)."""
         if name not in self._topics:
             spec = topic(name)
             self._topics[name] = self.app.topic(
@@ -95,25 +94,6 @@ class AgentContext:
         install_catchup(self.app, table, source_topic)
         self.tables[name] = table
         return table
-
-    def store(self, table: faust.Table, key: str, value: Any, partition: int) -> None:
-        """Write one key of a table and its changelog record (to ``partition``, the source event's partition).
-
-        Agents call this once per changed key per batch (bulk update), not once per event.
-        """
-        table.data[key] = value
-        table.send_changelog(partition, key, value)
-
-    async def store_many(self, table: faust.Table, changes: dict[str, tuple[int, Any]]) -> None:
-        """:meth:`store` for a batch's changed keys (``key -> (partition, value)``), straight to the producer.
-
-        Faust's ``send_changelog`` queues each record in its producer buffer, which a background task sends one by
-        one; at a few hundred writes per second that queue fills, and the stream stops on it. This serializes with
-        the table's codecs and hands the records to the producer at once; like Faust's changelog writes they are
-        flushed before offsets commit, and a write the broker refuses stops the worker (its table would be lost).
-        """
-        self.update_memory(table, changes)
-        await self.send_changelogs(table, changes)
 
     def _on_changelog_written(self, written: asyncio.Future) -> None:
         exc = None if written.cancelled() else written.exception()
@@ -183,99 +163,37 @@ class AgentContext:
             for message in committable:
                 on_message_out(message.tp, message.offset, message)
 
-    async def decode(
-        self, event: faust.EventT, spec: TopicSpec, validate=None, *, report: bool = True
-    ) -> tuple[str, dict[str, Any]] | None:
-        """Decode an event of ``spec``; on failure send a dead letter and return ``None``.
-
-        ``report=False`` for an agent that is not the topic's main reader: the main reader already sends the dead
-        letter, so a bad message is reported once, not once per agent.
-        """
-        try:
-            name, record = self.codec.decode(event.value, spec.value_schemas)
-            if validate is not None:
-                validate(record)
-            return name, record
-        except (SchemaError, InvalidRecord) as exc:
-            if report:
-                await self.dead_letter(event, str(exc))
-            return None
-
     def decode_batch(
         self, events: list[faust.EventT], spec: TopicSpec, validate=None
-    ) -> tuple[list[tuple[faust.EventT, dict[str, Any]]], list[tuple[faust.EventT, str]]]:
-        """Decode a batch without awaiting per event: ``(good (event, record) pairs, failed (event, reason) pairs)``.
+    ) -> tuple[list[Input], list[Failure]]:
+        """Decode a batch of ``spec``'s events without awaiting per event: ``(inputs, failures)``.
 
-        One :meth:`Codec.decode_many` call for the whole batch; the caller sends the failures to
-        :meth:`dead_letters`.
+        Each input's and failure's ``ref`` is its event (a failure goes to :meth:`send_dead_letters`).
         """
-        good: list[tuple[faust.EventT, dict[str, Any]]] = []
-        failed: list[tuple[faust.EventT, str]] = []
-        decoded = self.codec.decode_many([event.value for event in events], spec.value_schemas)
-        for event, result in zip(events, decoded, strict=True):
-            if isinstance(result, SchemaError):
-                failed.append((event, str(result)))
-                continue
-            record = result[1]
-            if validate is not None:
-                try:
-                    validate(record)
-                except InvalidRecord as exc:
-                    failed.append((event, str(exc)))
-                    continue
-            good.append((event, record))
-        return good, failed
-
-    async def dead_letters(self, failed: list[tuple[faust.EventT, str]]) -> None:
-        """:meth:`dead_letter` each ``(event, reason)``."""
-        for event, reason in failed:
-            await self.dead_letter(event, reason)
-
-    async def dead_letter(self, event: faust.EventT, reason: str, agent: str = "") -> None:
-        """Send the raw message with its origin and ``reason`` to ``dead-letters``.
-
-        Sent before the event is acknowledged; Faust flushes the producer before it commits offsets, so a
-        dead letter is never lost (at-least-once).
-        """
-        msg = event.message
-        letter = {
-            "source_topic": msg.topic,
-            "partition": msg.partition,
-            "offset": msg.offset,
-            "key": msg.key if isinstance(msg.key, bytes) else None,
-            "value": msg.value if isinstance(msg.value, bytes) else b"",
-            "reason": reason[:1000],
-            "agent": agent or self.settings.app_id,
-            "failed_at": datetime.now(UTC),
-        }
-        self.dead_letter_count += 1
-        log.warning("dead letter %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
-        await self.topic("dead-letters").send(
-            key=msg.topic.encode(), value=self.codec.encode("DeadLetter", letter), force=True
+        return decode_inputs(
+            self.codec, [(event, event.value, event.message.partition) for event in events], spec, validate
         )
 
-    async def send(self, topic_name: str, record: dict[str, Any], schema: str | None = None) -> asyncio.Future:
-        """Encode ``record`` and send it now, keyed per the topic's contract (flushed before offsets commit).
+    async def send_dead_letters(self, failures: list[Failure]) -> list[asyncio.Future]:
+        """Send each failure's raw message with its origin and reason to ``dead-letters``; return the delivery
+        futures (the batch's offsets are acked only after they resolve, so a dead letter is never lost)."""
+        futures = []
+        now = datetime.now(UTC)
+        for event, reason in failures:
+            msg = event.message
+            self.dead_letter_count += 1
+            log.warning("dead letter %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, reason)
+            letter = dead_letter_record(
+                msg.topic, msg.partition, msg.offset, msg.key, msg.value, reason, self.settings.app_id, now
+            )
+            futures.append(
+                await self.send_raw("dead-letters", msg.topic.encode(), self.codec.encode("DeadLetter", letter))
+            )
+        return futures
 
-        Returns the delivery future; :meth:`publish` awaits a whole batch of them.
-        """
-        spec = topic(topic_name)
-        return await self.topic(topic_name).send(
-            key=spec.key_of(record).encode(),
-            value=self.codec.encode(schema or spec.schema, record),
-            partition=spec.partition_of(record),
-            force=True,
-        )
-
-    async def publish(self, outputs: list[tuple[str, dict[str, Any]]]) -> None:
-        """Send ``(topic, record)`` outputs and wait until the broker has them all.
-
-        Call this before writing the table changes that the outputs came from: if the worker dies in between,
-        the inputs are redelivered and recomputed from the older state, so an output is repeated (with the
-        same deterministic id) but never lost.
-        """
-        if outputs:
-            await await_all(await self.send_outputs(outputs))
+    async def send_raw(self, topic_name: str, key: bytes, value: bytes, partition: int | None = None) -> asyncio.Future:
+        """Hand an already encoded record to the producer; returns its delivery future (not awaited)."""
+        return await self.app.producer.send(topic(topic_name).name, key, value, partition, None, None)
 
     async def send_outputs(self, outputs: list[tuple[str, dict[str, Any]]]) -> list[asyncio.Future]:
         """Encode and send ``(topic, record)`` outputs; return their delivery futures (not awaited).
@@ -332,8 +250,9 @@ class WriteBehind:
 
     For each batch: wait until the broker has the batch's outputs, then send the changelog records of its table
     changes, then ack its events (their offsets become committable; Faust flushes the changelogs before it commits
-    them). The order of at-least-once is the one :meth:`AgentContext.publish` keeps: outputs acknowledged before
-    the changes they came from are written, changes before offsets. The agent updates the tables' in-memory data
+    them). That is the order of at-least-once: outputs (and dead letters) acknowledged before the changes they
+    came from are written, changes before offsets; a crash in between repeats outputs (with the same
+    deterministic ids) but never loses one. The agent updates the tables' in-memory data
     at once, so the next batch is decided on the latest state; a crash loses that memory, and the uncommitted
     events are redelivered and decided again from the last written state. At most ``depth`` batches are pending:
     :meth:`submit` waits for the oldest beyond that. A failed output or table write stops the worker.

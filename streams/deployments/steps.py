@@ -1,0 +1,109 @@
+"""The deployments agent's step: the pure deployment manager fed from ``deployment-manager-feed``.
+
+The manager needs one global view (a league's live games, a canary's samples, all of a deployment's reports),
+so its inputs are forwarded into the one-partition feed: ``deployment-events`` (all), ``game-state`` (only
+when a game's live/not-live status changes, :class:`LiveStatusChanges`) and ``system-metrics`` (samples with
+an error rate, latency or version). The step calls :class:`~streams.deployments.controller.DeploymentController`
+and writes the ``deployments`` table (DeploymentState records, key deployment_id) and the ``deployment-context``
+table (``games``, ``versions`` and ``samples:<server_id>``); outputs ``deployment-decisions`` and
+``deployment-state``. Blocked requests, bake times and timeouts are re-evaluated after every batch (a leader
+timer puts a ``tick`` event on the feed every second).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas.json_form import to_json
+from streams.deployments.controller import DeploymentController, Output
+from streams.deployments.manager import DeploymentPolicy
+from streams.runtime.steps import Effects, Input, TableView, Write
+
+FEED = "deployment-manager-feed"
+FEED_KEY = b"deployments"
+FEED_TARGET = (FEED_KEY, 0)
+
+
+def event_target(schema: str, record: dict[str, Any]) -> tuple[bytes, int]:
+    """Every deployment event goes to the manager."""
+    return FEED_TARGET
+
+
+def metrics_target(schema: str, sample: dict[str, Any]) -> tuple[bytes, int] | None:
+    """Samples that say something about a deployment: an error rate, a latency or a version."""
+    if sample.get("error_rate") is not None or sample.get("latency_ms") is not None or sample.get("version"):
+        return FEED_TARGET
+    return None
+
+
+class LiveStatusChanges:
+    """Forwards a game's state only when its live/not-live status changes (this worker's memory: after a
+    restart each game's first state is forwarded again, which the manager takes as it is)."""
+
+    def __init__(self) -> None:
+        self.live: dict[str, bool] = {}
+
+    def __call__(self, schema: str, game: dict[str, Any]) -> tuple[bytes, int] | None:
+        live = game["status"] == "live"
+        if self.live.get(game["game_id"]) == live:
+            return None
+        self.live[game["game_id"]] = live
+        return FEED_TARGET
+
+
+class DeploymentsStep:
+    """See the module docstring. The controller is a cache of the tables, rebuilt after a rebalance or a failure."""
+
+    tables = ("deployments", "deployment-context")
+    scratch = ()
+
+    def __init__(self, policy: DeploymentPolicy, clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
+        self.policy = policy
+        self.clock = clock
+        self._controller: DeploymentController | None = None
+
+    def forget(self) -> None:
+        self._controller = None
+
+    def controller(self, view: TableView) -> DeploymentController:
+        if self._controller is None:
+            ctl = DeploymentController(self.policy)
+            ctl.deployments = {k: to_json("DeploymentState", v) for k, v in view.items("deployments")}
+            context = dict(view.items("deployment-context"))
+            ctl.games = dict(context.get("games") or {})
+            ctl.versions = dict(context.get("versions") or {})
+            ctl.samples = {k.split(":", 1)[1]: list(v) for k, v in context.items() if k.startswith("samples:")}
+            self._controller = ctl
+        return self._controller
+
+    def apply(self, item: Input, view: TableView) -> Effects:
+        sampled = item.record["server_id"] if item.schema == "SystemMetrics" else None
+        return self._run(view, lambda ctl, now: ctl.handle(item.schema, item.record, now), sampled)
+
+    def finish(self, view: TableView) -> Effects:
+        return self._run(view, lambda ctl, now: ctl.tick(now), None)
+
+    def _run(
+        self, view: TableView, call: Callable[[DeploymentController, datetime], Output], sampled: str | None
+    ) -> Effects:
+        ctl = self.controller(view)
+        games_before, versions_before = dict(ctl.games), dict(ctl.versions)
+        try:
+            out = call(ctl, self.clock())
+        except Exception:
+            self._controller = None  # it may be half changed: rebuilt from the tables, without this input
+            raise
+        writes: list[Write] = []
+        if ctl.games != games_before:
+            writes.append(("deployment-context", "games", 0, dict(ctl.games)))
+        if ctl.versions != versions_before:
+            writes.append(("deployment-context", "versions", 0, dict(ctl.versions)))
+        if sampled is not None and sampled in ctl.samples:
+            writes.append(("deployment-context", f"samples:{sampled}", 0, list(ctl.samples[sampled])))
+        outputs = [("deployment-decisions", decision) for decision in out.decisions]
+        for state in out.states:
+            writes.append(("deployments", state["deployment_id"], 0, state))
+            outputs.append(("deployment-state", state))
+        return writes, outputs

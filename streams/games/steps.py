@@ -1,0 +1,119 @@
+"""The games agent's step: plays decided against their league account's day, schedules kept for the budget.
+
+``Play`` -> ``account_decisions.decide_for_account`` (the code path of ``wirereport backtest plays``) and
+``game_state.apply_play``: tables ``games`` (GameState per game) and ``account_decisions`` (budget and game
+decision states of each league account, one record so it updates atomically); outputs ``tweet-commands``, and
+once per batch ``game-state`` per changed game and ``tweet-budgets`` per changed account. ``ScheduledGame``
+(from ``league-events``) -> the ``schedule`` table, once its start is a date the budget can place in a day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from streams.exceptions import InvalidRecord
+from streams.games.account_decisions import decide_for_account
+from streams.games.game_state import apply_play
+from streams.games.play_decisions import account_for
+from streams.games.tweet_budget import ScheduleIndex, local_day
+from streams.games.tweet_budget import to_record as budget_record
+from streams.runtime.steps import NO_EFFECTS, Effects, Input, TableView
+
+
+def validate_scheduled_game(game: dict[str, Any], tz: str) -> None:
+    """Raise ``InvalidRecord`` if the budget cannot place the game in a day of ``tz`` (e.g. a start in year 1)."""
+    try:
+        local_day(game["scheduled_start"], tz)
+    except (OverflowError, ValueError) as exc:
+        raise InvalidRecord(
+            f"invalid scheduled game: scheduled_start {game['scheduled_start']} has no day in {tz}: {exc}"
+        ) from exc
+
+
+def placeable(games: Iterable[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
+    """The games whose start has a day in ``tz`` (a table written before validation may hold others)."""
+    kept = []
+    for game in games:
+        try:
+            validate_scheduled_game(game, tz)
+        except InvalidRecord:
+            continue
+        kept.append(game)
+    return kept
+
+
+class ScheduleCache:
+    """The schedule by league and day, rebuilt only when the ``schedule`` table changed."""
+
+    def __init__(self, tz: str):
+        self.tz = tz
+        self.version = 0
+        self._built_for: tuple[int, int] | None = None
+        self._index = ScheduleIndex((), tz)
+
+    def changed(self) -> None:
+        self.version += 1
+
+    def index(self, view: TableView) -> ScheduleIndex:
+        # the stored size catches what this step did not write (a recovered or reassigned partition)
+        built_for = (self.version, len(view.stored["schedule"]))
+        if built_for != self._built_for:
+            self._index = ScheduleIndex(placeable((game for _, game in view.items("schedule")), self.tz), self.tz)
+            self._built_for = built_for
+        return self._index
+
+
+class GamesStep:
+    """See the module docstring."""
+
+    tables = ("games", "account_decisions", "schedule")
+    scratch = ("latest_play_at",)  # per account, for its budget record's time
+
+    def __init__(self, limit: int, tz: str):
+        self.limit = limit
+        self.tz = tz
+        self.schedule = ScheduleCache(tz)
+
+    def apply(self, item: Input, view: TableView) -> Effects:
+        schema, play, partition, _ = item
+        if schema != "Play":
+            return self.league_event(item)
+        game_id, account = play["game_id"], account_for(play["league"])
+        decision, account_state = decide_for_account(
+            play, view.get("account_decisions", account), self.schedule.index(view), limit=self.limit, tz=self.tz
+        )
+        state = apply_play(view.get("games", game_id), play)
+        if state is None:  # a redelivered play the games table already has
+            writes = (
+                ("account_decisions", account, partition, account_state),
+                ("latest_play_at", account, partition, play["occurred_at"]),
+            )
+        else:
+            state["win_prob_home"] = decision["win_prob_home"]
+            writes = (
+                ("account_decisions", account, partition, account_state),
+                ("latest_play_at", account, partition, play["occurred_at"]),
+                ("games", game_id, partition, state),
+            )
+        command = decision["command"]
+        return writes, (() if command is None else (("tweet-commands", command),))
+
+    def league_event(self, item: Input) -> Effects:
+        """A scheduled game goes to the schedule table; other league events are not the games' concern."""
+        if item.schema != "ScheduledGame":
+            return NO_EFFECTS
+        game = item.record
+        validate_scheduled_game(game, self.tz)
+        self.schedule.changed()
+        return (("schedule", game["game_id"], item.partition, game),), ()
+
+    def finish(self, view: TableView) -> Effects:
+        changes = view.changes
+        latest_play_at = changes["latest_play_at"]
+        outputs = [("game-state", state) for _, state in changes["games"].values()]
+        outputs += [
+            ("tweet-budgets", budget_record(state["budget"], latest_play_at[account][1]))
+            for account, (_, state) in changes["account_decisions"].items()
+        ]
+        return (), outputs
