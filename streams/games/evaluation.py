@@ -17,7 +17,7 @@ from statistics import median
 from typing import Any
 
 from streams.games import tweet_budget
-from streams.games.play_decisions import try_pending
+from streams.games.game_state import try_pending
 from streams.games.significance import is_garbage_time, leader
 from streams.games.win_probability import fitting
 
