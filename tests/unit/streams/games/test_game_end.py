@@ -77,21 +77,21 @@ def test_an_inferred_end_releases_the_reserve_and_rates_once_a_late_game_end_cha
 def test_a_stale_game_ends_from_the_other_games_plays_and_comes_back_if_it_plays_again():
     late = _play("a", 1, 0, 4, 30, 24, 23)  # 0:30 left: its last play in the feed
     plays = [late, _play("b", 1, 5, 2, 600, 7, 0), _play("b", 2, 11, 2, 500, 7, 0)]
-    games, budget, out = _run(plays)
+    _, budget, out = _run(plays)
     assert out[1][1]["games"]["a"][2] is False  # 5 minutes: still live
     assert budget["games"]["a"][2] is True  # 11 minutes without a play in its last two minutes: over
     rated = budget["ratings"]
     assert rated["ratings"]["Ha"] > rated["ratings"]["Aa"]
     resumed = _play("a", 2, 12, 4, 20, 24, 23)
-    games, budget, _ = _run([*plays, resumed, {**_play("a", 3, 13, 4, 0, 24, 23), "event_type": "game_end"}])
+    _, budget, _ = _run([*plays, resumed, {**_play("a", 3, 13, 4, 0, 24, 23), "event_type": "game_end"}])
     assert budget["games"]["a"][2] is True
     assert budget["ratings"]["ratings"]["Ha"] == rated["ratings"]["Ha"]  # rated once
 
 
 def test_a_game_stale_before_its_4th_quarter_releases_the_reserve_without_a_rating():
     plays = [_play("a", 1, 0, 2, 300, 7, 3), _play("b", 1, 31, 1, 800, 0, 0)]
-    games, budget, _ = _run(plays)
+    _, budget, _ = _run(plays)
     assert budget["games"]["a"][2] is True
     assert "Ha" not in budget["ratings"]["ratings"] or budget["ratings"]["ratings"]["Ha"] == 1500.0
-    games, budget, _ = _run([*plays, _play("a", 2, 32, 2, 200, 7, 3)])
+    _, budget, _ = _run([*plays, _play("a", 2, 32, 2, 200, 7, 3)])
     assert budget["games"]["a"][2] is False  # it plays again: live
