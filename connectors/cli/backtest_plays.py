@@ -14,7 +14,11 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("plays", help="replay Play JSON lines through the game agent's decisions")
     p.add_argument("--input", required=True, help="Play JSON lines (.gz ok)")
     p.add_argument("--schedule", help="ScheduledGame JSON lines of the days played (lets the budget plan ahead)")
-    p.add_argument("--budget", type=int, help="tweets per account per day (default WIREREPORT_TWEETS_PER_DAY, 17)")
+    p.add_argument(
+        "--budget",
+        type=int,
+        help="tweets per account per slate and in any 24 hours (default WIREREPORT_TWEETS_PER_DAY, 17)",
+    )
     p.add_argument("--out", required=True, help="decisions as JSON lines, one per input play (- for stdout)")
     p.add_argument("--commands", help="also write the TweetCommands the agent would send (JSON lines)")
     p.set_defaults(func=run)
@@ -87,9 +91,11 @@ def format_summary(s: dict[str, Any], budget: int, rate: float) -> str:
     caught = s["decisive_caught_share"]
     caught_text = f"{s['decisive_caught']}/{s['decisive_moments']} ({caught:.0%})" if caught is not None else "none"
     brier = f"{s['brier']:.4f}" if s["brier"] is not None else "n/a"
+    most = ", ".join(f"{account} {n}" for account, n in s["most_in_24_hours"].items()) or "none"
     return (
-        f"backtest plays: {s['plays']} plays, {s['tweets']} tweets over {s['days']} day(s) "
-        f"(budget {budget}/day; mean {s['tweets_per_day_mean']}, max {s['tweets_per_day_max']} a day)\n"
+        f"backtest plays: {s['plays']} plays, {s['tweets']} tweets over {s['days']} slate(s) "
+        f"(budget {budget}/slate; mean {s['tweets_per_day_mean']}, max {s['tweets_per_day_max']} a slate)\n"
+        f"  most tweets in any 24 hours: {most} (limit {budget})\n"
         f"  decisive moments caught: {caught_text}; tweets in garbage time: {s['garbage_share']:.1%}\n"
         f"  win probability Brier score: {brier}; {rate:,.0f} plays/s ({1e6 / rate if rate else 0:.1f} µs a play)"
     )

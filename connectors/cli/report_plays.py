@@ -14,6 +14,11 @@ def register(subparsers) -> None:
     p.add_argument("--season", type=int, default=2018, help="NFL season (default 2018, the validation season)")
     p.add_argument("--budgets", default="17,6", help="daily budgets to evaluate (default 17,6)")
     p.add_argument("--out", required=True, help="folder for summary.json, summary.md and the PNG plots")
+    p.add_argument(
+        "--strip-game-end",
+        action="store_true",
+        help="drop the game_end records, as a feed that never sends them (the ends are then inferred)",
+    )
     p.set_defaults(func=run)
 
 
@@ -32,9 +37,12 @@ def run(args) -> int:
     plays = nfl.merge_by_time([season_plays(args.season)])
     if not plays:
         raise InputError(f"no NFL plays for season {args.season}")
+    if args.strip_game_end:
+        plays = strip_game_end(plays)
     schedule = season_schedule(args.season)
     report = plays_evaluation.evaluate_season(plays, schedule, budgets)
     report["season"] = args.season
+    report["game_end_stripped"] = bool(args.strip_game_end)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     example = _example_game(plays, schedule, budgets[0], plays_backtest, plays_evaluation)
@@ -45,6 +53,11 @@ def run(args) -> int:
     print(text)
     print("wrote " + ", ".join(str(f) for f in [out / "summary.json", out / "summary.md", *files]))
     return 0
+
+
+def strip_game_end(plays: list[dict]) -> list[dict]:
+    """The plays without their ``game_end`` records (the evaluation's decisive moments do not depend on them)."""
+    return [p for p in plays if p["event_type"] != "game_end"]
 
 
 def _example_game(plays, schedule, budget, plays_backtest, plays_evaluation) -> dict | None:
@@ -60,16 +73,18 @@ def _example_game(plays, schedule, budget, plays_backtest, plays_evaluation) -> 
 
 
 def summary_markdown(report: dict) -> str:
+    stripped = " (game_end records stripped: the ends inferred)" if report.get("game_end_stripped") else ""
     lines = [
-        f"# Tweet decisions on the NFL {report['season']} season",
+        f"# Tweet decisions on the NFL {report['season']} season{stripped}",
         "",
         f"{report['plays']} plays, {report['decisive_moments']} decisive moments "
         f"({', '.join(f'{n} {k}' for k, n in report['decisive_moment_kinds'].items())}).",
         f"Win probability Brier score: {report['brier']:.4f}.",
         "",
         "| budget/day | caught | oracle bound | top values in hindsight | top decisive probabilities in hindsight "
-        "| baseline caught | baseline: late scores tweeted | garbage-time tweets | tweets/day (mean, median) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| baseline caught | baseline: late scores tweeted | garbage-time tweets | tweets/slate (mean, median) "
+        "| most in any 24 hours |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for budget, row in report["budgets"].items():
         ours = row["ours"]
@@ -78,7 +93,8 @@ def summary_markdown(report: dict) -> str:
             f"| {row['oracle_caught_share']:.1%} | {row['hindsight_value_caught_share']:.1%} "
             f"| {row['hindsight_decisive_caught_share']:.1%} | {row['baseline_caught_share']:.1%} "
             f"| {row['baseline_late_scores_tweeted_share']:.1%} | {ours['garbage_share']:.1%} "
-            f"| {ours['tweets_per_day_mean']}, {ours['tweets_per_day_median']:g} |"
+            f"| {ours['tweets_per_day_mean']}, {ours['tweets_per_day_median']:g} "
+            f"| {', '.join(f'{a} {n}' for a, n in ours['most_in_24_hours'].items()) or 'none'} |"
         )
     for budget, row in report["budgets"].items():
         lines += _misses_markdown(budget, row)

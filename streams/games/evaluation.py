@@ -6,7 +6,8 @@ play, or one of the next ``CATCH_WINDOW`` plays of its game, was tweeted. The ba
 from the 4th quarter on, first come first served, until the day's budget is spent (a touchdown and its try
 are one score). Two bounds put the policy's numbers in context: the oracle knows the decisive moments in advance
 (limited only by the daily budget); the hindsight-value policy knows the whole day's significance values in
-advance (not the outcomes) and tweets the day's top ``budget`` of them.
+advance (not the outcomes) and tweets the day's top ``budget`` of them. A "day" here is the budget's slate
+(06:00 to 06:00 New York time, ``tweet_budget.slate_of``); ``most_in_24_hours`` checks X's rolling window.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from statistics import median
 from typing import Any
 
 from streams.games import tweet_budget
-from streams.games.play_decisions import try_pending
+from streams.games.game_state import try_pending
 from streams.games.significance import is_garbage_time, leader
 from streams.games.win_probability import fitting
 
@@ -118,7 +119,7 @@ def baseline_tweets(plays: Sequence[dict[str, Any]], budget: int, tz: str = "Ame
             scored = False
         else:
             scored = score != prev
-        key = (play["league"], tweet_budget.local_day(play["occurred_at"], tz))
+        key = (play["league"], tweet_budget.slate_of(play["occurred_at"], tz))
         tweet = scored and play["period"] >= LATE_PERIOD and used[key] < budget
         if tweet:
             used[key] += 1
@@ -143,7 +144,7 @@ def oracle_caught(
 ) -> int:
     """Upper bound: the moments an oracle that knows them in advance catches, tweeting each of them, ``budget`` a
     day per account (one tweet catches one moment: a game's moments lie more than CATCH_WINDOW plays apart)."""
-    per_day = Counter((m_play["league"], tweet_budget.local_day(m_play["occurred_at"], tz)) for m_play in (
+    per_day = Counter((m_play["league"], tweet_budget.slate_of(m_play["occurred_at"], tz)) for m_play in (
         plays[m["index"]] for m in moments))  # fmt: skip
     return sum(min(n, budget) for n in per_day.values())
 
@@ -170,7 +171,7 @@ def hindsight_value_tweets(
     by_day: dict[tuple[str, str], list[tuple[float, int]]] = defaultdict(list)
     for i, (play, d) in enumerate(zip(plays, unlimited, strict=True)):
         if d["tweet"] and d[key] > 0:
-            by_day[(play["league"], tweet_budget.local_day(play["occurred_at"], tz))].append((d[key], -i))
+            by_day[(play["league"], tweet_budget.slate_of(play["occurred_at"], tz))].append((d[key], -i))
     out = [False] * len(plays)
     for candidates in by_day.values():
         for _, neg_i in sorted(candidates, reverse=True)[:budget]:
@@ -203,7 +204,7 @@ def miss_diagnosis(
     hindsight = caught(plays, hindsight_value_tweets(plays, unlimited, budget, tz, "decisive"), moments)
     games = by_game(plays)
     position = {i: (game_id, k) for game_id, idx in games.items() for k, i in enumerate(idx)}
-    day_of = [tweet_budget.local_day(p["occurred_at"], tz) for p in plays]
+    day_of = [tweet_budget.slate_of(p["occurred_at"], tz) for p in plays]
     windows = {m["index"]: games[m["game_id"]][position[m["index"]][1] :][: CATCH_WINDOW + 1] for m in moments}
     catching = {i for window in windows.values() for i in window}
     day_moments = Counter(day_of[m["index"]] for m in moments)
@@ -255,11 +256,29 @@ def garbage_share(plays: Sequence[dict[str, Any]], tweeted: Sequence[bool]) -> f
     return garbage / len(sent)
 
 
+def most_in_24_hours(plays: Sequence[dict[str, Any]], tweeted: Sequence[bool]) -> dict[str, int]:
+    """The most tweets each account (league) made in any rolling 24 hours (X's per-user window)."""
+    times: dict[str, list[float]] = defaultdict(list)
+    for play, t in zip(plays, tweeted, strict=True):
+        if t:
+            times[play["league"]].append(tweet_budget.epoch(play["occurred_at"]))
+    most: dict[str, int] = {}
+    for league, at in times.items():
+        at.sort()
+        first, best = 0, 0
+        for last, moment in enumerate(at):  # the window ending at each tweet: (moment - 24 h, moment]
+            while at[first] <= moment - tweet_budget.WINDOW_SECONDS:
+                first += 1
+            best = max(best, last - first + 1)
+        most[league] = best
+    return dict(sorted(most.items()))
+
+
 def tweets_per_day(plays: Sequence[dict[str, Any]], tweeted: Sequence[bool], tz: str = "America/New_York") -> dict:
-    """Tweets per (account league, local day), for days with at least one play."""
+    """Tweets per (account league, slate), for slates with at least one play."""
     days: Counter = Counter()
     for play, t in zip(plays, tweeted, strict=True):
-        key = (play["league"], tweet_budget.local_day(play["occurred_at"], tz))
+        key = (play["league"], tweet_budget.slate_of(play["occurred_at"], tz))
         days[key] += int(t)
     return dict(days)
 
@@ -285,6 +304,7 @@ def summarize(
         "tweets_per_day_mean": round(sum(per_day.values()) / len(per_day), 2) if per_day else 0.0,
         "tweets_per_day_max": max(per_day.values()) if per_day else 0,
         "tweets_per_day_median": float(median(counts)) if counts else 0.0,
+        "most_in_24_hours": most_in_24_hours(plays, tweeted),
         "decisive_moments": len(moments),
         "decisive_caught": int(sum(hits)),
         "decisive_caught_share": round(sum(hits) / len(moments), 4) if moments else None,

@@ -3,7 +3,9 @@
 ``decide(play, game_state, budget_state, schedule)`` returns ``(decision, new_game_state, new_budget_state)``;
 the states are JSON-able dicts (the agent keeps game states keyed by game_id, budget states keyed by account).
 It is pure and strictly online: a decision uses only this play, the states built from earlier plays, and
-the schedule (known in advance). Redelivered plays (sequence already seen) and plays already tweeted never
+the schedule (known in advance). A game ends on its ``game_end`` record, when the record shows the end
+(``final_in_record``) or after a staleness timeout judged on the account's later plays of other games
+(``end_stale_games``): either way it stops holding reserve and moves the teams' ratings once. Redelivered plays (sequence already seen) and plays already tweeted never
 tweet again; one tweet per moment (no second tweet within ``MOMENT_PLAYS`` plays of the game's last one unless
 the situation changed, nor the same style again within ``SAME_STYLE_SECONDS``).
 """
@@ -15,6 +17,7 @@ from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
 from streams.games import moment_rates, team_ratings, tweet_budget, tweet_text
+from streams.games.game_state import LATE_PHASE, final_in_record, stale_seconds, try_pending
 from streams.games.significance import leader, score_play
 from streams.games.tweet_budget import BudgetState, ScheduleIndex
 from streams.games.win_probability import win_prob_home
@@ -52,6 +55,8 @@ class GameDecisionState(TypedDict):
     # states written before these keys existed lack them (read with defaults)
     strength: NotRequired[float]  # pre-game Elo difference / 100
     rated: NotRequired[bool]  # the final score has moved the teams' ratings
+    ended: NotRequired[bool]  # the feed or the record has shown the game over
+    overtime_seconds: NotRequired[int]  # the most seconds left seen in an overtime period (its length)
     last_tweet_leader: NotRequired[str | None]  # home, away or None (tied)
     pending: NotRequired[PendingTouchdown | None]
 
@@ -121,6 +126,8 @@ def new_game_state(play: dict[str, Any], strength: float = 0.0) -> GameDecisionS
         "league": play["league"],
         "strength": strength,
         "rated": False,
+        "ended": False,
+        "overtime_seconds": 0,
         "home_score": 0,
         "away_score": 0,
         "win_prob_home": pregame_win_prob(play, strength),
@@ -135,15 +142,6 @@ def new_game_state(play: dict[str, Any], strength: float = 0.0) -> GameDecisionS
         "tweeted": [],
         "pending": None,
     }
-
-
-def try_pending(play: dict[str, Any], prev_home: int, prev_away: int) -> bool:
-    """An NFL touchdown whose try (extra point or two-point attempt) is still to come."""
-    if play["league"] != "NFL" or play.get("down") is not None or play.get("possession") is None:
-        return False
-    yardline = play.get("yardline_100")
-    gained = sorted((play["home_score"] - prev_home, play["away_score"] - prev_away))
-    return yardline is not None and yardline <= 15 and gained == [0, 6]
 
 
 def assess(play: dict[str, Any], game: GameDecisionState) -> tuple[float, dict[str, Any], PendingTouchdown | None]:
@@ -172,6 +170,31 @@ def assess(play: dict[str, Any], game: GameDecisionState) -> tuple[float, dict[s
             "description": play.get("description") or "",
         }
     return wp, sig, new_pending
+
+
+def end_stale_games(budget: BudgetState, game_id: str, at: float) -> BudgetState:
+    """The budget with the account's games that have had no play for ``stale_seconds`` before ``at``
+    (epoch seconds of a play of ``game_id``) taken as over: they stop holding reserve; one last seen in its last
+    two minutes or overtime also moves the ratings with its last score (an earlier one's result is unknown).
+
+    A stale game that plays again is live again (its next play sets its position); its ratings stay moved once.
+    """
+    live = budget.get("live")
+    if not live:
+        return budget
+    games = budget["games"]
+    for gid, seen in live.items():
+        if seen is None or gid == game_id:
+            continue
+        position = games.get(gid)
+        if position is None or position[2] or at - seen[0] < stale_seconds(position[0]):
+            continue
+        budget = {**budget, "games": {**budget["games"], gid: [position[0], position[1], True]}}
+        if position[0] >= LATE_PHASE:
+            _, home, away, home_score, away_score, _ = seen
+            ratings = team_ratings.update(budget["ratings"], home, away, home_score, away_score)
+            budget = {**budget, "ratings": ratings, "live": {**budget["live"], gid: None}}
+    return budget
 
 
 def _seconds_between(earlier: str | None, later: Any) -> float:
@@ -235,13 +258,13 @@ def decide(
         schedule = ScheduleIndex(schedule, tz)
     league, game_id, play_id = play["league"], play["game_id"], play["play_id"]
     account = account_for(league)
-    day = tweet_budget.local_day(play["occurred_at"], tz)
-    if budget_state is not None and budget_state["day"] == day and budget_state["limit"] == limit:
-        budget = budget_state  # the common case: the same day, nothing to renew
+    slate = tweet_budget.slate_of(play["occurred_at"], tz)
+    if budget_state is not None and budget_state["day"] == slate and budget_state["limit"] == limit:
+        budget = budget_state  # the common case: the same slate, nothing to renew
     else:
-        budget = tweet_budget.for_day(budget_state, account, day, limit)
+        budget = tweet_budget.for_slate(budget_state, account, slate, limit)
     if game_state is None:
-        ratings = team_ratings.for_season(budget["ratings"], team_ratings.season_of(league, day))
+        ratings = team_ratings.for_season(budget["ratings"], team_ratings.season_of(league, slate))
         if ratings is not budget["ratings"]:
             budget = {**budget, "ratings": ratings}
         game = new_game_state(play, team_ratings.difference(ratings, play["home_team"], play["away_team"]))
@@ -252,17 +275,36 @@ def decide(
         decision = _decision(play, game["win_prob_home"], 0.0, False, "low", "update", None)
         return decision, game, budget
 
+    at = tweet_budget.epoch(play["occurred_at"])
+    budget = end_stale_games(budget, game_id, at)
     wp, sig, pending = assess(play, game)
-    final = sig["final"]
-    position = [moment_rates.phase(league, play["period"], play["clock_seconds"]), moment_rates.closeness(wp), final]
-    if budget["games"].get(game_id) != position:
+    period, clock = play["period"], play["clock_seconds"]
+    overtime_seconds = max(game.get("overtime_seconds", 0), clock) if period > 4 else game.get("overtime_seconds", 0)
+    previous = budget["games"].get(game_id)
+    ended = game.get("ended", False) or final_in_record(
+        play,
+        game["home_score"],
+        game["away_score"],
+        late=previous is not None and previous[0] >= LATE_PHASE,
+        try_to_come=pending is not None,
+        overtime_seconds=overtime_seconds,
+    )
+    position = [moment_rates.phase(league, period, clock), moment_rates.closeness(wp), ended]
+    if previous != position:
         budget = {**budget, "games": {**budget["games"], game_id: position}}
-    rated = game.get("rated", False)
-    if final and not rated:  # the final score moves the teams' ratings, once
+    live = budget.get("live", {})
+    # rated once: here on the game's end, or by ``end_stale_games`` (which leaves None in ``live``)
+    rated = game.get("rated", False) or (game_id in live and live[game_id] is None)
+    if ended and not rated:  # the final score moves the teams' ratings, once
         ratings = team_ratings.update(
             budget["ratings"], play["home_team"], play["away_team"], play["home_score"], play["away_score"]
         )
         budget, rated = {**budget, "ratings": ratings}, True
+        if game_id in live:
+            budget["live"] = {gid: seen for gid, seen in live.items() if gid != game_id}
+    elif not rated:
+        seen = [at, play["home_team"], play["away_team"], play["home_score"], play["away_score"], period]
+        budget = {**budget, "live": {**live, game_id: seen}}
 
     tweet = (
         sig["should_tweet"]
@@ -270,8 +312,14 @@ def decide(
         and play_id not in game["tweeted"]
         and not tweet_budget.already_tweeted(budget, game_id, play_id)
         and not same_moment(game, sig, play)
-        and tweet_budget.choose(budget, sig, league, schedule)
     )
+    if tweet:
+        left = tweet_budget.tweets_left(budget, tz)
+        tweet = (
+            left >= 1
+            and tweet_budget.room_now(budget, at) >= 1
+            and tweet_budget.choose(budget, sig, league, schedule, left)
+        )
 
     new_game: GameDecisionState = {
         **game,
@@ -282,6 +330,8 @@ def decide(
         "plays_seen": game["plays_seen"] + 1,
         "pending": pending,
         "rated": rated,
+        "ended": ended,
+        "overtime_seconds": overtime_seconds,
     }
     if not tweet:  # the common case
         return (
@@ -300,7 +350,7 @@ def decide(
             new_game,
             budget,
         )
-    budget = tweet_budget.spend(budget, game_id, play_id)
+    budget = tweet_budget.spend(budget, game_id, play_id, play["occurred_at"])
     told = {**play, "description": game["pending"]["description"]} if game.get("pending") else play
     text = tweet_text.render(told, sig["style"], wp)
     mark_tweeted(new_game, sig, play)

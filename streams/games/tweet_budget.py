@@ -1,6 +1,15 @@
-"""The daily tweet budget of a league account (pure, JSON-able state in and out).
+"""The tweet budget of a league account, planned per slate within X's rolling limit (pure, JSON-able state).
 
-17 tweets per account per America/New_York calendar day (configurable), spent in two tiers:
+X lets an account post 17 tweets (configurable) in any rolling 24 hours. The budget plans per *slate*, a sports
+day that runs from 06:00 to 06:00 America/New_York: no game of these leagues starts between 03:00 and 06:00 ET,
+so a night's late games (an NBA tip-off at 22:30 ET ends after 01:00) stay on the slate they started on. The
+boundary is a fixed clock time on purpose: it needs neither the schedule nor the games' ends, so a missing
+schedule or a game whose end never comes cannot stretch or split a slate. Within a slate the account keeps
+the times of its tweets of the last 24 hours (across slates) and never decides a tweet that would make more
+than ``limit`` in any rolling 24 hours; the tweets it plans with are the slate's left, capped by what the
+window allows before the slate ends (``tweets_left``: the window frees a slot as each old tweet ages out).
+
+The slate's tweets are spent in two tiers:
 
 - decisive moments first: a candidate whose probability of being a decisive moment (``significance``'s
   ``decisive``) clears the optimal-stopping bar for the tweets left, given the decisive moments the day's
@@ -16,9 +25,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
 from streams.games import moment_rates, team_ratings
@@ -39,23 +48,31 @@ RESERVE_LEVEL = 0.3
 RESERVE_EXTRA = 1
 SURPLUS_FACTOR = 1.0
 SURPLUS_MIN_VALUE = 0.1
+SLATE_START_HOUR = 6  # a slate runs from 06:00 to 06:00 in the account's time zone
+WINDOW_SECONDS = 24 * 3600.0  # X's per-user window
 
 
 # Where a game of the day stands, for the look-ahead: [phase (moment_rates.phase), closeness (0-2), final].
 # A list, not a tuple: the state is JSON and must compare equal to itself after a round trip.
 GamePosition = list[Any]
+# A game seen and not rated yet: [last play's occurred_at (epoch seconds), home, away, home score, away score,
+# period]: enough to end it after a staleness timeout (``game_state.STALE_SECONDS``) and rate its last score.
+LiveGame = list[Any]
 
 
 class BudgetState(TypedDict):
-    """A league account's tweet budget for one day (JSON-able; the ``TweetBudget`` record is its published form)."""
+    """A league account's tweet budget for one slate (JSON-able; the ``TweetBudget`` record is its published form)."""
 
     account: str
-    day: str  # ISO date in the account's time zone
-    limit: int
-    used: int
-    tweeted: list[list[str]]  # [game_id, play_id] of each tweet of the day
-    games: dict[str, GamePosition]  # the day's games (finished ones too) and the live games carried over
+    day: str  # the slate: ISO date (account's time zone) of its 06:00 start
+    limit: int  # tweets per slate and in any rolling 24 hours
+    used: int  # tweets of the slate
+    tweeted: list[list[str]]  # [game_id, play_id] of each tweet of the slate
+    games: dict[str, GamePosition]  # the slate's games (finished ones too) and the live games carried over
     ratings: TeamRatings
+    # states written before these keys existed lack them (read with defaults)
+    recent: NotRequired[list[str]]  # occurred_at (ISO) of the account's tweets of the last 24 hours, any slate
+    live: NotRequired[dict[str, LiveGame]]  # games seen and not yet rated: their last play (staleness, ratings)
 
 
 @cache
@@ -82,24 +99,57 @@ def local_day(value: Any, tz: str = "America/New_York") -> str:
     return to_datetime(value).astimezone(zone(tz)).date().isoformat()
 
 
+def _slate_of_datetime(moment: datetime, tz: str) -> str:
+    local = moment.astimezone(zone(tz))
+    return (local - timedelta(hours=SLATE_START_HOUR)).date().isoformat()  # wall-clock arithmetic: DST-safe
+
+
+@cache
+def _slate_of_iso(text: str, tz: str) -> str:
+    return _slate_of_datetime(to_datetime(text), tz)
+
+
+def slate_of(value: Any, tz: str = "America/New_York") -> str:
+    """The slate of a timestamp: the ISO date of the 06:00 (account's time zone) that opened it.
+
+    A play at 01:30 ET on a Sunday belongs to Saturday's slate.
+    """
+    if isinstance(value, str):
+        return _slate_of_iso(value[:13] if value.endswith("Z") else value, tz)  # slates turn on the hour
+    return _slate_of_datetime(to_datetime(value), tz)
+
+
+@cache
+def slate_end(slate: str, tz: str = "America/New_York") -> float:
+    """When a slate closes (epoch seconds): 06:00 of the next day (23 or 25 hours after it opened on DST days)."""
+    day = date.fromisoformat(slate) + timedelta(days=1)
+    return datetime.combine(day, time(SLATE_START_HOUR), tzinfo=zone(tz)).timestamp()
+
+
+def epoch(value: Any) -> float:
+    """Epoch seconds of a timestamp from a record or its JSON form."""
+    return to_datetime(value).timestamp()
+
+
 class ScheduleIndex:
-    """The schedule by (league, local day): which games an account's day holds."""
+    """The schedule by (league, slate): which games an account's slate holds."""
 
     def __init__(self, schedule: Iterable[dict[str, Any]] = (), tz: str = "America/New_York") -> None:
         self.tz = tz
         self.by_day: dict[tuple[str, str], tuple[str, ...]] = {}
-        days: dict[tuple[str, str], list[str]] = {}
+        slates: dict[tuple[str, str], list[str]] = {}
         for game in schedule:
-            key = (str(game["league"]), local_day(game["scheduled_start"], tz))
-            days.setdefault(key, []).append(str(game["game_id"]))
-        self.by_day = {key: tuple(ids) for key, ids in days.items()}
+            key = (str(game["league"]), slate_of(game["scheduled_start"], tz))
+            slates.setdefault(key, []).append(str(game["game_id"]))
+        self.by_day = {key: tuple(ids) for key, ids in slates.items()}
 
-    def games_on(self, league: str, day: str) -> tuple[str, ...]:
-        return self.by_day.get((league, day), ())
+    def games_on(self, league: str, slate: str) -> tuple[str, ...]:
+        """The games scheduled to start on ``slate``."""
+        return self.by_day.get((league, slate), ())
 
 
 def new_state(account: str, day: str, limit: int, ratings: TeamRatings | None = None) -> BudgetState:
-    """A fresh day. ``ratings`` (team Elo ratings of the account's league) default to the shipped ones."""
+    """A fresh slate. ``ratings`` (team Elo ratings of the account's league) default to the shipped ones."""
     return {
         "account": account,
         "day": day,
@@ -108,21 +158,48 @@ def new_state(account: str, day: str, limit: int, ratings: TeamRatings | None = 
         "tweeted": [],
         "games": {},
         "ratings": ratings if ratings is not None else team_ratings.initial(account),
+        "recent": [],
+        "live": {},
     }
 
 
-def for_day(state: BudgetState | None, account: str, day: str, limit: int) -> BudgetState:
-    """The account's state for ``day``: a new day starts with a full budget (live games are carried over)."""
+def for_slate(state: BudgetState | None, account: str, slate: str, limit: int) -> BudgetState:
+    """The account's state for ``slate``: a new slate starts with a full budget; the live games and the tweets
+    of the last 24 hours are carried over (the rolling window spans slates)."""
     if state is None:
-        return new_state(account, day, limit)
-    if state["day"] == day:
+        return new_state(account, slate, limit)
+    if state["day"] == slate:
         if state["limit"] != limit:
             state = {**state, "limit": limit}
         return state
-    if day < state["day"]:  # a late play of the previous day: keep counting on the current day
+    if slate < state["day"]:  # a late play of the previous slate: keep counting on the current slate
         return state
     carried = {gid: pos for gid, pos in state["games"].items() if not pos[2]}
-    return {**new_state(account, day, limit, state["ratings"]), "games": carried}
+    live = {gid: game for gid, game in state.get("live", {}).items() if gid in carried}
+    return {
+        **new_state(account, slate, limit, state["ratings"]),
+        "games": carried,
+        "recent": list(state.get("recent", [])),
+        "live": live,
+    }
+
+
+def in_window(state: BudgetState, since: float) -> int:
+    """The account's tweets after ``since`` (epoch seconds) among those of the last 24 hours it keeps."""
+    return sum(1 for at in state.get("recent", ()) if epoch(at) > since)
+
+
+def room_now(state: BudgetState, at: float) -> int:
+    """Tweets the rolling window allows at ``at`` (epoch seconds): ``limit`` less those of the 24 hours before."""
+    return state["limit"] - in_window(state, at - WINDOW_SECONDS)
+
+
+def tweets_left(state: BudgetState, tz: str = "America/New_York") -> int:
+    """The tweets the slate can still make: its budget left, capped by what the rolling window allows before the
+    slate closes (a tweet still inside the window at the close takes a slot for the rest of the slate; older
+    ones free theirs as they age out, so a busy late night before does not cost the whole next slate)."""
+    window_left = state["limit"] - in_window(state, slate_end(state["day"], tz) - WINDOW_SECONDS)
+    return max(0, min(state["limit"] - state["used"], window_left))
 
 
 def with_game_position(state: BudgetState, game_id: str, position: GamePosition) -> BudgetState:
@@ -276,23 +353,29 @@ def reserve_for(expected_decisive: float) -> int:
     return poisson_quantile(RESERVE_QUANTILE, expected_decisive) + RESERVE_EXTRA
 
 
-def should_spend(state: BudgetState, decisive: float, curve: list[float]) -> bool:
+def should_spend(state: BudgetState, decisive: float, curve: list[float], left: int | None = None) -> bool:
     """Spend a tweet on a probably decisive moment if it beats what the tweet would crowd out later.
 
-    ``curve``: expected decisive moments still to come today at each level of the value grid.
+    ``curve``: expected decisive moments still to come today at each level of the value grid; ``left``: the
+    tweets the slate can still make (default: its budget left).
     """
-    left = state["limit"] - state["used"]
+    if left is None:
+        left = state["limit"] - state["used"]
     if left < 1 or decisive < SPEND_FLOOR:
         return False
     return decisive >= stopping_threshold(curve, left)
 
 
-def choose(state: BudgetState, sig: dict[str, Any], league: str, schedule: ScheduleIndex | None) -> bool:
+def choose(
+    state: BudgetState, sig: dict[str, Any], league: str, schedule: ScheduleIndex | None, left: int | None = None
+) -> bool:
     """The budget's call on a candidate: a decisive-moment tweet, or a surplus tweet on a good moment.
 
-    Curves are built only when a rule needs them (most candidates fail the cheap checks first).
+    ``left``: the tweets the slate can still make (``tweets_left``; default: its budget left). Curves are built
+    only when a rule needs them (most candidates fail the cheap checks first).
     """
-    left = state["limit"] - state["used"]
+    if left is None:
+        left = state["limit"] - state["used"]
     decisive, value = sig["decisive"], sig["value"]
     if left < 1 or (decisive < SPEND_FLOOR and value < SURPLUS_MIN_VALUE):
         return False
@@ -300,7 +383,7 @@ def choose(state: BudgetState, sig: dict[str, Any], league: str, schedule: Sched
     decisive_curve = None
     if decisive >= SPEND_FLOOR:
         decisive_curve = expected_curve(state, league, schedule, table, "decisive_")
-        if should_spend(state, decisive, decisive_curve):
+        if should_spend(state, decisive, decisive_curve, left):
             return True
     if value < SURPLUS_MIN_VALUE or sig["style"] == "update":  # surplus tweets tell of events, not mere plays
         return False
@@ -314,8 +397,20 @@ def choose(state: BudgetState, sig: dict[str, Any], league: str, schedule: Sched
     return clears_spend_threshold(value, expected_curve(state, league, schedule, table), surplus, SURPLUS_FACTOR)
 
 
-def spend(state: BudgetState, game_id: str, play_id: str) -> BudgetState:
-    return {**state, "used": state["used"] + 1, "tweeted": [*state["tweeted"], [game_id, play_id]]}
+def spend(state: BudgetState, game_id: str, play_id: str, at: Any = None) -> BudgetState:
+    """The state after a tweet on the play at ``at`` (its occurred_at): counted in the slate and the window
+    (tweets older than 24 hours leave the window)."""
+    recent = list(state.get("recent", []))
+    if at is not None:
+        now = epoch(at)
+        recent = [t for t in recent if epoch(t) > now - WINDOW_SECONDS]
+        recent.append(iso(at))
+    return {**state, "used": state["used"] + 1, "tweeted": [*state["tweeted"], [game_id, play_id]], "recent": recent}
+
+
+def iso(value: Any) -> str:
+    """ISO-8601 UTC text (``Z``) of a timestamp; JSON text is kept as it came."""
+    return value if isinstance(value, str) else to_datetime(value).isoformat().replace("+00:00", "Z")
 
 
 def already_tweeted(state: BudgetState, game_id: str, play_id: str) -> bool:
@@ -337,6 +432,7 @@ def to_record(state: BudgetState, updated_at: Any = None) -> dict[str, Any]:
         "updated_at": to_datetime(updated_at) if updated_at is not None else None,
         "ratings_season": state["ratings"]["season"],
         "ratings": [{"team": t, "rating": r} for t, r in sorted(state["ratings"]["ratings"].items())],
+        "recent_tweets": [to_datetime(t) for t in state.get("recent", [])],
     }
 
 
@@ -350,4 +446,6 @@ def from_record(record: dict[str, Any]) -> BudgetState:
         "tweeted": [t.split("/", 1) for t in record["tweeted"]],
         "games": {g["game_id"]: [g["phase"], g["closeness"], g["final"]] for g in record["games"]},
         "ratings": {"season": record["ratings_season"], "ratings": {r["team"]: r["rating"] for r in record["ratings"]}},
+        "recent": [iso(t) for t in record.get("recent_tweets", [])],
+        "live": {},  # not published: games still live start over as seen from their next play
     }

@@ -1,4 +1,4 @@
-"""The daily budget: day boundaries in New York, look-ahead from the schedule, and a property test."""
+"""The budget: slates (06:00 to 06:00 New York), the rolling 24-hour window, look-ahead, and property tests."""
 
 from __future__ import annotations
 
@@ -18,14 +18,53 @@ def test_local_day_is_new_york():
     assert tweet_budget.local_day(datetime(2018, 12, 10, 4, 59, tzinfo=UTC)) == "2018-12-09"  # EST
 
 
-def test_a_new_day_refills_the_budget_and_keeps_live_games():
+def test_a_slate_runs_from_six_to_six_new_york_time():
+    assert tweet_budget.slate_of("2018-09-10T03:30:00Z") == "2018-09-09"  # 11:30 PM EDT
+    assert tweet_budget.slate_of("2018-09-10T09:59:00Z") == "2018-09-09"  # 05:59 AM EDT: still Sunday night's
+    assert tweet_budget.slate_of("2018-09-10T10:00:00Z") == "2018-09-10"  # 06:00 AM EDT
+    assert tweet_budget.slate_of(datetime(2018, 12, 10, 10, 59, tzinfo=UTC)) == "2018-12-09"  # 05:59 EST
+    assert tweet_budget.slate_of(datetime(2018, 12, 10, 11, 0, tzinfo=UTC)) == "2018-12-10"
+
+
+def test_a_slate_closes_at_six_the_next_morning_even_across_a_clock_change():
+    assert tweet_budget.slate_end("2018-09-09") == datetime(2018, 9, 10, 10, tzinfo=UTC).timestamp()
+    # 2018-11-04: clocks go back at 02:00 EDT, the slate lasts 25 hours
+    assert tweet_budget.slate_end("2018-11-03") == datetime(2018, 11, 4, 11, tzinfo=UTC).timestamp()
+
+
+def test_the_schedule_groups_a_night_s_games_by_slate():
+    games = [
+        {"league": "NBA", "game_id": "early", "scheduled_start": "2019-01-05T00:00:00Z"},  # 19:00 ET on the 4th
+        {"league": "NBA", "game_id": "late", "scheduled_start": "2019-01-05T03:30:00Z"},  # 22:30 ET on the 4th
+        {"league": "NBA", "game_id": "next", "scheduled_start": "2019-01-05T17:00:00Z"},  # 12:00 ET on the 5th
+    ]
+    index = tweet_budget.ScheduleIndex(games)
+    assert index.games_on("NBA", "2019-01-04") == ("early", "late")
+    assert index.games_on("NBA", "2019-01-05") == ("next",)
+
+
+def test_a_new_slate_refills_the_budget_and_keeps_live_games_and_the_window():
     state = tweet_budget.new_state("NFL", "2018-09-09", 17)
     state = tweet_budget.with_game_position(state, "late", [10, 0, False])
     state = tweet_budget.with_game_position(state, "done", [14, 2, True])
-    state = tweet_budget.spend(state, "late", "1")
-    nxt = tweet_budget.for_day(state, "NFL", "2018-09-10", 17)
+    state = tweet_budget.spend(state, "late", "1", "2018-09-10T03:00:00Z")
+    nxt = tweet_budget.for_slate(state, "NFL", "2018-09-10", 17)
     assert nxt["used"] == 0 and nxt["tweeted"] == [] and list(nxt["games"]) == ["late"]
-    assert tweet_budget.for_day(nxt, "NFL", "2018-09-09", 17) is nxt  # a late straggler does not go back
+    assert nxt["recent"] == ["2018-09-10T03:00:00Z"]
+    assert tweet_budget.for_slate(nxt, "NFL", "2018-09-09", 17) is nxt  # a late straggler does not go back
+
+
+def test_the_window_caps_a_slate_after_a_busy_late_night():
+    state = tweet_budget.new_state("NBA", "2019-01-04", 3)
+    for minute in (0, 30, 59):  # 3 tweets from 01:00 to 01:59 ET on the 5th, on the 4th's slate
+        state = tweet_budget.spend(state, "g", str(minute), datetime(2019, 1, 5, 6, minute, tzinfo=UTC))
+    nxt = tweet_budget.for_slate(state, "NBA", "2019-01-05", 3)
+    evening = datetime(2019, 1, 5, 23, 0, tzinfo=UTC).timestamp()  # 18:00 ET on the 5th
+    assert tweet_budget.room_now(nxt, evening) == 0  # 3 in the 24 hours before: X would answer 429
+    assert tweet_budget.room_now(nxt, datetime(2019, 1, 6, 6, 30, tzinfo=UTC).timestamp()) == 2  # 2 aged out
+    assert tweet_budget.tweets_left(nxt) == 3  # all three free their slots before the slate closes
+    spent = tweet_budget.spend(nxt, "h", "1", datetime(2019, 1, 6, 6, 45, tzinfo=UTC))  # 01:45 ET on the 6th
+    assert spent["recent"] == ["2019-01-05T06:59:00Z", "2019-01-06T06:45:00Z"]  # older than 24 hours: dropped
 
 
 def test_expectation_counts_games_not_started_yet():
