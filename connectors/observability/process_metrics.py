@@ -59,8 +59,11 @@ class ProcessMetrics:
             "wirereport_records_processed", "Records processed.", ["process", "topic"], registry=r
         )
         self.batch_seconds = Histogram(
-            "wirereport_batch_seconds", "Time to handle one batch of records.", ["process", "topic"],
-            buckets=BATCH_BUCKETS, registry=r,
+            "wirereport_batch_seconds",
+            "Time to handle one batch of records.",
+            ["process", "topic"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
         )
         self.decision_latency = Histogram(
             "wirereport_decision_latency_seconds",
@@ -70,33 +73,45 @@ class ProcessMetrics:
             registry=r,
         )
         self.consumer_lag = Gauge(
-            "wirereport_consumer_lag", "Messages not yet consumed (high watermark - position).",
-            ["topic", "partition"], registry=r,
+            "wirereport_consumer_lag",
+            "Messages not yet consumed (high watermark - position).",
+            ["topic", "partition"],
+            registry=r,
         )
         self.dead_letters = Counter(
-            "wirereport_dead_letters", "Records sent to dead-letters, by source topic and reason class.",
-            ["topic", "reason"], registry=r,
+            "wirereport_dead_letters",
+            "Records sent to dead-letters, by source topic and reason class.",
+            ["topic", "reason"],
+            registry=r,
         )
         self.tweets = Counter(
-            "wirereport_tweets", "Tweets by account and outcome (decided, posted, failed, held).",
-            ["account", "outcome"], registry=r,
+            "wirereport_tweets",
+            "Tweets by account and outcome (decided, posted, failed, held).",
+            ["account", "outcome"],
+            registry=r,
         )
         self.tweet_budget_remaining = Gauge(
             "wirereport_tweet_budget_remaining", "Tweets an account may still post today.", ["account"], registry=r
         )
         self.scaling_decisions = Counter(
-            "wirereport_scaling_decisions", "Scaling decisions by league and direction.", ["league", "direction"],
+            "wirereport_scaling_decisions",
+            "Scaling decisions by league and direction.",
+            ["league", "direction"],
             registry=r,
         )
         self.scaling_failures = Counter(
-            "wirereport_scaling_failures", "Scaling commands that failed, by league and reason class.",
-            ["league", "reason"], registry=r,
+            "wirereport_scaling_failures",
+            "Scaling commands that failed, by league and reason class.",
+            ["league", "reason"],
+            registry=r,
         )
         self.alerts_firing = Gauge(
             "wirereport_alerts_firing", "Alerts firing now.", ["alertname", "severity"], registry=r
         )
         self.breaker_state = Gauge(
-            "wirereport_circuit_breaker_state", "Circuit breaker state: 0 closed, 1 half-open, 2 open.", ["breaker"],
+            "wirereport_circuit_breaker_state",
+            "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+            ["breaker"],
             registry=r,
         )
         self.ready = Gauge("wirereport_ready", "1 when the process reports ready, else 0.", ["process"], registry=r)
@@ -105,14 +120,17 @@ class ProcessMetrics:
         )
         # the metrics agent of a league server
         self.agent_samples = Counter(
-            "wirereport_agent_samples", "Metrics agent samples by outcome (taken, skipped, sent).", ["outcome"],
+            "wirereport_agent_samples",
+            "Metrics agent samples by outcome (taken, skipped, sent).",
+            ["outcome"],
             registry=r,
         )
         self.agent_buffered = Gauge(
             "wirereport_agent_buffered_samples", "Samples waiting on disk for the broker.", registry=r
         )
         self.app_metrics_up = Gauge(
-            "wirereport_agent_app_metrics_up", "1 when the league server's metrics endpoint answered last time.",
+            "wirereport_agent_app_metrics_up",
+            "1 when the league server's metrics endpoint answered last time.",
             registry=r,
         )
         self.build_info.labels(process, _version()).set(1)
