@@ -46,8 +46,10 @@ class Readiness:
         with self._lock:
             changed = ready != self._ready or reason != self._reason
             self._ready, self._reason = ready, reason
-        if changed:
-            log.info("ready" if ready else "not ready: %s", reason)
+        if changed and ready:
+            log.info("ready")
+        elif changed:
+            log.info("not ready: %s", reason)
         if self._metrics is not None:
             self._metrics.set_ready(ready)
 
@@ -151,19 +153,3 @@ def serve_metrics(
     except OSError as exc:
         raise OSError(exc.errno, f"cannot serve metrics on {host}:{port}: {exc.strerror}") from exc
     return metrics, readiness, server.start()
-
-
-def add_metrics_port_argument(parser) -> None:
-    """``--metrics-port P`` on a long-running command (default: WIREREPORT_METRICS_PORT, 0 = off)."""
-    parser.add_argument(
-        "--metrics-port",
-        type=int,
-        default=None,
-        help="serve /metrics, /health and /ready on this port (default: WIREREPORT_METRICS_PORT; 0 = off)",
-    )
-
-
-def metrics_port(args, settings) -> int:
-    """The port asked for: ``--metrics-port`` if given, else the setting."""
-    port = getattr(args, "metrics_port", None)
-    return settings.metrics_port if port is None else port
