@@ -10,7 +10,9 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.kafka.broker import free_port
+from connectors.kafka.edge import EdgeProducer
 from connectors.testing import WirereportProcess, wait_until
+from streams.topics import topic
 
 
 def get(url: str) -> tuple[int, str]:
@@ -27,10 +29,11 @@ def families(text: str) -> dict:
     return {family.name: family for family in text_string_to_metric_families(text)}
 
 
-def test_worker_serves_metrics_and_is_ready_once_started(broker):
+def test_worker_serves_metrics_and_is_ready_once_started(broker, tmp_path):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with WirereportProcess(["worker", "--metrics-port", str(port)], bootstrap=broker) as worker:
+    env = {"WIREREPORT_APP_ID": "it-observability", "WIREREPORT_DATA_DIR": str(tmp_path)}
+    with WirereportProcess(["worker", "--metrics-port", str(port)], bootstrap=broker, env=env) as worker:
         wait_until(lambda: get(f"{base}/health")[0] == 200, 60, message=lambda: worker.output[-3000:])
         assert json.loads(get(f"{base}/health")[1]) == {"status": "ok"}
         worker.wait_for_output("worker ready", timeout=120)
@@ -44,6 +47,20 @@ def test_worker_serves_metrics_and_is_ready_once_started(broker):
         for name in ("wirereport_records_processed", "wirereport_decision_latency_seconds", "wirereport_consumer_lag"):
             assert name in found
         assert get(f"{base}/nothing")[0] == 404
+
+        with EdgeProducer(broker) as producer:  # garbage: read, dead-lettered, counted
+            producer.send_raw(topic("plays"), b"obs-game", b"\x00\x01not avro at all")
+
+        def counted():
+            found = families(get(f"{base}/metrics")[1])
+            letters = [s for s in found["wirereport_dead_letters"].samples if s.name.endswith("_total")]
+            processed = [s for s in found["wirereport_records_processed"].samples if s.name.endswith("_total")]
+            return letters, processed
+
+        letters, processed = wait_until(lambda: all(counted()) and counted(), 60, message=lambda: worker.output[-3000:])
+        assert {s.labels["topic"] for s in letters} == {"plays"}
+        assert all(" " not in s.labels["reason"] and len(s.labels["reason"]) <= 40 for s in letters)
+        assert any(s.labels == {"process": "worker", "topic": "plays"} and s.value >= 1 for s in processed)
 
 
 def test_agent_serves_metrics_and_counts_its_samples(broker, tmp_path):
