@@ -79,30 +79,27 @@ def read_counters(text: str, names: SignalNames) -> Counters:
     Raises ``ValueError`` when ``text`` is not the Prometheus text format.
     """
     base = _family_name(names.requests)
-    requests_names = {base, f"{base}_total"}  # a typed counter's family drops _total, an untyped one keeps it
+    requests_names = {base, f"{base}_total"}  # the counter named with or without its _total
     errors_re = re.compile(names.error_pattern)
+    latency_sum_name, latency_count_name = f"{names.latency}_sum", f"{names.latency}_count"
     requests = errors = latency_sum = latency_count = None
     version = None
     for family in text_string_to_metric_families(text):
-        if family.name in requests_names:
-            for sample in family.samples:
-                if sample.name not in requests_names or not math.isfinite(sample.value):
-                    continue
-                requests = (requests or 0.0) + sample.value
+        # by sample name: an untyped exposition (no TYPE lines) makes a family of each sample name
+        for sample in family.samples:
+            name, value = sample.name, sample.value
+            if not math.isfinite(value):
+                continue
+            if name in requests_names:
+                requests = (requests or 0.0) + value
                 label = sample.labels.get(names.error_label)
-                errors = errors or 0.0
-                if label is not None and errors_re.fullmatch(label):
-                    errors += sample.value
-        elif family.name == names.latency:
-            for sample in family.samples:
-                if sample.name == f"{names.latency}_sum":
-                    latency_sum = (latency_sum or 0.0) + sample.value
-                elif sample.name == f"{names.latency}_count":
-                    latency_count = (latency_count or 0.0) + sample.value
-        elif family.name.endswith(names.build_info_suffix):
-            for sample in family.samples:
-                if sample.value and sample.labels.get("version"):
-                    version = sample.labels["version"]
+                errors = (errors or 0.0) + (value if label is not None and errors_re.fullmatch(label) else 0.0)
+            elif name == latency_sum_name:
+                latency_sum = (latency_sum or 0.0) + value
+            elif name == latency_count_name:
+                latency_count = (latency_count or 0.0) + value
+            elif name.endswith(names.build_info_suffix) and value and sample.labels.get("version"):
+                version = sample.labels["version"]
     return Counters(requests, errors, latency_sum, latency_count, version)
 
 
