@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -50,8 +51,9 @@ def current_ids() -> dict[str, str]:
 
 
 def _current_trace_id() -> str | None:
-    from opentelemetry import trace
-
+    trace = sys.modules.get("opentelemetry.trace")
+    if trace is None:  # never imported: no span can be current, and a log line need not pay for the import
+        return None
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
 
