@@ -45,7 +45,10 @@ class RedactingFilter(logging.Filter):
         self.secrets = tuple(s for s in secrets if s)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format call must not raise in the caller (a filter runs before the handler's guard)
+            message = f"{record.msg} {record.args!r}"
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         record.msg = redact(message, self.secrets)
@@ -65,15 +68,34 @@ def secret_values(settings) -> list[str]:
     return values
 
 
-def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), prefix: str = "") -> None:
-    """Log to stderr through the redacting filter (idempotent)."""
+def configure_logging(
+    level: str = "INFO", secrets: Iterable[str] = (), prefix: str = "", log_format: str | None = None
+) -> None:
+    """Log to stderr through the redacting filter (idempotent).
+
+    ``log_format`` is ``text`` (one readable line) or ``json`` (one object a line, with the correlation ids of
+    :mod:`connectors.observability.logging_json`); unset, it is the ``log_format`` setting
+    (``WIREREPORT_LOG_FORMAT``). Redaction runs first, whatever the format.
+    """
+    from connectors.observability.logging_json import CorrelationFilter, JsonFormatter
+
+    if log_format is None:
+        from streams.settings import get_settings
+
+        log_format = get_settings().log_format
+    if log_format not in ("text", "json"):
+        raise ValueError(f"log format {log_format!r} is not text or json")
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_wirereport", False):
             root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler._wirereport = True  # type: ignore[attr-defined]
-    handler.setFormatter(logging.Formatter(f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(secrets))
+    handler.addFilter(CorrelationFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -232,6 +233,32 @@ class Settings(BaseSettings):
     feed_breaker_sliding_window_size: int = Field(default=10, ge=1, description="Feed breaker: calls in its window.")
     feed_breaker_minimum_number_of_calls: int = Field(default=5, ge=1, description="Feed breaker: calls before open.")
     feed_breaker_wait_seconds: float = Field(default=30.0, gt=0, description="Feed breaker: seconds OPEN.")
+
+    # Observability
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="Port of a process's /metrics, /health and /ready (0 = off)."
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Interface the metrics port binds (0.0.0.0 in pods).")
+    log_format: Literal["text", "json"] = Field(default="text", description="Log lines as text or one JSON object.")
+    tracing: Literal["off", "console", "otlp"] = Field(default="off", description="Where OpenTelemetry spans go.")
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP traces URL (default: the exporter's, http://localhost:4318/v1/traces)."
+    )
+    app_metrics_url: str | None = Field(
+        default=None, description="wirereport agent: the league server's Prometheus metrics URL (canary signals)."
+    )
+    app_metrics_requests: str = Field(
+        default="http_requests_total", description="wirereport agent: the league server's request counter."
+    )
+    app_metrics_error_label: str = Field(default="status", description="Label of the request counter read as errors.")
+    app_metrics_error_pattern: str = Field(default="5..", description="Regex of that label's values that are errors.")
+    app_metrics_latency: str = Field(
+        default="http_request_duration_seconds", description="wirereport agent: the request latency histogram."
+    )
+    app_metrics_build_info: str = Field(
+        default="_build_info", description="wirereport agent: suffix of the gauge whose 'version' label is read."
+    )
+    app_metrics_timeout_seconds: float = Field(default=2.0, gt=0, description="wirereport agent: scrape timeout.")
 
     @property
     def bootstrap(self) -> str:

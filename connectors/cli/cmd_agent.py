@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+from connectors.observability.cli_options import add_metrics_port_argument
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("agent", help="sample this league server and produce SystemMetrics")
@@ -35,6 +37,12 @@ def register(subparsers) -> None:
         help="regex of a league worker's command line, counted as active_agents ({league} is filled in; '' = off)",
     )
     p.add_argument("--verbose-samples", action="store_true", help="print every sample")
+    p.add_argument(
+        "--app-metrics-url",
+        help="the league server's Prometheus metrics URL, read for error_rate, latency_ms and version"
+        " (default: WIREREPORT_APP_METRICS_URL; unset: sent as null)",
+    )
+    add_metrics_port_argument(p)
     p.set_defaults(func=run_agent)
 
     w = subparsers.add_parser("agent-worker", help="one league worker process (what the local scaler runs)")
@@ -50,7 +58,10 @@ def default_counter_file(data_dir: Path | str, league: str) -> Path:
 
 def run_agent(args) -> int:
     from connectors.exceptions import InputError
+    from connectors.observability.cli_options import metrics_port
+    from connectors.observability.metrics_server import serve_metrics
     from connectors.sources.metrics.agent import MetricsAgent
+    from connectors.sources.metrics.app_signals import AppSignalReader, SignalNames
     from connectors.sources.metrics.workload import (
         CounterWorkload,
         WorkerCount,
@@ -95,6 +106,23 @@ def run_agent(args) -> int:
 
     match = args.worker_match if args.worker_match is not None else settings.metrics_worker_match
     active_agents = WorkerCount(args.league, match) if match else (lambda: 0)
+    metrics, readiness, server = serve_metrics("agent", metrics_port(args, settings), settings.metrics_host)
+    app_url = args.app_metrics_url or settings.app_metrics_url
+    app_signals = None
+    if app_url:
+        app_signals = AppSignalReader(
+            app_url,
+            SignalNames.from_settings(settings),
+            timeout=settings.app_metrics_timeout_seconds,
+            on_up=lambda up: metrics.app_metrics_up.set(1 if up else 0),
+        )
+
+    def broker(reachable: bool) -> None:
+        if reachable:
+            readiness.set_ready()
+        else:
+            readiness.set_not_ready("broker unreachable, buffering samples on disk")
+
     agent = MetricsAgent(
         args.server_id,
         args.league,
@@ -106,7 +134,11 @@ def run_agent(args) -> int:
         active_agents=active_agents,
         speed=args.speed if args.replay else None,
         on_event=event,
+        app_signals=app_signals,
+        metrics=metrics,
+        on_broker=broker,
     )
+    metrics.on_scrape(lambda: metrics.agent_buffered.set(len(agent.buffer)))
     # Ctrl-C and SIGTERM stop the agent cleanly (a KeyboardInterrupt inside Thread.join is unsafe before 3.13)
     signal.signal(signal.SIGTERM, lambda *_: agent.stop())
     signal.signal(signal.SIGINT, lambda *_: agent.stop())
@@ -119,9 +151,15 @@ def run_agent(args) -> int:
             errors.append(exc)
 
     runner = threading.Thread(target=run, name="metrics-agent", daemon=True)
+    readiness.set_ready()  # sampling from now on; the sender says "not ready" while the broker is unreachable
     runner.start()
-    while runner.is_alive():
-        runner.join(0.5)
+    try:
+        while runner.is_alive():
+            runner.join(0.5)
+    finally:
+        readiness.set_not_ready("stopping")
+        if server is not None:
+            server.stop()
     buffered = len(agent.buffer)
     agent.close()
     skipped = f", {agent.skipped} skipped" if agent.skipped else ""

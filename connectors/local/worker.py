@@ -1,17 +1,34 @@
-"""Runs the Faust app in a worker process and announces when it is ready."""
+"""Runs the Faust app in a worker process, announces when it is ready, and serves its metrics and probes.
+
+Ready means partitions assigned and tables recovered: after ``on_startup_finished``, and again after each
+rebalance once recovery completed (``on_rebalance_complete``); from ``on_partitions_revoked`` until then the
+worker is not ready (``/ready`` answers 503 "rebalancing").
+"""
 
 from __future__ import annotations
 
 import gc
+import logging
+from collections.abc import Callable
 
 import faust
 
+from connectors.observability.metrics_server import Readiness, serve_metrics
 from streams.app import create_app
 from streams.settings import Settings
+from streams.topics import topic
+
+log = logging.getLogger(__name__)
 
 
 class ReadyWorker(faust.Worker):
     """A Faust worker that prints one ready line once partitions are assigned and tables recovered."""
+
+    def __init__(self, *args, readiness: Readiness | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.readiness = readiness or Readiness()
+        self.startup_finished = False
+        self.when_started: list[Callable[[], None]] = []
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
@@ -20,13 +37,59 @@ class ReadyWorker(faust.Worker):
         # collection over the whole heap paused the event loop for 60-100 ms, the latency p99's outliers).
         gc.collect()
         gc.freeze()
+        self.startup_finished = True
+        for started in self.when_started:
+            started()
+        self.readiness.set_ready()
         print(f"worker ready: agents running on {self.app.conf.broker[0]}", flush=True)
 
 
-def run_worker(settings: Settings, loglevel: str = "INFO") -> int:
+def watch_rebalances(app: faust.App, worker: ReadyWorker) -> None:
+    """Not ready from a revocation until the rebalance's recovery completed (only once the worker started)."""
+
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender, revoked, **kwargs) -> None:
+        if worker.startup_finished:
+            worker.readiness.set_not_ready("rebalancing")
+
+    @app.on_rebalance_complete.connect
+    async def _recovered(sender, **kwargs) -> None:
+        if worker.startup_finished:
+            worker.readiness.set_ready()
+
+
+def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0) -> int:
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
-    worker = ReadyWorker(app, loglevel=loglevel.lower(), quiet=True, redirect_stdouts=False)
+    metrics, readiness, server = serve_metrics("worker", metrics_port, settings.metrics_host)
+    if server is not None:
+        from connectors.observability.faust_sensor import MetricsSensor
+
+        sensor = MetricsSensor(metrics, topic("dead-letters").name)
+        app.sensors.add(sensor)
+        metrics.on_scrape(sensor.refresh_lag)
+
+        @app.on_partitions_revoked.connect
+        async def _forget(sender, revoked, **kwargs) -> None:
+            sensor.forget(revoked)
+
+    # override_logging=False: the process's logging (redaction, text or JSON) stays; Faust would replace it
+    worker = ReadyWorker(
+        app,
+        loglevel=loglevel.lower(),
+        quiet=True,
+        redirect_stdouts=False,
+        override_logging=False,
+        readiness=readiness,
+    )
+    logging.getLogger().setLevel(loglevel.upper())
+    watch_rebalances(app, worker)
+    if server is not None:
+        worker.when_started.append(lambda: setattr(sensor, "consumer", app.consumer))
     worker.spinner = None  # no terminal spinner: our output is read line by line
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    finally:
+        if server is not None:
+            server.stop()
     return 0

@@ -30,6 +30,8 @@ import psutil
 from confluent_kafka import KafkaError, Producer
 
 from connectors.kafka.edge import librdkafka_logger
+from connectors.observability.process_metrics import ProcessMetrics
+from connectors.sources.metrics.app_signals import NO_SIGNALS, AppSignals
 from connectors.sources.metrics.workload import Reading, ThrottledWarning
 from schemas.codec import get_codec
 from streams.exceptions import InvalidRecord
@@ -243,6 +245,9 @@ class MetricsAgent:
         sampler: Callable[[], dict[str, float]] | None = None,
         speed: float | None = None,
         on_event: Callable[[str], None] = lambda line: None,
+        app_signals: Callable[[], AppSignals] | None = None,
+        metrics: ProcessMetrics | None = None,
+        on_broker: Callable[[bool], None] = lambda reachable: None,
     ):
         self.server_id = server_id
         self.league = league
@@ -254,6 +259,9 @@ class MetricsAgent:
         self.sender = OrderedSender(bootstrap, self.buffer, server_id.encode())
         self.codec = get_codec()
         self.on_event = on_event
+        self.app_signals = app_signals
+        self.metrics = metrics
+        self.on_broker = on_broker
         self.speed = speed
         self.host = socket.gethostname()
         self.samples = 0
@@ -277,6 +285,7 @@ class MetricsAgent:
             reading = self.workload()
         if reading.workload is None:
             return self._skip(reading.skipped or "no workload reading")
+        signals = self.app_signals() if self.app_signals is not None else NO_SIGNALS
         now = time.monotonic()
         interval = reading.interval or (self.interval if self._last_sample_at is None else now - self._last_sample_at)
         record = {
@@ -289,9 +298,9 @@ class MetricsAgent:
             "workload": float(reading.workload),
             "active_agents": int(self.active_agents()),
             "interval_seconds": float(interval),
-            "error_rate": None,
-            "latency_ms": None,
-            "version": None,
+            "error_rate": signals.error_rate,
+            "latency_ms": signals.latency_ms,
+            "version": signals.version,
             "host": self.host,
         }
         try:
@@ -302,10 +311,14 @@ class MetricsAgent:
         self.buffer.push(self.codec.encode("SystemMetrics", record))
         self._last_sample_at = now
         self.samples += 1
+        if self.metrics is not None:
+            self.metrics.agent_samples.labels("taken").inc()
         return record
 
     def _skip(self, reason: str) -> None:
         self.skipped += 1
+        if self.metrics is not None:
+            self.metrics.agent_samples.labels("skipped").inc()
         self.on_event(f"sample skipped: {reason}")
         return None
 
@@ -365,10 +378,14 @@ class MetricsAgent:
             while not self.stopped.is_set():
                 self._wake.wait(1.0)
                 self._wake.clear()
+                sent_before = self.sender.sent
                 ok = self.sender.drain(self.stopped)
+                if self.metrics is not None and self.sender.sent > sent_before:
+                    self.metrics.agent_samples.labels("sent").inc(self.sender.sent - sent_before)
                 if self.stopped.is_set():
                     return
                 if ok != online:
+                    self.on_broker(ok)
                     self.on_event(
                         "broker reachable again, backlog sent" if ok else "broker unreachable, buffering on disk"
                     )

@@ -1,0 +1,19 @@
+"""The ``--metrics-port`` option every long-running command takes (no heavy imports: every CLI start loads it)."""
+
+from __future__ import annotations
+
+
+def add_metrics_port_argument(parser) -> None:
+    """``--metrics-port P``: serve /metrics, /health and /ready (default: WIREREPORT_METRICS_PORT, 0 = off)."""
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=None,
+        help="serve /metrics, /health and /ready on this port (default: WIREREPORT_METRICS_PORT; 0 = off)",
+    )
+
+
+def metrics_port(args, settings) -> int:
+    """The port asked for: ``--metrics-port`` if given, else the setting."""
+    port = getattr(args, "metrics_port", None)
+    return settings.metrics_port if port is None else port

@@ -1,0 +1,89 @@
+"""A Faust sensor that fills a worker's :class:`ProcessMetrics` from what Faust already reports.
+
+Records processed and produce -> decision latency come from ``on_message_out`` (a message every agent finished
+with: its offset is committable), dead letters from ``on_send_initiated`` to the dead-letters topic (the letter
+names its source topic and reason). Consumer lag is computed when scraped, from the last offset seen per
+partition and the consumer's high watermark, so the per-message cost is a dict assignment.
+
+The sensor is added only when the worker serves metrics: without it Faust's per-message sensor calls are skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+
+from faust.sensors import Sensor
+
+from connectors.observability.process_metrics import ProcessMetrics
+
+log = logging.getLogger(__name__)
+
+
+class MetricsSensor(Sensor):
+    """Faust sensor -> ``ProcessMetrics`` (records, decision latency, dead letters, consumer lag)."""
+
+    def __init__(self, metrics: ProcessMetrics, dead_letter_topic: str, codec: Any | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.metrics = metrics
+        self.dead_letter_topic = dead_letter_topic
+        self._codec = codec
+        self._last_offset: dict[Any, int] = {}  # TP -> offset of the last message read
+        self._processed: dict[str, Any] = {}  # topic -> counter child (labels() is a lookup we do once)
+        self._latency: dict[str, Any] = {}
+        self.consumer: Any = None
+
+    def on_message_in(self, tp, offset: int, message) -> None:
+        self._last_offset[tp] = offset
+
+    def on_message_out(self, tp, offset: int, message) -> None:
+        topic = tp.topic
+        counter = self._processed.get(topic)
+        if counter is None:
+            counter = self._processed[topic] = self.metrics.records_processed.labels(self.metrics.process, topic)
+            self._latency[topic] = self.metrics.decision_latency.labels(self.metrics.process, topic)
+        counter.inc()
+        if message.timestamp:
+            self._latency[topic].observe(max(time.time() - message.timestamp, 0.0))
+
+    def on_send_initiated(self, producer, topic: str, message, keysize: int, valsize: int) -> Any:
+        if topic == self.dead_letter_topic:
+            source, reason = self._letter(message)
+            self.metrics.dead_letter(source, reason)
+        return None
+
+    def _letter(self, message) -> tuple[str, str]:
+        key = message.key
+        source = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key or "unknown")
+        try:
+            if self._codec is None:
+                from schemas.codec import get_codec
+
+                self._codec = get_codec()
+            _, letter = self._codec.decode(message.value, ("DeadLetter",))
+            return letter["source_topic"], letter["reason"]
+        except Exception:  # counting must never fail a send: the letter itself still goes out
+            log.debug("could not read a dead letter's reason", exc_info=True)
+            return source, "unreadable_dead_letter"
+
+    def forget(self, partitions) -> None:
+        """Partitions revoked: their lag is another worker's now."""
+        for tp in partitions:
+            self._last_offset.pop(tp, None)
+            with contextlib.suppress(KeyError):
+                self.metrics.consumer_lag.remove(tp.topic, str(tp.partition))
+
+    def refresh_lag(self) -> None:
+        """Set ``wirereport_consumer_lag`` for every partition read so far (runs in the scrape's thread)."""
+        consumer = self.consumer
+        if consumer is None:
+            return
+        for tp, offset in list(self._last_offset.items()):
+            try:
+                highwater = consumer.highwater(tp)
+            except Exception:  # not assigned any more, or the consumer is stopping
+                continue
+            if highwater is not None:
+                self.metrics.lag(tp.topic, tp.partition, highwater - offset - 1)
