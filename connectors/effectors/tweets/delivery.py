@@ -5,8 +5,9 @@ policy, a clock and optionally the ``x-api`` circuit breaker. The outcomes of on
 
 - posted: the post time is stored (the rolling window counts it), the account's hold, if any, is resolved;
 - refused before any request (``exc.sent`` False: the account's rolling limit or a window X reported spent):
-  deferred to ``exc.retry_at``, no attempt counted, the breaker permission given back;
+  deferred until ``exc.retry_at``, no attempt counted, the breaker permission given back;
 - 429: tried again at the reset X reported, never given up (X is up: not a breaker failure);
+  (both wait ``exc.retry_after``, the time to ``retry_at`` when it was raised, on the delivery's own clock)
 - credentials missing or refused (``exc.hold_account``, incl. a real 401/403): every waiting command of the
   account is held (``held: credentials refused`` / ``held: no credentials``), an alert fires, and the account's
   other due commands are skipped this round while the other accounts go on;
@@ -120,13 +121,13 @@ def record_failure(outbox: Outbox, pending: Pending, exc: XApiError, policy: Ret
         log.error("X account %s: %d tweet(s) %s", pending.account, n, reason)
         return "held"
     if not exc.sent:
-        outbox.defer(cid, str(exc), exc.retry_at if exc.retry_at is not None else now)
+        outbox.defer(cid, str(exc), now + (exc.retry_after or 0.0))
         log.info("tweet %s waits: %s", cid, exc)
         return "waiting"
     log.warning("tweet %s not posted (attempt %d): %s", cid, attempts, exc)
     if isinstance(exc, XRateLimited):  # never given up: X said when the account may post again
-        at = exc.retry_at if exc.retry_at is not None else now + policy.delay(attempts)
-        outbox.mark_retry(cid, str(exc), max(at, now))
+        wait = exc.retry_after if exc.retry_after is not None else policy.delay(attempts)
+        outbox.mark_retry(cid, str(exc), now + wait)
         return "retry"
     if exc.duplicate:
         outbox.mark_duplicate(cid, str(exc), now)
