@@ -149,3 +149,44 @@ def test_each_account_posts_with_its_own_keys_within_the_limit_holds_on_401_and_
     assert outbox.held_accounts().keys() == {"WNBA"}
     assert outbox.status_counts() == {"posted": 5, "over_limit": 2, "duplicate": 1, "held": 3}
     outbox.close()
+
+
+def test_one_publisher_per_account_keeps_its_own_outbox_and_passes_over_the_other_accounts(
+    own_broker, fake_x, tmp_path
+):
+    nfl, nba = [command("NFL", n) for n in range(2)], [command("NBA", n) for n in range(2)]
+    produce(own_broker, [nfl[0], nba[0], nfl[1], nba[1]])
+    env = publisher_env(tmp_path, fake_x)
+    data = tmp_path / "data"
+
+    with WirereportProcess(["publisher", "--account", "NFL", "--once"], bootstrap=own_broker, env=env) as proc:
+        assert proc.process.wait(30) == 0, proc.output
+    assert "2 posted" in proc.output
+    assert sorted(fake_x.posts_of("NFL")) == [c["text"] for c in nfl] and fake_x.posts_of("NBA") == []
+    nfl_outbox = Outbox(data / "tweets-NFL.sqlite")
+    assert nfl_outbox.status_counts() == {"posted": 2}  # NBA's commands passed over, not marked
+    assert nfl_outbox.positions()  # the topic was read to its end
+    nfl_outbox.close()
+
+    with WirereportProcess(["publisher", "--account", "NBA", "--once"], bootstrap=own_broker, env=env) as proc:
+        assert proc.process.wait(30) == 0, proc.output
+    assert sorted(fake_x.posts_of("NBA")) == [c["text"] for c in nba] and len(fake_x.posts) == 4
+    assert not (data / "tweet-outbox.sqlite3").exists()
+
+
+def test_an_unusable_accounts_file_is_one_error_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    from connectors.cli.main import main
+    from streams.settings import get_settings
+
+    accounts_file = tmp_path / "x-accounts.json"
+    accounts_file.write_text(json.dumps({"NFL": {"consumer_key": "ck-s3cr3t-value"}}))
+    monkeypatch.setenv("WIREREPORT_X_ACCOUNTS_FILE", str(accounts_file))
+    monkeypatch.setenv("WIREREPORT_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        assert main(["publisher", "--once"]) == 2
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("wirereport: error: WIREREPORT_X_ACCOUNTS_FILE") and "\n" not in err
+    assert "'consumer_secret' is missing" in err and "ck-s3cr3t-value" not in err
