@@ -269,10 +269,16 @@ def setup_publisher(settings, bootstrap: str | None = None, account: str | None 
             accounts, limit, base_url=settings.x_api_base_url, timeout=settings.x_api_timeout, history=history
         )
         breaker = x_api_breaker(settings, producer)
-        mode = "X API as " + ", ".join(accounts if account is None else [account])
+        posting = [a for a in accounts if account in (None, a)]
         unconfigured = [a for a in accounts.unconfigured if account in (None, a)]
-        if unconfigured:
-            mode += f"; held, no credentials: {', '.join(unconfigured)}"
+        mode = "; ".join(
+            part
+            for part in (
+                f"X API as {', '.join(posting)}" if posting else "",
+                f"held, no credentials: {', '.join(unconfigured)}" if unconfigured else "",
+            )
+            if part
+        )
     elif token:
         sender = XSender(XClient(token, settings.x_api_base_url, settings.x_api_timeout))
         breaker = x_api_breaker(settings, producer)
