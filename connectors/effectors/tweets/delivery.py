@@ -7,7 +7,7 @@ policy, a clock and optionally the ``x-api`` circuit breaker. The outcomes of on
 - refused before any request (``exc.sent`` False: the account's rolling limit or a window X reported spent):
   deferred until ``exc.retry_at``, no attempt counted, the breaker permission given back;
 - 429: tried again at the reset X reported, never given up (X is up: not a breaker failure);
-  (both wait ``exc.retry_after``, the time to ``retry_at`` when it was raised, on the delivery's own clock)
+- both wait ``exc.retry_after`` (the time to ``retry_at`` when the error was raised) on the delivery's own clock;
 - credentials missing or refused (``exc.hold_account``, incl. a real 401/403): every waiting command of the
   account is held (``held: credentials refused`` / ``held: no credentials``), an alert fires, and the account's
   other due commands are skipped this round while the other accounts go on;
