@@ -108,6 +108,7 @@ def _settings_problem(exc: ValidationError) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from connectors.effectors.tweets.accounts import account_secrets
     from connectors.log_redaction import configure_logging, secret_values
     from schemas.exceptions import SchemaError
     from streams.exceptions import StreamsError
@@ -124,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wirereport: error: {_settings_problem(exc)}", file=sys.stderr)
         return 2
     try:
-        configure_logging("DEBUG" if args.verbose else settings.log_level, secret_values(settings))
+        configure_logging(
+            "DEBUG" if args.verbose else settings.log_level, secret_values(settings) + account_secrets(settings)
+        )
         code = args.func(args)
     except KeyboardInterrupt:
         return 130

@@ -134,6 +134,15 @@ def accounts_from_settings(settings, environ: Mapping[str, str] | None = None) -
     return load_accounts(settings.x_accounts_file, environ)
 
 
+def account_secrets(settings) -> list[str]:
+    """Every configured credential value, for the log redaction filter; none when the configuration is unusable
+    (the publisher reports that itself, and no other command reads the credentials)."""
+    try:
+        return accounts_from_settings(settings).secret_values()
+    except AccountsError:
+        return []
+
+
 def _file_label(path: str | Path | None) -> str:
     return f"{ENV_PREFIX}ACCOUNTS_FILE {path}"
 
@@ -195,9 +204,13 @@ class AccountLimitReached(XRateLimited):
 
 
 class AccountHeld(XCredentialsRefused):
-    """Refused before any request: the account is unconfigured, or X refused its credentials earlier."""
+    """Refused before any request: X refused the account's credentials earlier."""
 
     sent = False
+
+
+class AccountNotConfigured(AccountHeld):
+    """Refused before any request: the account has no credentials configured."""
 
 
 class Tweet(Protocol):
@@ -265,7 +278,7 @@ class AccountPoster:
         client's XApiError."""
         client = self.clients.get(account)
         if client is None:
-            raise AccountHeld(f"X account {account!r} has no credentials configured")
+            raise AccountNotConfigured(f"X account {account!r} has no credentials configured")
         if account in self.held:
             raise AccountHeld(f"X account {account!r} is held: {self.held[account]}")
         now = self.clock()

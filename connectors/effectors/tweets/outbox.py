@@ -1,11 +1,18 @@
-"""The tweet publisher's outbox: SQLite, durable across restarts, deduplicated on command id, capped per day.
+"""The tweet publisher's outbox: SQLite, durable across restarts, deduplicated on command id, capped per account
+in any rolling 24 hours.
 
-A command is accepted once (its id is the primary key). The daily cap is enforced when a command is accepted:
-an account never has more than ``limit`` commands queued or posted for one day (the America/New_York day of
-the play), whatever arrives twice or late. Consumed topic offsets are stored in the same transaction as the
-commands they carried, so after a crash the publisher resumes exactly after what it has stored.
-Every final outcome (posted, dry_run, failed, duplicate, skipped_limit) writes a receipt in the same transaction;
+A command is accepted once (its id is the primary key). The cap is enforced when a command is accepted: the
+account's commands posted in the rolling window (a ``RollingLimit``, counted from the post times stored here)
+plus its commands still waiting (queued or held) never exceed the limit, so however often commands arrive and
+whenever the waiting ones go out, no rolling window ever holds more posts than the limit. A command X refused
+as duplicate content counts as a post too: X may hold it from a run that crashed before recording it.
+Consumed topic offsets are stored in the same transaction as the commands they carried, so after a crash the
+publisher resumes exactly after what it has stored.
+
+Every outcome (posted, dry_run, failed, duplicate, skipped_limit, held) writes a receipt in the same transaction;
 receipts stay unsent until the publisher has produced them to ``tweet-receipts`` (at-least-once, keyed by id).
+An account whose credentials are missing or refused is held: its waiting commands are ``held`` and a firing
+alert is stored (sent until acknowledged, like receipts), resolved when the account posts again.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from connectors.effectors.tweets.rolling_limit import DAY_SECONDS, RollingLimit
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS commands (
     command_id TEXT PRIMARY KEY,
@@ -25,20 +34,21 @@ CREATE TABLE IF NOT EXISTS commands (
     day TEXT NOT NULL,
     text TEXT NOT NULL,
     record TEXT NOT NULL,
-    status TEXT NOT NULL,            -- queued | posted | failed | over_limit
+    status TEXT NOT NULL,            -- queued | held | posted | failed | duplicate | over_limit
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL DEFAULT 0,
     accepted_at REAL NOT NULL,
-    posted_at REAL,
+    posted_at REAL,                  -- when posted (or refused by X as a duplicate): counted in the window
     tweet_id TEXT,
     last_error TEXT
 );
 CREATE INDEX IF NOT EXISTS commands_due ON commands (status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS commands_day ON commands (account, day, status);
+CREATE INDEX IF NOT EXISTS commands_posted ON commands (account, status, posted_at);
 CREATE TABLE IF NOT EXISTS receipts (
     command_id TEXT PRIMARY KEY,
     account TEXT NOT NULL,
-    status TEXT NOT NULL,            -- posted | dry_run | failed | duplicate | skipped_limit
+    status TEXT NOT NULL,            -- posted | dry_run | failed | duplicate | skipped_limit | held
     tweet_id TEXT,
     attempts INTEGER NOT NULL,
     detail TEXT NOT NULL,
@@ -52,13 +62,26 @@ CREATE TABLE IF NOT EXISTS positions (
     next_offset INTEGER NOT NULL,
     PRIMARY KEY (topic, partition)
 );
+CREATE TABLE IF NOT EXISTS account_holds (
+    account TEXT PRIMARY KEY,
+    alert TEXT NOT NULL,             -- firing (held) | resolved (posted again)
+    reason TEXT NOT NULL,
+    since REAL NOT NULL,             -- when the hold started
+    at REAL NOT NULL,                -- when the alert changed
+    sent INTEGER NOT NULL DEFAULT 0
+);
 """
-COUNTED = ("queued", "posted")
+WAITING = ("queued", "held")
+POSTED = ("posted", "duplicate")
 RECEIPT_FROM_COMMAND = (
     "INSERT INTO receipts (command_id, account, status, tweet_id, attempts, detail, at, sent)"
     " SELECT command_id, account, ?, tweet_id, attempts, ?, ?, 0 FROM commands WHERE command_id = ?"
     " ON CONFLICT (command_id) DO UPDATE SET status = excluded.status, tweet_id = excluded.tweet_id,"
     " attempts = excluded.attempts, detail = excluded.detail, at = excluded.at, sent = 0"
+)
+RESOLVE_HOLD = (
+    "UPDATE account_holds SET alert = 'resolved', at = ?, sent = 0"
+    " WHERE account = (SELECT account FROM commands WHERE command_id = ?) AND alert = 'firing'"
 )
 
 
@@ -69,6 +92,10 @@ class Pending:
     text: str
     attempts: int
     record: dict[str, Any]
+
+
+def _window_text(seconds: float) -> str:
+    return "24 hours" if seconds == DAY_SECONDS else f"{seconds:g} seconds"
 
 
 class Outbox:
@@ -88,36 +115,41 @@ class Outbox:
     def accept(
         self,
         commands: Iterable[tuple[dict[str, Any], str]],
-        limit: int,
+        limit: RollingLimit | int,
         now: float,
         positions: dict[tuple[str, int], int] | None = None,
     ) -> dict[str, int]:
-        """Store ``(command JSON, day)`` pairs and the consumed positions in one transaction.
+        """Store ``(command JSON, day)`` pairs and the consumed positions in one transaction; a command beyond
+        ``limit`` (posts in the rolling window plus waiting commands of its account) is ``over_limit``.
 
         Returns counts of queued, duplicate and over_limit commands.
         """
+        limit = limit if isinstance(limit, RollingLimit) else RollingLimit(limit)
         counts = {"queued": 0, "duplicate": 0, "over_limit": 0}
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
             for command, day in commands:
-                cid = command["command_id"]
+                cid, account = command["command_id"], command["account"]
                 if db.execute("SELECT 1 FROM commands WHERE command_id = ?", (cid,)).fetchone():
                     counts["duplicate"] += 1
                     continue
-                used = db.execute(
-                    "SELECT COUNT(*) FROM commands WHERE account = ? AND day = ? AND status IN (?, ?)",
-                    (command["account"], day, *COUNTED),
+                waiting = db.execute(
+                    "SELECT COUNT(*) FROM commands WHERE account = ? AND status IN (?, ?)", (account, *WAITING)
                 ).fetchone()[0]
-                status = "queued" if used < limit else "over_limit"
+                posted = self._post_times(account, now - limit.window_seconds)
+                status = "queued" if limit.remaining(posted, now) > waiting else "over_limit"
                 db.execute(
                     "INSERT INTO commands (command_id, account, day, text, record, status, accepted_at, next_attempt_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (cid, command["account"], day, command["text"], json.dumps(command), status, now, now),
+                    (cid, account, day, command["text"], json.dumps(command), status, now, now),
                 )
                 counts[status] += 1
                 if status == "over_limit":
-                    detail = f"over the daily limit of {limit} tweets for {command['account']} on {day}"
+                    detail = (
+                        f"over the limit of {limit.max_posts} tweets in any {_window_text(limit.window_seconds)}"
+                        f" for {account}"
+                    )
                     db.execute(RECEIPT_FROM_COMMAND, ("skipped_limit", detail, now, cid))
             for (topic, partition), offset in (positions or {}).items():
                 db.execute(
@@ -130,6 +162,24 @@ class Outbox:
             db.execute("ROLLBACK")
             raise
         return counts
+
+    def _post_times(self, account: str, since: float) -> list[float]:
+        rows = self._db.execute(
+            "SELECT posted_at FROM commands WHERE account = ? AND status IN (?, ?) AND posted_at > ?",
+            (account, *POSTED, since),
+        ).fetchall()
+        return [t for (t,) in rows]
+
+    def post_history(self, since: float) -> dict[str, list[float]]:
+        """Each account's post times after ``since`` (an ``AccountPoster``'s ``history`` after a restart)."""
+        rows = self._db.execute(
+            "SELECT account, posted_at FROM commands WHERE status IN (?, ?) AND posted_at > ? ORDER BY posted_at",
+            (*POSTED, since),
+        ).fetchall()
+        history: dict[str, list[float]] = {}
+        for account, at in rows:
+            history.setdefault(account, []).append(at)
+        return history
 
     def positions(self) -> dict[tuple[str, int], int]:
         rows = self._db.execute("SELECT topic, partition, next_offset FROM positions").fetchall()
@@ -160,7 +210,8 @@ class Outbox:
             raise
 
     def mark_posted(self, command_id: str, tweet_id: str, now: float, receipt_status: str = "posted") -> None:
-        """Posted (``receipt_status`` dry_run for the dry-run log); writes its receipt in the same transaction."""
+        """Posted (``receipt_status`` dry_run for the dry-run log); writes its receipt in the same transaction, and
+        resolves its account's hold if it had one."""
         self._atomic(
             (
                 "UPDATE commands SET status = 'posted', posted_at = ?, tweet_id = ?, attempts = attempts + 1"
@@ -168,25 +219,105 @@ class Outbox:
                 (now, tweet_id, command_id),
             ),
             (RECEIPT_FROM_COMMAND, (receipt_status, f"tweet {tweet_id}", now, command_id)),
+            (RESOLVE_HOLD, (now, command_id)),
         )
 
     def mark_retry(self, command_id: str, error: str, next_attempt_at: float) -> None:
+        """A request was made and failed for now: counted as an attempt, tried again at ``next_attempt_at``."""
         self._db.execute(
             "UPDATE commands SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE command_id = ?",
             (error, next_attempt_at, command_id),
         )
 
-    def mark_failed(
-        self, command_id: str, error: str, now: float | None = None, receipt_status: str = "failed"
-    ) -> None:
-        """Given up (``receipt_status`` duplicate when X refused duplicate content); writes its receipt too."""
+    def defer(self, command_id: str, reason: str, next_attempt_at: float) -> None:
+        """No request was made (the account's limit holds): tried again at ``next_attempt_at``, no attempt counted."""
+        self._db.execute(
+            "UPDATE commands SET last_error = ?, next_attempt_at = ? WHERE command_id = ?",
+            (reason, next_attempt_at, command_id),
+        )
+
+    def mark_failed(self, command_id: str, error: str, now: float | None = None) -> None:
+        """Given up; writes its receipt too."""
         at = time.time() if now is None else now
         self._atomic(
             (
                 "UPDATE commands SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE command_id = ?",
                 (error, command_id),
             ),
-            (RECEIPT_FROM_COMMAND, (receipt_status, error, at, command_id)),
+            (RECEIPT_FROM_COMMAND, ("failed", error, at, command_id)),
+        )
+
+    def mark_duplicate(self, command_id: str, error: str, now: float) -> None:
+        """X refused the text as a duplicate of the account's earlier tweet: never retried, counted as a post."""
+        self._atomic(
+            (
+                "UPDATE commands SET status = 'duplicate', posted_at = ?, attempts = attempts + 1, last_error = ?"
+                " WHERE command_id = ?",
+                (now, error, command_id),
+            ),
+            (RECEIPT_FROM_COMMAND, ("duplicate", error, now, command_id)),
+        )
+
+    def hold_account(self, account: str, reason: str, now: float, attempted: str | None = None) -> int:
+        """Hold every queued command of ``account`` (``attempted``: the one whose request X refused, an attempt
+        counted), each with a ``held`` receipt, and store a firing alert for the account (once: an alert already
+        firing stays as it was); returns how many commands were held."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if attempted is not None:
+                db.execute("UPDATE commands SET attempts = attempts + 1 WHERE command_id = ?", (attempted,))
+            ids = [
+                cid
+                for (cid,) in db.execute(
+                    "SELECT command_id FROM commands WHERE account = ? AND status = 'queued'", (account,)
+                )
+            ]
+            for cid in ids:
+                db.execute("UPDATE commands SET status = 'held', last_error = ? WHERE command_id = ?", (reason, cid))
+                db.execute(RECEIPT_FROM_COMMAND, ("held", reason, now, cid))
+            db.execute(
+                "INSERT INTO account_holds (account, alert, reason, since, at, sent) VALUES (?, 'firing', ?, ?, ?, 0)"
+                " ON CONFLICT (account) DO UPDATE SET alert = 'firing', reason = excluded.reason,"
+                " since = excluded.since, at = excluded.at, sent = 0 WHERE account_holds.alert != 'firing'",
+                (account, reason, now, now),
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return len(ids)
+
+    def requeue_held(self, accounts: Iterable[str] | None = None) -> int:
+        """Queue the held commands again (of ``accounts``, default all): a restarted publisher tries each held
+        account once more (its credentials may have been fixed). Their alert stays firing until one posts."""
+        if accounts is None:
+            cur = self._db.execute("UPDATE commands SET status = 'queued', next_attempt_at = 0 WHERE status = 'held'")
+            return cur.rowcount
+        return sum(
+            self._db.execute(
+                "UPDATE commands SET status = 'queued', next_attempt_at = 0 WHERE status = 'held' AND account = ?",
+                (account,),
+            ).rowcount
+            for account in accounts
+        )
+
+    def held_accounts(self) -> dict[str, str]:
+        """The accounts whose hold alert is firing, with the reason."""
+        return dict(self._db.execute("SELECT account, reason FROM account_holds WHERE alert = 'firing'").fetchall())
+
+    def unsent_alerts(self) -> list[dict[str, Any]]:
+        """Hold alerts (firing or resolved) not yet produced."""
+        cur = self._db.execute(
+            "SELECT account, alert, reason, since, at FROM account_holds WHERE sent = 0 ORDER BY at, account"
+        )
+        return [dict(zip([c[0] for c in cur.description], row, strict=True)) for row in cur.fetchall()]
+
+    def mark_alerts_sent(self, alerts: Iterable[dict[str, Any]]) -> None:
+        """Mark hold alerts produced, unless the hold changed meanwhile (its ``at`` changed)."""
+        self._db.executemany(
+            "UPDATE account_holds SET sent = 1 WHERE account = ? AND at = ?",
+            [(a["account"], a["at"]) for a in alerts],
         )
 
     def unsent_receipts(self, limit: int = 500) -> list[dict[str, Any]]:

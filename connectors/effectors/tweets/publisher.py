@@ -2,28 +2,35 @@
 
 Consumes with confluent-kafka. Positions are stored in the outbox together with the commands (and then
 committed to the consumer group), so a restart resumes right after what is stored: nothing lost, nothing
-stored twice. Sending retries with exponential backoff (honouring ``retry-after``), gives up on permanent
-errors, and never exceeds an account's daily limit (the outbox enforces it on acceptance).
-Undecodable messages go to ``dead-letters``. Each outcome becomes a TweetReceipt on ``tweet-receipts`` (from the
-outbox: re-sent until acknowledged, keyed by command id). X API calls go through the ``x-api`` circuit breaker:
-while it is OPEN no call is made and the commands wait in the outbox.
+stored twice. Each command is posted with its own account's OAuth 1.0a credentials (``AccountPoster``; the
+legacy ``WIREREPORT_X_BEARER_TOKEN`` or the dry-run log when no account is configured), never beyond the
+account's limit in any rolling 24 hours (the outbox caps on acceptance, the poster again before each request).
+See :mod:`connectors.effectors.tweets.delivery` for what each outcome does. ``account`` runs the publisher of
+one account: its own outbox file and consumer positions; the commands of other accounts are passed over.
+Undecodable messages go to ``dead-letters``. Each outcome becomes a TweetReceipt on ``tweet-receipts``, each
+account hold an Alert on ``alerts`` (both from the outbox: re-sent until acknowledged). X API calls go through
+the ``x-api`` circuit breaker: while it is OPEN no call is made and the commands wait in the outbox.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from connectors.circuit_breaker import CallNotPermitted, CircuitBreaker, breaker_from_settings
+from connectors.circuit_breaker import CircuitBreaker, breaker_from_settings
 from connectors.effectors.base import Effector, Record
+from connectors.effectors.tweets.accounts import AccountPoster, AccountsError, accounts_from_settings
+from connectors.effectors.tweets.delivery import RetryPolicy, Sender, deliver_due, held_alert
 from connectors.effectors.tweets.outbox import Outbox, Pending
-from connectors.effectors.tweets.x_client import PostedTweet, XApiError, XClient
+from connectors.effectors.tweets.rolling_limit import RollingLimit
+from connectors.effectors.tweets.x_client import PostedTweet, XClient
 from connectors.exceptions import BrokerUnavailable
 from connectors.kafka.edge import EdgeProducer
 from schemas.json_form import to_json
@@ -33,10 +40,9 @@ log = logging.getLogger(__name__)
 
 TOPIC = "tweet-commands"
 GROUP_ID = "wirereport-tweet-publisher"
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-
-class Sender(Protocol):
-    def post(self, pending: Pending) -> PostedTweet: ...
+__all__ = ["DryRunSender", "RetryPolicy", "TweetPublisher", "XSender", "build_publisher", "deliver_due"]
 
 
 class DryRunSender:
@@ -64,7 +70,7 @@ class DryRunSender:
 
 
 class XSender:
-    """Posts through the X API v2."""
+    """Posts through the X API v2 with one client for every account (the legacy bearer token)."""
 
     receipt_status = "posted"
 
@@ -74,65 +80,8 @@ class XSender:
     def post(self, pending: Pending) -> PostedTweet:
         return self.client.post_tweet(pending.text)
 
-
-@dataclass
-class RetryPolicy:
-    base_seconds: float = 1.0
-    max_seconds: float = 300.0
-    max_attempts: int = 8
-
-    def delay(self, attempts_done: int, retry_after: float | None = None) -> float:
-        """Seconds to wait after ``attempts_done`` failed attempts (1, 2, 4 ... capped; retry-after wins)."""
-        backoff = min(self.max_seconds, self.base_seconds * 2 ** max(attempts_done - 1, 0))
-        return max(backoff, retry_after or 0.0)
-
-
-def deliver_due(
-    outbox: Outbox,
-    sender: Sender,
-    policy: RetryPolicy,
-    clock: Callable[[], float] = time.time,
-    breaker: CircuitBreaker | None = None,
-) -> dict[str, int]:
-    """Try every due command once; returns counts of posted, retry, failed and blocked (breaker OPEN: the
-    remaining due commands stay queued, with no attempt counted). Retryable X API errors (network, 429, 5xx)
-    count as failures for the breaker; a permanent refusal (400, 403 ...) means the API is up."""
-    counts = {"posted": 0, "retry": 0, "failed": 0, "blocked": 0}
-    due = outbox.due(clock())
-    receipt_status = getattr(sender, "receipt_status", "posted")
-    for i, pending in enumerate(due):
-        if breaker is not None:
-            try:
-                breaker.acquire()
-            except CallNotPermitted as exc:
-                counts["blocked"] = len(due) - i
-                log.debug("%s: %d due tweet(s) wait in the outbox", exc, len(due) - i)
-                break
-        started = time.monotonic()
-        try:
-            posted = sender.post(pending)
-        except XApiError as exc:
-            if breaker is not None:
-                (breaker.on_error if exc.retryable else breaker.on_success)(time.monotonic() - started)
-            attempts = pending.attempts + 1
-            if exc.retryable and attempts < policy.max_attempts:
-                outbox.mark_retry(pending.command_id, str(exc), clock() + policy.delay(attempts, exc.retry_after))
-                counts["retry"] += 1
-            else:
-                outbox.mark_failed(pending.command_id, str(exc), clock(), "duplicate" if exc.duplicate else "failed")
-                counts["failed"] += 1
-            log.warning("tweet %s not posted (attempt %d): %s", pending.command_id, attempts, exc)
-            continue
-        except BaseException:
-            if breaker is not None:
-                breaker.release()
-            raise
-        if breaker is not None:
-            breaker.on_success(time.monotonic() - started)
-        outbox.mark_posted(pending.command_id, posted.tweet_id, clock(), receipt_status)
-        counts["posted"] += 1
-        log.info("tweeted for %s: %s", pending.account, pending.text)
-    return counts
+    def close(self) -> None:
+        self.client.close()
 
 
 def receipt_record(row: dict[str, Any]) -> dict[str, Any]:
@@ -149,7 +98,7 @@ def receipt_record(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class TweetPublisher(Effector):
-    """Consumes ``tweet-commands`` into the outbox and delivers what is due."""
+    """Consumes ``tweet-commands`` into the outbox and delivers what is due (of ``account`` only, when set)."""
 
     name = "tweet-publisher"
     topics = (TOPIC,)
@@ -161,39 +110,55 @@ class TweetPublisher(Effector):
         outbox: Outbox,
         sender: Sender,
         *,
-        daily_limit: int = 17,
+        limit: RollingLimit | int = 17,
         tz: str = "America/New_York",
         policy: RetryPolicy | None = None,
         batch_size: int = 500,
         breaker: CircuitBreaker | None = None,
         producer: EdgeProducer | None = None,
         clock: Callable[[], float] = time.time,
+        account: str | None = None,
     ) -> None:
         super().__init__(bootstrap, producer)
         self.outbox = outbox
         self.sender = sender
-        self.daily_limit = daily_limit
+        self.limit = limit if isinstance(limit, RollingLimit) else RollingLimit(limit)
         self.tz = tz
         self.policy = policy or RetryPolicy()
         self.batch_size = batch_size
         self.breaker = breaker
         self.clock = clock
+        self.account = account
+        if account is not None:
+            self.group_id = f"{GROUP_ID}-{account}"
         self.stats = {"consumed": 0, "queued": 0, "duplicate": 0, "over_limit": 0, "dead_letters": 0}
-        self.stats.update({"posted": 0, "retry": 0, "failed": 0, "blocked": 0, "receipts": 0})
+        self.stats.update({"posted": 0, "retry": 0, "waiting": 0, "held": 0, "duplicate_content": 0})
+        self.stats.update({"failed": 0, "blocked": 0, "receipts": 0, "alerts": 0, "other_accounts": 0})
         self._accepted: list[tuple[dict[str, Any], str]] = []
 
     # -- the effector's hooks: commands and positions go into the outbox in one transaction ------------
     def start_positions(self) -> dict[tuple[str, int], int]:
         return self.outbox.positions()
 
+    def on_start(self) -> bool:
+        self.requeue_held()
+        return True
+
+    def requeue_held(self) -> int:
+        """Try the held accounts once more (a restart is how fixed credentials are taken up)."""
+        return self.outbox.requeue_held()
+
     def handle(self, records: list[Record]) -> None:
         for record in records:
+            if self.account is not None and record.value["account"] != self.account:
+                self.stats["other_accounts"] += 1  # another account's publisher posts it
+                continue
             command = to_json("TweetCommand", record.value)
             self._accepted.append((command, local_day(record.value["occurred_at"], self.tz)))
 
     def commit(self, positions: dict[tuple[str, int], int]) -> None:
         accepted, self._accepted = self._accepted, []
-        counts = self.outbox.accept(accepted, self.daily_limit, time.time(), positions)
+        counts = self.outbox.accept(accepted, self.limit, self.clock(), positions)
         for key, n in counts.items():
             self.stats[key] += n
 
@@ -210,6 +175,7 @@ class TweetPublisher(Effector):
     def tick(self, consumed: int) -> None:
         self.deliver_once()
         self.send_receipts()
+        self.send_alerts()
 
     # -- delivery ---------------------------------------------------------------------------------------
     def deliver_once(self) -> dict[str, int]:
@@ -240,38 +206,103 @@ class TweetPublisher(Effector):
         self.stats["receipts"] += sent
         return sent
 
+    def send_alerts(self) -> int:
+        """Produce the unsent account-hold alerts to ``alerts``; mark them sent once acknowledged."""
+        rows = self.outbox.unsent_alerts()
+        if not rows:
+            return 0
+        for row in rows:
+            self.producer.send("alerts", held_alert(row))
+        try:
+            self.producer.flush()
+        except BrokerUnavailable as exc:  # they stay unsent and go out on a later round
+            log.warning("account hold alerts not delivered yet: %s", exc)
+            return 0
+        self.outbox.mark_alerts_sent(rows)
+        self.stats["alerts"] += len(rows)
+        return len(rows)
+
     def close(self) -> None:
         super().close()
         self.outbox.close()
+        close_sender = getattr(self.sender, "close", None)
+        if close_sender is not None:
+            close_sender()
 
 
-def build_publisher(settings, bootstrap: str | None = None) -> TweetPublisher:
-    """A publisher from the settings: X API when a bearer token is set, else the dry-run log."""
+@dataclass(frozen=True)
+class PublisherSetup:
+    publisher: TweetPublisher
+    mode: str  # what the publisher posts with, for its ready line
+
+
+def outbox_path(data_dir: str | Path, account: str | None) -> Path:
+    """Each account's publisher keeps its own outbox (and positions); the all-accounts one its historic file."""
+    return Path(data_dir) / (f"tweets-{account}.sqlite" if account else "tweet-outbox.sqlite3")
+
+
+def build_publisher(settings, bootstrap: str | None = None, account: str | None = None) -> TweetPublisher:
+    """A publisher from the settings (see :func:`setup_publisher`)."""
+    return setup_publisher(settings, bootstrap, account).publisher
+
+
+def setup_publisher(settings, bootstrap: str | None = None, account: str | None = None) -> PublisherSetup:
+    """The publisher of ``account`` (default: every account) from the settings: each account's own OAuth 1.0a
+    credentials when any account is configured, else the legacy bearer token, else the dry-run log. Raises
+    AccountsError for an unusable accounts configuration or an ``account`` that is not declared."""
+    if account is not None and not _ACCOUNT_NAME.match(account):
+        raise AccountsError(f"--account {account[:64]!r}: must be 1-64 letters, digits, '.', '_' or '-'")
+    accounts = accounts_from_settings(settings)
+    if account is not None and len(accounts) and account not in accounts.declared:
+        raise AccountsError(f"--account {account!r} is not a declared X account ({', '.join(accounts.declared)})")
     data_dir = Path(settings.data_dir)
-    outbox = Outbox(data_dir / "tweet-outbox.sqlite3")
-    token = settings.x_bearer_token.get_secret_value() if settings.x_bearer_token else None
+    limit = RollingLimit(settings.tweets_per_day)
+    outbox = Outbox(outbox_path(data_dir, account))
     bootstrap = bootstrap or settings.bootstrap
     producer = EdgeProducer(bootstrap)
+    token = settings.x_bearer_token.get_secret_value() if settings.x_bearer_token else None
     sender: Sender
     breaker = None
-    if token:
+    if len(accounts):
+        history = outbox.post_history(time.time() - limit.window_seconds)
+        sender = AccountPoster.from_accounts(
+            accounts, limit, base_url=settings.x_api_base_url, timeout=settings.x_api_timeout, history=history
+        )
+        breaker = x_api_breaker(settings, producer)
+        posting = [a for a in accounts if account in (None, a)]
+        unconfigured = [a for a in accounts.unconfigured if account in (None, a)]
+        mode = "; ".join(
+            part
+            for part in (
+                f"X API as {', '.join(posting)}" if posting else "",
+                f"held, no credentials: {', '.join(unconfigured)}" if unconfigured else "",
+            )
+            if part
+        )
+    elif token:
         sender = XSender(XClient(token, settings.x_api_base_url, settings.x_api_timeout))
         breaker = x_api_breaker(settings, producer)
+        mode = "X API with the bearer token"
     else:
         sender = DryRunSender(data_dir / "tweets-dryrun.jsonl")
+        mode = f"dry run to {data_dir / 'tweets-dryrun.jsonl'}"
+    if account is not None:
+        mode += f"; account {account} only"
     policy = RetryPolicy(
         settings.publisher_retry_base_seconds, settings.publisher_retry_max_seconds, settings.publisher_max_attempts
     )
-    return TweetPublisher(
+    publisher = TweetPublisher(
         bootstrap,
         outbox,
         sender,
-        daily_limit=settings.tweets_per_day,
+        limit=limit,
         tz=settings.tweet_timezone,
         policy=policy,
         breaker=breaker,
         producer=producer,
+        account=account,
     )
+    return PublisherSetup(publisher, mode)
 
 
 def x_api_breaker(settings, producer: EdgeProducer | None) -> CircuitBreaker:

@@ -34,7 +34,7 @@ def test_each_outcome_has_one_receipt_on_the_topic_and_the_api_shows_it(broker, 
             producer.send("tweet-commands", c)
 
     db = tmp_path / "outbox.sqlite3"
-    publisher = TweetPublisher(broker, Outbox(db), DryRunSender(tmp_path / "dry.jsonl"), daily_limit=2)
+    publisher = TweetPublisher(broker, Outbox(db), DryRunSender(tmp_path / "dry.jsonl"), limit=2)
     wait_until(lambda: publisher.poll_once(timeout=0.5) == 0 and publisher.stats["consumed"] >= 4, timeout=30)
     publisher.deliver_once()
     assert publisher.send_receipts() >= 3  # the topic also holds other tests' commands: they get receipts too
@@ -49,10 +49,10 @@ def test_each_outcome_has_one_receipt_on_the_topic_and_the_api_shows_it(broker, 
         assert r["tweet_id"] == f"dryrun-{r['command_id']}"
         assert r["at"].tzinfo is not None
     assert third["status"] == "skipped_limit" and third["tweet_id"] is None and third["attempts"] == 0
-    assert "daily limit of 2" in third["detail"]
+    assert "limit of 2 tweets in any 24 hours" in third["detail"]
 
     # a restart on the same outbox sends nothing again: the receipts were acknowledged
-    publisher = TweetPublisher(broker, Outbox(db), DryRunSender(tmp_path / "dry.jsonl"), daily_limit=2)
+    publisher = TweetPublisher(broker, Outbox(db), DryRunSender(tmp_path / "dry.jsonl"), limit=2)
     assert publisher.send_receipts() == 0
     publisher.close()
     assert len(_receipts(broker, account)) == 3

@@ -185,7 +185,7 @@ def test_the_poster_is_a_publisher_sender_posting_each_command_to_its_own_accoun
     assert [len(fake_x.posts_of(a)) for a in LEAGUES] == [2, 2, 0]
     for c in commands:
         row = outbox.get(c["command_id"])
-        assert row["status"] == ("posted" if c["account"] != "WNBA" else "failed")
+        assert row["status"] == ("posted" if c["account"] != "WNBA" else "held")
     poster.close()
 
 

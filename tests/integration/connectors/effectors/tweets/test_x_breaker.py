@@ -110,7 +110,7 @@ def test_failing_x_api_opens_the_breaker_commands_wait_and_go_out_after_recovery
 
     # 4 calls fail (503): the failure rate reaches 100% of the window and the breaker opens
     counts = publisher.deliver_once()
-    assert counts == {"posted": 0, "retry": 4, "failed": 0, "blocked": 2}
+    assert {k: n for k, n in counts.items() if n} == {"retry": 4, "blocked": 2}
     assert breaker.state == "OPEN" and FlakyX.requests == 4
 
     # while OPEN no call is made, however many commands are due; no attempt is counted
@@ -173,7 +173,7 @@ def test_permanent_refusals_do_not_open_the_breaker(tmp_path):
         assert publisher.breaker is not None and publisher.breaker.name == "x-api"
         ids = _queue(publisher.outbox, "NBA", 5)
         counts = publisher.deliver_once()
-        assert counts["failed"] == 5 and publisher.breaker.state == "CLOSED"
+        assert counts["duplicate_content"] == 5 and publisher.breaker.state == "CLOSED"
         receipts = [publisher.outbox.receipt(i) for i in ids]
         assert {r["status"] for r in receipts} == {"duplicate"} and all(r["attempts"] == 1 for r in receipts)
         publisher._producer = None  # nothing to flush to the unreachable broker
