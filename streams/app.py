@@ -11,6 +11,7 @@ import faust
 
 import streams.agents as agents_package
 from streams.runtime.agent_context import AgentContext
+from streams.runtime.kafka_security import faust_credentials
 from streams.runtime.kafka_transport import WireReportApp
 from streams.settings import Settings, get_settings
 
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None, install_agents: bool = True) ->
     app = WireReportApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         datadir=str(settings.data_dir / "faust"),
         autodiscover=False,

@@ -9,13 +9,16 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from connectors.exceptions import BrokerUnavailable
 from connectors.kafka.edge import librdkafka_logger
+from streams.runtime.kafka_security import confluent_security_config
+from streams.settings import get_settings
 from streams.topics import TOPICS, TopicSpec
 
 log = logging.getLogger(__name__)
 
 
 def admin_client(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "logger": librdkafka_logger()})
+    conf = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "logger": librdkafka_logger()}
+    return AdminClient({**conf, **confluent_security_config(get_settings())})
 
 
 def existing_topics(bootstrap: str, timeout: float = 10.0) -> dict[str, int]:
