@@ -23,6 +23,8 @@ from connectors.config import TOPICS
 from schemas.codec import Codec, get_codec
 from schemas.exceptions import SchemaError
 from schemas.json_form import to_json
+from streams.runtime.kafka_security import aiokafka_security_kwargs
+from streams.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +201,7 @@ class ReadModel:
                 retry_backoff_ms=200,
                 fetch_max_wait_ms=200,
                 max_partition_fetch_bytes=4 * 1024 * 1024,
+                **aiokafka_security_kwargs(get_settings()),
             )
             try:
                 await consumer.start()

@@ -8,6 +8,7 @@ import faust
 
 from streams.agents import AGENTS
 from streams.runtime.agent_context import AgentContext
+from streams.runtime.kafka_security import faust_credentials
 from streams.runtime.kafka_transport import WireReportApp
 from streams.settings import Settings, get_settings
 
@@ -18,6 +19,7 @@ def create_app(settings: Settings | None = None, install_agents: bool = True) ->
     app = WireReportApp(
         settings.app_id,
         broker=f"kafka://{settings.bootstrap}",
+        broker_credentials=faust_credentials(settings),
         store="memory://",
         datadir=str(settings.data_dir / "faust"),
         autodiscover=False,

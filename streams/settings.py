@@ -9,7 +9,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, FilePath, SecretStr, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -268,6 +269,57 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_broker(self) -> bool:
         return self.kafka_bootstrap is None
+
+    # Kafka security: how every client (worker, edge clients, admin, API) authenticates to and encrypts with the
+    # cluster; streams/runtime/kafka_security.py maps these to each client library's configuration
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism (required with a SASL_* protocol)."
+    )
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_file: FilePath | None = Field(
+        default=None, description="PEM CA bundle that signed the brokers' certificates (system CAs if unset)."
+    )
+    kafka_ssl_cert_file: FilePath | None = Field(default=None, description="PEM client certificate (mutual TLS).")
+    kafka_ssl_key_file: FilePath | None = Field(default=None, description="PEM private key of the client certificate.")
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="Check that the broker's certificate names the host connected to."
+    )
+
+    @model_validator(mode="after")
+    def _check_kafka_security(self) -> Settings:
+        """Refuse a security setup that would fail at the first connection, naming the variable to fix."""
+        protocol = self.kafka_security_protocol
+        sasl = ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+        tls = ("kafka_ssl_ca_file", "kafka_ssl_cert_file", "kafka_ssl_key_file", "kafka_ssl_key_password")
+        uses_sasl, uses_tls = protocol.startswith("SASL_"), protocol.endswith("SSL")
+        problems = [
+            (f, f"required when WIREREPORT_KAFKA_SECURITY_PROTOCOL is {protocol}", None)
+            for f in sasl
+            if uses_sasl and getattr(self, f) is None
+        ]
+        unused = (() if uses_sasl else sasl) + (() if uses_tls else tls)
+        problems += [
+            (f, f"set, but WIREREPORT_KAFKA_SECURITY_PROTOCOL is {protocol}, which does not use it", "<set>")
+            for f in unused
+            if getattr(self, f) is not None
+        ]
+        if uses_tls and (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            missing = "kafka_ssl_key_file" if self.kafka_ssl_key_file is None else "kafka_ssl_cert_file"
+            problems.append((missing, "a client certificate needs both the _CERT_FILE and the _KEY_FILE", None))
+        if problems:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(type=PydanticCustomError("kafka_security", message), loc=(field,), input=given)
+                    for field, message, given in problems
+                ],
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -77,9 +77,16 @@ class OutputWatcher:
     async def _run(self) -> None:
         from aiokafka import AIOKafkaConsumer, TopicPartition
 
+        from streams.runtime.kafka_security import aiokafka_security_kwargs
+        from streams.settings import get_settings
+
         codec = get_codec()
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False, fetch_max_wait_ms=10
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=10,
+            **aiokafka_security_kwargs(get_settings()),
         )
         await consumer.start()
         try:

@@ -7,9 +7,13 @@ import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from streams.runtime.kafka_security import aiokafka_security_kwargs
+from streams.settings import get_settings
+
 
 async def _aiokafka_consume(bootstrap: str, topic_name: str, count: int) -> float:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    security = aiokafka_security_kwargs(get_settings())
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, **security)
     await consumer.start()
     try:
         partitions = consumer.partitions_for_topic(topic_name) or set()

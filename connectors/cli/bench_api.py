@@ -148,7 +148,11 @@ def _ingest(bootstrap: str, url: str, headers: dict, n: int) -> tuple[float, flo
 async def _raw_consume(bootstrap: str, total: int) -> float:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    from streams.runtime.kafka_security import aiokafka_security_kwargs
+    from streams.settings import get_settings
+
+    security = aiokafka_security_kwargs(get_settings())
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, **security)
     await consumer.start()
     try:
         parts = [TopicPartition("game-state", p) for p in consumer.partitions_for_topic("game-state") or ()]

@@ -4,25 +4,41 @@ from __future__ import annotations
 
 import logging
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from connectors.exceptions import BrokerUnavailable
 from connectors.kafka.edge import librdkafka_logger
+from streams.runtime.kafka_security import confluent_security_config
+from streams.runtime.kafka_security import describe as describe_security
+from streams.settings import get_settings
 from streams.topics import TOPICS, TopicSpec
 
 log = logging.getLogger(__name__)
 
 
-def admin_client(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "logger": librdkafka_logger()})
+def admin_client(bootstrap: str, security_errors: list[str] | None = None) -> AdminClient:
+    """An AdminClient with the configured security; TLS and SASL failures are appended to ``security_errors``."""
+
+    def on_error(err: KafkaError) -> None:
+        if security_errors is not None and err.code() in (KafkaError._AUTHENTICATION, KafkaError._SSL):
+            security_errors.append(err.str())
+
+    conf = {"bootstrap.servers": bootstrap, "socket.timeout.ms": 5000, "logger": librdkafka_logger()}
+    return AdminClient({**conf, "error_cb": on_error, **confluent_security_config(get_settings())})
 
 
 def existing_topics(bootstrap: str, timeout: float = 10.0) -> dict[str, int]:
     """Topic name -> partition count on the cluster."""
+    security_errors: list[str] = []
+    client = admin_client(bootstrap, security_errors)
     try:
-        meta = admin_client(bootstrap).list_topics(timeout=timeout)
+        meta = client.list_topics(timeout=timeout)
     except KafkaException as exc:
+        client.poll(0)  # serves the queued error callbacks
+        if security_errors:  # the cause, not librdkafka's generic "Broker transport failure"
+            how = describe_security(get_settings())
+            raise BrokerUnavailable(f"Kafka at {bootstrap} refused {how}: {security_errors[-1]}") from None
         raise BrokerUnavailable(f"cannot reach Kafka at {bootstrap}: {exc.args[0]}") from None
     return {name: len(t.partitions) for name, t in meta.topics.items()}
 

@@ -40,12 +40,26 @@ def free_port() -> int:
 
 
 class EmbeddedBroker:
-    """A Tansu broker child process on ``127.0.0.1:port``; use as a context manager or start()/stop()."""
+    """A Tansu broker child process on ``127.0.0.1:port``; use as a context manager or start()/stop().
 
-    def __init__(self, port: int, host: str = "127.0.0.1", log_file: Path | None = None):
+    ``advertised`` (host:port) is the address the broker tells clients to connect to, when they reach it through
+    something in front of it; ``authentication`` makes it require SASL (SCRAM) from every client.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        host: str = "127.0.0.1",
+        log_file: Path | None = None,
+        *,
+        advertised: str | None = None,
+        authentication: bool = False,
+    ):
         self.host = host
         self.port = port
         self.log_file = log_file
+        self.advertised = advertised
+        self.authentication = authentication
         self.process: subprocess.Popen | None = None
 
     @property
@@ -56,7 +70,10 @@ class EmbeddedBroker:
         if port_open(self.host, self.port):
             raise BrokerStartError(f"port {self.port} is already in use; pick another with --port")
         url = f"tcp://{self.host}:{self.port}"
-        cmd = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+        advertised = f"tcp://{self.advertised}" if self.advertised else url
+        cmd = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", advertised]
+        if self.authentication:
+            cmd.append("--authentication")
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         env = {**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")}
         self.process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)

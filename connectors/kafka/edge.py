@@ -14,6 +14,8 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 from connectors.exceptions import BrokerUnavailable
 from schemas.codec import Codec, get_codec
 from schemas.exceptions import SchemaError
+from streams.runtime.kafka_security import confluent_security_config
+from streams.settings import get_settings
 from streams.topics import TopicSpec, topic
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class EdgeProducer:
             "message.timeout.ms": 30000,
             "error_cb": self._on_error,
             "logger": librdkafka_logger(),
+            **confluent_security_config(get_settings()),
         }
         conf.update(config)
         self._producer = Producer(conf)
@@ -129,6 +132,7 @@ def new_consumer(bootstrap: str, group_id: str | None = None, **config: Any) -> 
         "enable.partition.eof": False,
         "fetch.wait.max.ms": 50,  # the embedded broker answers a fetch only when this wait is over
         "logger": librdkafka_logger(),
+        **confluent_security_config(get_settings()),
     }
     conf.update(config)
     return Consumer(conf)

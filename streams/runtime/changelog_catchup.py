@@ -13,6 +13,7 @@ import time
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ async def read_changelog_to_end(app: faust.App, table: faust.Table, partitions: 
         enable_auto_commit=False,
         group_id=None,
         auto_offset_reset="earliest",
+        **credentials_to_aiokafka_auth(app.conf.broker_credentials),  # the worker's own TLS/SASL
     )
     await consumer.start()
     applied = 0

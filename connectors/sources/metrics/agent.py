@@ -36,6 +36,8 @@ from connectors.sources.metrics.workload import Reading, ThrottledWarning
 from schemas.codec import get_codec
 from streams.exceptions import InvalidRecord
 from streams.health.system_metrics import validate_metrics
+from streams.runtime.kafka_security import confluent_security_config
+from streams.settings import get_settings
 from streams.topics import topic
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,7 @@ class OrderedSender:
                 "topic.metadata.refresh.interval.ms": 5000,
                 "error_cb": lambda err: log.debug("kafka: %s", err.str()),
                 "logger": librdkafka_logger(),  # librdkafka's lines at DEBUG: no "Connection refused" flood
+                **confluent_security_config(get_settings()),
             }
         )
 
