@@ -1,6 +1,6 @@
 """``wirereport backtest plays --input PLAYS.jsonl[.gz] [--schedule S.jsonl] [--budget N] --out D.jsonl``.
 
-``--from-topic plays`` reads the plays from the broker instead (``connectors/cli/backtest_sources.py`` says in
+``--from-topic plays`` reads the plays from the broker instead (``connectors/backtest/from_topic.py`` says in
 which order), ``--compare`` lists where the decisions differ from the live ``tweet-commands``.
 """
 
@@ -11,8 +11,8 @@ import sys
 import time
 from typing import Any
 
-from connectors.cli.backtest_compare import add_compare_arguments
-from connectors.cli.backtest_sources import PLAYS_ORDER, add_topic_arguments
+from connectors.backtest.compare import add_compare_arguments
+from connectors.backtest.from_topic import PLAYS_ORDER, add_topic_arguments
 from connectors.exceptions import InputError, InvalidInputLines
 
 
@@ -65,19 +65,17 @@ def read_records(path: str, schema: str, bad: list[str]) -> list[dict[str, Any]]
 
 def input_records(args, bad: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(plays, schedule): from the files, or from the broker with ``--from-topic``."""
-    from connectors.cli import backtest_sources
+    from connectors.backtest import from_topic
 
     if (args.input is None) == (args.from_topic is None):
         raise InputError("give either --input FILE or --from-topic TOPIC")
     if args.from_topic is None:
         plays = read_records(args.input, "Play", bad)
-    else:
-        plays = backtest_sources.plays_from_topic(args, bad)
+        return plays, read_records(args.schedule, "ScheduledGame", bad) if args.schedule else []
+    plays = from_topic.plays_from_topic(args, bad)
     if args.schedule:
         return plays, read_records(args.schedule, "ScheduledGame", bad)
-    if args.from_topic is not None:
-        return plays, backtest_sources.schedule_from_topic(args.schedule_topic, bad)
-    return plays, []
+    return plays, from_topic.schedule_from_topic(args.schedule_topic, bad)
 
 
 def run(args) -> int:
@@ -100,7 +98,7 @@ def run(args) -> int:
     decisions = list(plays_backtest.run(plays, schedule, budget, settings.tweet_timezone))
     elapsed = time.perf_counter() - started
     if args.compare:
-        from connectors.cli.backtest_compare import compare
+        from connectors.backtest.compare import compare
 
         compare(args, plays, decisions, bad)
     else:

@@ -6,7 +6,7 @@ import json
 import sys
 import time
 
-from connectors.cli.backtest_sources import SAMPLES_ORDER, add_topic_arguments
+from connectors.backtest.from_topic import SAMPLES_ORDER, add_topic_arguments
 from connectors.exceptions import InputError, InvalidInputLines
 from connectors.jsonl import open_text, write_jsonl
 
@@ -132,7 +132,7 @@ def decision_row(row: dict) -> dict:
 
 def input_samples(args, bad: list[str]) -> list[dict]:
     """The load samples: of the file, or of the SystemMetrics of ``--from-topic``."""
-    from connectors.cli.backtest_sources import samples_from_topic
+    from connectors.backtest.from_topic import samples_from_topic
     from connectors.sources.importers.load_io import read_samples
 
     if (args.input is None) == (args.from_topic is None):

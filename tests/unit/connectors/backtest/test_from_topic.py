@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.cli.backtest_sources import samples_from_metrics, timestamp_ms
+from connectors.backtest.from_topic import samples_from_metrics, timestamp_ms
 
 
 def metric(server: str, league: str, at: str, workload: float) -> dict:

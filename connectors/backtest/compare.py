@@ -27,7 +27,7 @@ def add_compare_arguments(p) -> None:
 
 def live_commands(bad: list[str]) -> list[dict[str, Any]]:
     """Every TweetCommand of ``tweet-commands`` (the live pipeline's), in the broker's order."""
-    from connectors.cli.backtest_sources import topic_records
+    from connectors.backtest.from_topic import topic_records
 
     return [record for _, _, record in topic_records("tweet-commands", ["TweetCommand"], bad)]
 
