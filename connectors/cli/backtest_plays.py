@@ -1,4 +1,8 @@
-"""``wirereport backtest plays --input PLAYS.jsonl[.gz] [--schedule S.jsonl] [--budget N] --out D.jsonl``."""
+"""``wirereport backtest plays --input PLAYS.jsonl[.gz] [--schedule S.jsonl] [--budget N] --out D.jsonl``.
+
+``--from-topic plays`` reads the plays from the broker instead (``connectors/backtest/from_topic.py`` says in
+which order), ``--compare`` lists where the decisions differ from the live ``tweet-commands``.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,31 @@ import sys
 import time
 from typing import Any
 
+from connectors.backtest.compare import add_compare_arguments
+from connectors.backtest.from_topic import PLAYS_ORDER, add_topic_arguments
 from connectors.exceptions import InputError, InvalidInputLines
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("plays", help="replay Play JSON lines through the game agent's decisions")
-    p.add_argument("--input", required=True, help="Play JSON lines (.gz ok)")
+    p.add_argument("--input", help="Play JSON lines (.gz ok)")
+    add_topic_arguments(p, "plays", PLAYS_ORDER)
     p.add_argument("--schedule", help="ScheduledGame JSON lines of the days played (lets the budget plan ahead)")
+    p.add_argument(
+        "--schedule-topic",
+        default="league-events",
+        help="with --from-topic and no --schedule: the topic whose ScheduledGame records are the schedule "
+        "(default league-events, read whole)",
+    )
     p.add_argument(
         "--budget",
         type=int,
         help="tweets per account per slate and in any 24 hours (default WIREREPORT_TWEETS_PER_DAY, 17)",
     )
-    p.add_argument("--out", required=True, help="decisions as JSON lines, one per input play (- for stdout)")
+    p.add_argument(
+        "--out", help="decisions as JSON lines, one per input play (- for stdout); with --compare the differences"
+    )
+    add_compare_arguments(p)
     p.add_argument("--commands", help="also write the TweetCommands the agent would send (JSON lines)")
     p.set_defaults(func=run)
 
@@ -51,6 +67,21 @@ def read_records(path: str, schema: str, bad: list[str]) -> list[dict[str, Any]]
     return records
 
 
+def input_records(args, bad: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(plays, schedule): from the files, or from the broker with ``--from-topic``."""
+    from connectors.backtest import from_topic
+
+    if (args.input is None) == (args.from_topic is None):
+        raise InputError("give either --input FILE or --from-topic TOPIC")
+    if args.from_topic is None:
+        plays = read_records(args.input, "Play", bad)
+        return plays, read_records(args.schedule, "ScheduledGame", bad) if args.schedule else []
+    plays = from_topic.plays_from_topic(args, bad)
+    if args.schedule:
+        return plays, read_records(args.schedule, "ScheduledGame", bad)
+    return plays, from_topic.schedule_from_topic(args.schedule_topic, bad)
+
+
 def run(args) -> int:
     from connectors.jsonl import open_text, write_jsonl
     from schemas.json_form import from_json, to_json
@@ -62,16 +93,22 @@ def run(args) -> int:
     budget = args.budget if args.budget is not None else settings.tweets_per_day
     if budget < 0:
         raise InputError("--budget must be 0 or more")
+    if args.out is None and not args.compare:
+        raise InputError("--out is required (unless --compare)")
     bad: list[str] = []
-    plays = read_records(args.input, "Play", bad)
-    schedule = read_records(args.schedule, "ScheduledGame", bad) if args.schedule else []
+    plays, schedule = input_records(args, bad)
     plays_backtest.preload(plays)
     started = time.perf_counter()
     decisions = list(plays_backtest.run(plays, schedule, budget, settings.tweet_timezone))
     elapsed = time.perf_counter() - started
-    with open_text(args.out, "w") as out:
-        for decision in decisions:
-            out.write(json.dumps(plays_backtest.output_line(decision), separators=(",", ":")) + "\n")
+    if args.compare:
+        from connectors.backtest.compare import compare
+
+        compare(args, plays, decisions, bad)
+    else:
+        with open_text(args.out, "w") as out:
+            for decision in decisions:
+                out.write(json.dumps(plays_backtest.output_line(decision), separators=(",", ":")) + "\n")
     if args.commands:
         commands = (d["command"] for d in decisions if d["command"])
         write_jsonl(args.commands, (to_json("TweetCommand", from_json("TweetCommand", c)) for c in commands))

@@ -6,6 +6,7 @@ import json
 import sys
 import time
 
+from connectors.backtest.from_topic import SAMPLES_ORDER, add_topic_arguments
 from connectors.exceptions import InputError, InvalidInputLines
 from connectors.jsonl import open_text, write_jsonl
 
@@ -81,7 +82,13 @@ def context_from_args(args) -> dict:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("scaling", help="replay a load trace through the scaling policy and references")
-    p.add_argument("--input", required=True, help="LoadSample JSON lines (.gz ok, - for stdin)")
+    p.add_argument("--input", help="LoadSample JSON lines (.gz ok, - for stdin)")
+    add_topic_arguments(p, "system-metrics", SAMPLES_ORDER)
+    p.add_argument(
+        "--interval",
+        type=float,
+        help="with --from-topic: seconds per sample (default WIREREPORT_METRICS_INTERVAL_SECONDS)",
+    )
     p.add_argument("--out", required=True, help="one decision per sample as JSON lines (- for stdout)")
     p.add_argument("--summary", help="also write the comparison as JSON to this file")
     add_policy_arguments(p)
@@ -123,15 +130,25 @@ def decision_row(row: dict) -> dict:
     return {**row, "forecast": None if forecast is None else round(forecast, 6)}
 
 
-def run(args) -> int:
+def input_samples(args, bad: list[str]) -> list[dict]:
+    """The load samples: of the file, or of the SystemMetrics of ``--from-topic``."""
+    from connectors.backtest.from_topic import samples_from_topic
     from connectors.sources.importers.load_io import read_samples
+
+    if (args.input is None) == (args.from_topic is None):
+        raise InputError("give either --input FILE or --from-topic TOPIC")
+    return list(read_samples(args.input, bad)) if args.input is not None else samples_from_topic(args, bad)
+
+
+def run(args) -> int:
     from streams.scaling.backtest import format_table, run_backtest
 
     config, models, quantile = policy_from_args(args)
     bad: list[str] = []
-    samples = list(read_samples(args.input, bad))
+    samples = input_samples(args, bad)
     if not samples:
-        raise InputError(f"{args.input}: no valid load samples" + (f" (first problem: {bad[0]})" if bad else ""))
+        source = args.input or args.from_topic
+        raise InputError(f"{source}: no valid load samples" + (f" (first problem: {bad[0]})" if bad else ""))
     start = time.perf_counter()
     result = run_backtest(
         samples,
