@@ -101,8 +101,10 @@ def test_emergency_cut_holds_for_its_cooldown_even_below_the_floor():
 
 
 def test_resource_limits_block_scale_up_only():
-    state, cmd = step(new_state("NBA", 2), T0, 10.0, memory_percent=70.0)
+    state, cmd = step(new_state("NBA", 2), T0, 10.0, memory_percent=80.0)  # the HighMemory warning threshold
     assert cmd is None and state["agents"] == 2
+    state, cmd = step(new_state("NBA", 2), T0, 10.0, memory_percent=79.0)
+    assert cmd["action"] == "scale_up"
     state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
     state, cmd = step(state, T0, 1.0, cpu_percent=85.0)
     assert cmd["action"] == "scale_down"
