@@ -67,7 +67,11 @@ class Settings(BaseSettings):
     # how far and how long below the threshold clears it, and the heartbeat that declares a silent server down
     health_cpu_warning: float = 70.0
     health_cpu_critical: float = 90.0
-    health_memory_warning: float = 80.0
+    health_memory_warning: float = Field(
+        default=80.0,
+        description="HighMemory warning (%). The source of truth for 'memory tight': the scaling policy makes no "
+        "scale-up at or above it too (unless WIREREPORT_SCALING_MAX_MEMORY_PERCENT is set).",
+    )
     health_memory_critical: float = 95.0
     health_disk_warning: float = 85.0
     health_disk_critical: float = 95.0
@@ -142,7 +146,11 @@ class Settings(BaseSettings):
     scaling_max_agents: int = Field(default=150, description="Most agents per league (profiles may lower it).")
     scaling_max_total_agents: int = Field(default=150, description="Most agents over all leagues.")
     scaling_max_cpu_percent: float = Field(default=80.0, description="No scale-up at or above this CPU.")
-    scaling_max_memory_percent: float = Field(default=70.0, description="No scale-up at or above this memory.")
+    scaling_max_memory_percent: float | None = Field(
+        default=None,
+        description="No scale-up at or above this memory (%). Unset: health_memory_warning, so the policy and the "
+        "HighMemory warning agree; set it only to make them differ on purpose.",
+    )
     scaling_emergency_cpu_percent: float = Field(default=90.0, description="Emergency scale-down above this CPU.")
     scaling_emergency_memory_percent: float = Field(default=85.0, description="Emergency scale-down above this.")
     scaling_emergency_cut: float = Field(default=0.3, description="Fraction of agents an emergency removes.")
@@ -260,6 +268,13 @@ class Settings(BaseSettings):
         default="_build_info", description="wirereport agent: suffix of the gauge whose 'version' label is read."
     )
     app_metrics_timeout_seconds: float = Field(default=2.0, gt=0, description="wirereport agent: scrape timeout.")
+
+    # One policy: the scaling policy owns each league's agent count; emergency cuts are paced in sample time
+    scaling_emergency_cooldown_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="Least sample time between two emergency cuts of a league (never two on one interval).",
+    )
 
     @property
     def bootstrap(self) -> str:

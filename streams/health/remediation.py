@@ -3,9 +3,12 @@
 ``remediate(state, alert, now)`` takes the remediation state of the alert's server (a JSON-able dict kept
 in a table keyed by ``server_id``) and returns ``(state, commands, alerts)``:
 - ``ServerDown`` and a critical ``HighMemory``: ``restart_process`` of the supervised process;
-- a critical ``HighCpu``: ``shed_load`` (a fraction of low-priority work) and ``request_scale_up``;
+- a critical ``HighCpu``: ``shed_load`` (a fraction of low-priority work);
 - a warning ``HighCpu``: ``request_scale_up`` (parameter ``league``; the supervisor turns it into a LeagueEvent
   with :func:`scale_up_event`, which the scaling agent applies as a load multiplier).
+The scaling policy owns each league's agent count; remediation only asks, and defers to it: no scale-up is
+requested for a CPU at or above ``scale_up_max_cpu_percent`` (the policy's emergency CPU, where it cuts agents:
+the servers are overloaded and more agents would add load), so the two never ask for opposite actions at once.
 At most ``max_restarts_per_hour`` restarts of one process in any rolling hour; the next one becomes an
 ``escalate`` command plus a critical ``RemediationEscalated`` alert for a human (once per hour), resolved
 when the alert that caused it resolves.
@@ -57,10 +60,16 @@ class RemediationConfig:
     max_restarts_per_hour: int = 3
     process_name: str = "league-server"
     shed_fraction: float = 0.25
+    # the scaling policy's emergency CPU: at or above it the policy cuts agents, so no scale-up is requested
+    scale_up_max_cpu_percent: float = 90.0
 
     @classmethod
     def from_settings(cls, s: Any) -> RemediationConfig:
-        return cls(max_restarts_per_hour=s.remediation_max_restarts_per_hour, process_name=s.remediation_process_name)
+        return cls(
+            max_restarts_per_hour=s.remediation_max_restarts_per_hour,
+            process_name=s.remediation_process_name,
+            scale_up_max_cpu_percent=s.scaling_emergency_cpu_percent,
+        )
 
 
 def new_remediation_state() -> RemediationState:
@@ -77,12 +86,21 @@ def plan(alert: dict[str, Any], config: RemediationConfig) -> list[tuple[str, di
     name, severity = alert["alertname"], alert["severity"]
     if name == "ServerDown" or (name == "HighMemory" and severity == "critical"):
         return [("restart_process", {})]
-    scale_up = {"league": alert["league"]} if alert.get("league") else {}
-    if name == "HighCpu" and severity == "critical":
-        return [("shed_load", {"fraction": f"{config.shed_fraction:g}"}), ("request_scale_up", scale_up)]
-    if name == "HighCpu":
-        return [("request_scale_up", scale_up)]
-    return []
+    if name != "HighCpu":
+        return []
+    actions = [("shed_load", {"fraction": f"{config.shed_fraction:g}"})] if severity == "critical" else []
+    if not _in_emergency_range(alert, config):
+        actions.append(("request_scale_up", {"league": alert["league"]} if alert.get("league") else {}))
+    return actions
+
+
+def _in_emergency_range(alert: dict[str, Any], config: RemediationConfig) -> bool:
+    """Whether a HighCpu alert's CPU is where the scaling policy cuts agents (an alert without its value: if it is
+    critical, whose threshold is the emergency CPU by default)."""
+    value = alert.get("value")
+    if value is None:
+        return alert["severity"] == "critical"
+    return value >= config.scale_up_max_cpu_percent
 
 
 SCALE_UP_KIND = "remediation_scale_up"

@@ -76,6 +76,7 @@ class HealthConfig:
 
     rules: tuple[MetricRule, ...] = (
         MetricRule("cpu", "cpu_percent", "HighCpu", 70.0, 90.0),
+        # the memory warning is also the scaling policy's no-scale-up limit (one notion of "memory tight")
         MetricRule("memory", "memory_percent", "HighMemory", 80.0, 95.0),
         MetricRule("disk", "disk_percent", "HighDisk", 85.0, 95.0),
     )

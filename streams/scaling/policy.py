@@ -3,18 +3,24 @@
 State in, state out: the state is a JSON-able dict (a Faust table keyed by league keeps it); time comes
 from the input (``now`` in epoch seconds), never from a clock. Rules, in order of precedence:
 
-1. emergency scale-down by 30% of the workers running when CPU > 90% or memory > 85%;
+1. emergency scale-down by 30% when CPU > 90% or memory > 85%, at most once per cooldown of sample time and
+   never below the league's floor while one of its games is live (``_emergency_cut``);
 2. a manual override that disables scaling holds the pool (overrides also set min/max, and expire);
 3. desired = max(predictive, reactive): forecast x (1 + error-quantile headroom) x event multiplier over
    capacity per agent x target utilization, and never fewer than the last observed workload needs at
    full capacity per agent; pre-scaling to
    ``base_agents x game_day_multiplier`` from 30 minutes before a scheduled game to its end;
 4. bounds: profile floor/ceiling (peak hours, season), overrides, ``max_total_agents`` over all leagues;
-   no scale-up while CPU >= 80% or memory >= 70%, nor within an emergency cut's cooldown (even below the floor);
+   no scale-up while CPU >= 80% or memory >= 80% (the memory alert's warning threshold), nor within an
+   emergency cut's cooldown (even below the floor);
 5. asymmetric cooldowns: up after ``up_cooldown_seconds``, down only after ``down_cooldown_seconds`` and
    only to the highest desired count of the last ``down_cooldown_seconds`` (no flapping).
 
 In forecast-only mode decisions are recorded and emitted with ``forecast_only=True`` and nobody acts.
+
+The policy owns each league's agent count. Self-healing only asks, through a ``LeagueEvent`` load multiplier the
+policy weighs like any other; it does not ask while CPU is in the emergency range (there the servers are
+overloaded: the emergency cut decides, and more agents would add load).
 """
 
 from __future__ import annotations
@@ -95,7 +101,7 @@ class PolicyConfig:
     max_agents: int = 150
     max_total_agents: int = 150
     max_cpu_percent: float = 80.0
-    max_memory_percent: float = 70.0
+    max_memory_percent: float = 80.0  # the HighMemory warning threshold: one notion of "memory tight"
     emergency_cpu_percent: float = 90.0
     emergency_memory_percent: float = 85.0
     emergency_cut: float = 0.3
@@ -118,10 +124,11 @@ class PolicyConfig:
             "max_agents": settings.scaling_max_agents,
             "max_total_agents": settings.scaling_max_total_agents,
             "max_cpu_percent": settings.scaling_max_cpu_percent,
-            "max_memory_percent": settings.scaling_max_memory_percent,
+            "max_memory_percent": scale_up_memory_limit(settings),
             "emergency_cpu_percent": settings.scaling_emergency_cpu_percent,
             "emergency_memory_percent": settings.scaling_emergency_memory_percent,
             "emergency_cut": settings.scaling_emergency_cut,
+            "emergency_cooldown_seconds": settings.scaling_emergency_cooldown_seconds,
             "up_cooldown_seconds": settings.scaling_up_cooldown_seconds,
             "down_cooldown_seconds": settings.scaling_down_cooldown_seconds,
             "prescale_seconds": settings.scaling_prescale_seconds,
@@ -140,6 +147,13 @@ class PolicyConfig:
         for name in ("up_cooldown_seconds", "down_cooldown_seconds", "emergency_cooldown_seconds", "prescale_seconds"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"{name.replace('_', ' ')} must not be negative")
+
+
+def scale_up_memory_limit(settings) -> float:
+    """The memory percent at and above which no scale-up happens: ``scaling_max_memory_percent`` if set, else the
+    HighMemory warning threshold ``health_memory_warning`` (the source of truth: the policy and the alerts agree)."""
+    limit = getattr(settings, "scaling_max_memory_percent", None)
+    return settings.health_memory_warning if limit is None else limit
 
 
 def new_state(league: str, agents: int) -> PolicyState:
@@ -242,7 +256,7 @@ def decide(
     ``upcoming`` is the forecast for the interval after that one (or a function computing it, called only
     when a scale-down is considered): a scale-down never goes below what it needs (no agents are removed
     that the next interval would add back: no flapping). ``active_agents`` is the number of workers the
-    servers report running (None or 0: unknown); an emergency cuts what really runs.
+    servers report running (None or 0: unknown); an emergency cuts what really runs (see ``_emergency_cut``).
     """
     agents = state["agents"]
     target_t = now if target_t is None else target_t
@@ -250,14 +264,12 @@ def decide(
         state = _expire(state, now)
 
     if cpu_percent > config.emergency_cpu_percent or memory_percent > config.emergency_memory_percent:
-        last = state["last_emergency_at"]
-        running = active_agents if active_agents else agents
-        if running > 1 and (last is None or now - last >= config.emergency_cooldown_seconds):
-            after = max(1, int(running * (1.0 - config.emergency_cut)))
-            reason = f"emergency: cpu {cpu_percent:.0f}% memory {memory_percent:.0f}%"
-            state = {**state, "last_emergency_at": now}
-            return _act(state, now, after, EMERGENCY, reason, forecast, config)
-        return state, None
+        after = _emergency_cut(state, now, config, profile, active_agents)
+        if after is None:
+            return state, None  # no scale-up either: the emergency holds the pool
+        reason = f"emergency: cpu {cpu_percent:.0f}% memory {memory_percent:.0f}%"
+        state = {**state, "last_emergency_at": now}
+        return _act(state, now, after, EMERGENCY, reason, forecast, config)
 
     overrides = state["overrides"].values()
     if overrides and any(not o["predictive_enabled"] for o in overrides):
@@ -346,6 +358,46 @@ def decide(
                 )
                 return _act(state, now, stable, SCALE_DOWN, partial(_stable, reason), forecast, config, recent)
     return {**state, "recent_desired": recent}, None
+
+
+def _emergency_cut(
+    state: PolicyState, now: float, config: PolicyConfig, profile: LeagueProfile | None, running: int | None
+) -> int | None:
+    """The pool an emergency cuts to at ``now``, or None to hold (no cut).
+
+    At most one cut per ``emergency_cooldown_seconds`` of the samples' own time (``now``, not a count of decisions),
+    never a second on the same or an earlier interval. The cut is of the workers the servers report running; of
+    the count the policy last decided when they report none, or more than it (they have not carried it out yet).
+    If that last decision was itself a cut, the CPU and memory seen are still those of the larger pool: wait for
+    it to show instead of cutting again (no compounding on stale numbers). Never below the league's floor while
+    one of its games is live.
+    """
+    agents = state["agents"]
+    last = state["last_emergency_at"]
+    if last is not None and (now <= last or now - last < config.emergency_cooldown_seconds):
+        return None
+    if running and running > agents:
+        if last is not None and last == state["last_scale_at"]:
+            return None  # the last cut is still under way
+        running = agents  # the servers have not yet carried out the policy's last decision: cut from it
+    base = running or agents
+    after = max(1, int(base * (1.0 - config.emergency_cut)))
+    if _game_live(state, now, profile):
+        after = max(after, live_game_floor(config, profile, now))
+    return after if after < base else None
+
+
+def live_game_floor(config: PolicyConfig, profile: LeagueProfile | None, t: float) -> int:
+    """The fewest agents a league keeps while one of its games is live: its profile's floor, at least ``min_agents``."""
+    return max(config.min_agents, profile.floor_agents(t) if profile is not None else 1)
+
+
+def _game_live(state: PolicyState, t: float, profile: LeagueProfile | None) -> bool:
+    """Whether a game of the league (a ``ScheduledGame`` the policy received) is being played at ``t``."""
+    if not state["games"]:
+        return False
+    duration = (profile or LeagueProfile(state["league"])).game_duration_seconds
+    return _game_in_window(state, t, 0.0, duration) is not None
 
 
 def _reason(

@@ -41,7 +41,7 @@ def test_every_check_over_every_decider(name, check):
 def test_the_builtin_deciders_are_fed_realistic_inputs_that_make_commands():
     counts = {name: (len(d.inputs()), len(run(d)[1])) for name, d in deciders().items()}
     assert counts["plays"] == (2470, 15)  # the real NFL Sunday: 15 tweets at 17 a day
-    assert counts["health"] == (30, 12)  # alert transitions and remediation commands
+    assert counts["health"] == (30, 10)  # alert transitions and remediation commands (no scale-up asked at 95% CPU)
     assert counts["deployments"][1] == 8
     assert counts["scaling"][1] > 0
 

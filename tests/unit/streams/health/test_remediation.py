@@ -34,8 +34,11 @@ def test_actions_per_alert():
     assert actions(alert("ServerDown")) == ["restart_process"]
     assert actions(alert("HighMemory", "critical")) == ["restart_process"]
     assert actions(alert("HighMemory", "warning")) == []
-    assert actions(alert("HighCpu", "critical")) == ["shed_load", "request_scale_up"]
+    assert actions(alert("HighCpu", "critical")) == ["shed_load"]  # the scaling policy's emergency cut decides
     assert actions(alert("HighCpu", "warning")) == ["request_scale_up"]
+    assert actions({**alert("HighCpu", "warning"), "value": 89.9}) == ["request_scale_up"]
+    assert actions({**alert("HighCpu", "warning"), "value": 90.0}) == []  # already in the emergency range
+    assert actions({**alert("HighCpu", "critical"), "value": 85.0}) == ["shed_load", "request_scale_up"]
     assert actions(alert("HighDisk", "critical")) == []
     assert actions(alert("ServerDown", status="resolved")) == []
     _, cmds, _ = remediate(None, alert("HighCpu", "critical"))

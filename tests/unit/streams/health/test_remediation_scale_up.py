@@ -20,7 +20,7 @@ def scale_up_command(severity: str = "warning") -> dict:
 
 def test_the_command_carries_the_league_of_the_alert():
     assert scale_up_command()["parameters"] == {"league": "NBA"}
-    no_league = {**alert("HighCpu", "critical"), "league": None}
+    no_league = {**alert("HighCpu", "critical"), "league": None, "value": 85.0}
     _, cmds, _ = remediate(None, no_league)
     assert [c["parameters"] for c in cmds] == [{"fraction": "0.25"}, {}]
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from datetime import datetime
 
 import pytest
 
@@ -101,8 +103,10 @@ def test_emergency_cut_holds_for_its_cooldown_even_below_the_floor():
 
 
 def test_resource_limits_block_scale_up_only():
-    state, cmd = step(new_state("NBA", 2), T0, 10.0, memory_percent=70.0)
+    state, cmd = step(new_state("NBA", 2), T0, 10.0, memory_percent=80.0)  # the HighMemory warning threshold
     assert cmd is None and state["agents"] == 2
+    state, cmd = step(new_state("NBA", 2), T0, 10.0, memory_percent=79.0)
+    assert cmd["action"] == "scale_up"
     state = {**new_state("NBA", 10), "last_scale_at": T0 - 3600}
     state, cmd = step(state, T0, 1.0, cpu_percent=85.0)
     assert cmd["action"] == "scale_down"
@@ -289,3 +293,138 @@ def test_forecaster_snapshots_of_another_version_are_ignored(tmp_path):
 
     path.write_bytes(pickle.dumps({"NBA": LeagueForecaster()}))  # the unversioned layout of older workers
     assert _load(path) == {}
+
+
+# One policy: emergency cuts. ``make run`` replays an hourly trace (speed 36000: one sample an hour of sample time)
+# while the CPU is this machine's psutil reading, busy with the broker, the worker and the replays, not with the
+# league's agents (nobody runs them: the servers count none). Each sample was past the 120 s cooldown, so every one
+# cut 30% of the policy's own count: 20 -> 14 -> 9 -> 6 -> 4 -> 2 -> 1 in under a second of wall time.
+NFL_KICKOFF = 1_767_549_600.0  # 2026-01-04 18:00 UTC, 13:00 in New York: NFL peak hours, high season
+
+
+def _through_state_and_policy(samples, profile=None, game=None, config=PolicyConfig(), agents=1):
+    """Run SystemMetrics samples through ``add_metrics`` and ``decide`` as the scaling agent does (30 s intervals);
+    return the final state and ``[(interval start, command)]`` of every decision."""
+    league = samples[0]["league"]
+    state = new_league_state(league, agents)
+    if game is not None:
+        state = add_league_event(state, {"league": league, "game_id": "g1", "scheduled_start": game}, profile)
+    decisions = []
+    for sample in samples:
+        state, closed = add_metrics(state, sample, 30)
+        for interval in closed:
+            state, command = decide(
+                state,
+                interval["t"],
+                interval["workload"],
+                interval["workload"],
+                config,
+                cpu_percent=interval["cpu_percent"],
+                memory_percent=interval["memory_percent"],
+                target_t=interval["t"] + 30,
+                profile=profile,
+                active_agents=interval["active_agents"],
+            )
+            decisions.append((interval["t"], command))
+    return state, decisions
+
+
+def _hourly_trace(start, hours, cpu_percent):
+    return [
+        {
+            "server_id": "nfl-1",
+            "league": "NFL",
+            "observed_at": start + 3600 * h,
+            "workload": 5.0,
+            "cpu_percent": cpu_percent(h),
+            "memory_percent": 40.0,
+            "active_agents": 0,
+            "interval_seconds": 3600.0,
+        }
+        for h in range(hours)
+    ]
+
+
+def _cuts(decisions):
+    return [
+        (t, c["agents_before"], c["agents_after"]) for t, c in decisions if c and c["action"] == "emergency_scale_down"
+    ]
+
+
+def test_the_make_run_cascade_stops_at_the_leagues_floor_while_its_game_is_live():
+    profile = load_profiles()["NFL"]
+    floor = profile.floor_agents(NFL_KICKOFF)
+    assert floor == 24  # base 20, and 20% more in high season
+    start = NFL_KICKOFF - 1800  # the first sample pre-scales for the game; the CPU is pinned from kickoff on
+    trace = _hourly_trace(start, 8, lambda h: 30.0 if h == 0 else 95.0)
+    _, decisions = _through_state_and_policy(trace, profile, game=NFL_KICKOFF)
+    assert decisions[0][1]["action"] == "scale_up" and decisions[0][1]["agents_after"] == 50  # 20 x 3, the ceiling
+    cuts = _cuts(decisions)
+    during_game = [c for c in cuts if c[0] < NFL_KICKOFF + profile.game_duration_seconds]
+    assert [(before, after) for _, before, after in during_game] == [(50, 35), (35, 24)]  # not 16, 11, 7 ...
+    live = [(t, c) for t, c in decisions if NFL_KICKOFF <= t < NFL_KICKOFF + profile.game_duration_seconds]
+    assert len(live) == 4 and all(c is None or c["agents_after"] >= floor for _, c in live)
+    times = [t for t, *_ in cuts]
+    assert len(times) == len(set(times))  # at most one cut per interval
+    assert all(b - a >= PolicyConfig().emergency_cooldown_seconds for a, b in itertools.pairwise(times))
+    assert [(before, after) for t, before, after in cuts if t >= NFL_KICKOFF + 4 * 3600] == [(24, 16), (16, 11)]
+
+
+def test_a_backlog_of_intervals_cuts_at_most_once_per_cooldown_of_sample_time():
+    samples = [
+        {
+            "server_id": "s1",
+            "league": "NBA",
+            "observed_at": T0 + 30 * i,
+            "workload": 1.0,
+            "cpu_percent": 95.0,
+            "memory_percent": 40.0,
+            "interval_seconds": 30.0,
+        }
+        for i in range(21)
+    ]  # ten minutes of 30 s intervals, decided back to back
+    _, decisions = _through_state_and_policy(samples, agents=40)
+    assert [(t - T0, before, after) for t, before, after in _cuts(decisions)] == [
+        (0, 40, 28),
+        (120, 28, 19),
+        (240, 19, 13),
+        (360, 13, 9),
+        (480, 9, 6),
+    ]
+    no_cooldown = PolicyConfig(emergency_cooldown_seconds=0)
+    state, cmd = decide(new_state("NBA", 20), T0, 1.0, 1.0, no_cooldown, cpu_percent=95.0)
+    assert cmd["agents_after"] == 14
+    again, cmd = decide(state, T0, 1.0, 1.0, no_cooldown, cpu_percent=95.0)  # the same interval decided twice
+    assert cmd is None and again == state
+    _, cmd = decide(state, T0 - 30, 1.0, 1.0, no_cooldown, cpu_percent=95.0)  # an older one
+    assert cmd is None
+
+
+def test_a_cut_the_servers_have_not_carried_out_is_not_cut_again():
+    state, cmd = step(new_state("NBA", 20), T0, 1.0, cpu_percent=95.0, active_agents=20)
+    assert cmd["agents_after"] == 14
+    state, cmd = step(state, T0 + 150, 1.0, cpu_percent=95.0, active_agents=20)  # still 20 run: wait for the cut
+    assert cmd is None and state["agents"] == 14
+    state, cmd = step(state, T0 + 180, 1.0, cpu_percent=95.0, active_agents=14)  # it shows, CPU is still high
+    assert cmd["agents_before"] == 14 and cmd["agents_after"] == 9
+    state = {**new_state("NBA", 10), "last_scale_at": T0 - 60}  # a scale-down from 20 to 10, not carried out yet
+    state, cmd = step(state, T0, 1.0, cpu_percent=95.0, active_agents=20)
+    assert cmd["agents_after"] == 7  # from the count the policy decided, not from the 20 still running
+
+
+def test_the_recorded_trace_never_cuts_below_the_floor_during_a_live_game():
+    with open("connectors/sample_data/metrics_recorded.jsonl") as fh:
+        trace = [json.loads(line) for line in fh]
+    for sample in trace:
+        sample["observed_at"] = datetime.fromisoformat(sample["observed_at"]).timestamp()
+        sample["active_agents"] = 0  # as under ``make run``: the servers count no workers
+    assert sum(s["cpu_percent"] > 90 for s in trace) == 8
+    profile = LeagueProfile("NBA", base_agents=6, game_day_multiplier=2.0)
+    tipoff = trace[0]["observed_at"] - 600
+    state, decisions = _through_state_and_policy(trace, profile, game=tipoff, agents=12)
+    cuts = _cuts(decisions)
+    assert cuts and all(after >= 6 for _, _, after in cuts) and state["agents"] >= 6
+    times = [t for t, *_ in cuts]
+    assert all(b - a >= 120 for a, b in itertools.pairwise(times))
+    _, without_game = _through_state_and_policy(trace, profile, agents=12)
+    assert min(after for _, _, after in _cuts(without_game)) < 6  # what the floor prevents

@@ -66,8 +66,8 @@ def test_shed_load_signals_the_child_and_scale_up_becomes_a_league_event(broker,
     server = f"srv-{uuid.uuid4().hex[:6]}"
     out = tmp_path / "child.log"
     lines = lambda: out.read_text().split("\n") if out.exists() else []  # noqa: E731
-    _, commands, _ = remediate(None, high_cpu(server, "critical"))
-    shed, scale_up = commands
+    _, [shed], _ = remediate(None, high_cpu(server, "critical"))  # a critical one only sheds load ...
+    _, [scale_up], _ = remediate(None, high_cpu(server, "warning"))  # ... a warning asks for a scale-up
     assert (shed["action"], scale_up["action"]) == ("shed_load", "request_scale_up")
     env = {"WIREREPORT_DATA_DIR": str(tmp_path)}
     args = ["supervisor", "--server-id", server, "--", sys.executable, "-c", CHILD, str(out)]
@@ -97,8 +97,8 @@ def test_shed_load_signals_the_child_and_scale_up_becomes_a_league_event(broker,
 def test_shed_load_command_and_configured_league_and_multiplier(broker, tmp_path):
     server = f"srv-{uuid.uuid4().hex[:6]}"
     out, shed_out = tmp_path / "child.log", tmp_path / "shed.json"
-    _, commands, _ = remediate(None, high_cpu(server, "critical", league=None))  # the alert knew no league
-    shed, scale_up = commands
+    _, [shed], _ = remediate(None, high_cpu(server, "critical", league=None))  # the alert knew no league
+    _, [scale_up], _ = remediate(None, high_cpu(server, "warning", league=None))
     script = (
         "import json, os, sys; json.dump({k: v for k, v in os.environ.items() if k in "
         "('WIREREPORT_SHED_FRACTION', 'WIREREPORT_SERVER_ID', 'WIREREPORT_COMMAND_ID', 'WIREREPORT_CHILD_PID')},"
