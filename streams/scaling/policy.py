@@ -369,15 +369,20 @@ def _emergency_cut(
     never a second on the same or an earlier interval. The cut is of the workers the servers report running; of
     the count the policy last decided when they report none, or more than it (they have not carried it out yet).
     If that last decision was itself a cut, the CPU and memory seen are still those of the larger pool: wait for
-    it to show instead of cutting again (no compounding on stale numbers). Never below the league's floor while
-    one of its games is live.
+    it to show instead of cutting again (no compounding on stale numbers); with no worker count reported at all,
+    one cut holds until a normal decision follows. Never below the league's floor while one of its games is live.
     """
     agents = state["agents"]
     last = state["last_emergency_at"]
     if last is not None and (now <= last or now - last < config.emergency_cooldown_seconds):
         return None
+    last_was_cut = last is not None and last == state["last_scale_at"]
+    if not running and last_was_cut:
+        # No worker count reported: what the last cut did cannot be seen, so another cut would only compound it.
+        # Hold until a normal decision follows (the overload cleared, or the forecast moved the pool).
+        return None
     if running and running > agents:
-        if last is not None and last == state["last_scale_at"]:
+        if last_was_cut:
             return None  # the last cut is still under way
         running = agents  # the servers have not yet carried out the policy's last decision: cut from it
     base = running or agents
