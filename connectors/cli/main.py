@@ -22,6 +22,7 @@ from connectors.cli import (
     bench_health,
     bench_plays,
     bench_scaling,
+    cmd_admin,
     cmd_agent,
     cmd_alert_router,
     cmd_api,
@@ -57,6 +58,7 @@ BENCHMARKS = CommandGroup(
 
 # Every subcommand of ``wirereport``, in the order of its help.
 COMMANDS = (
+    cmd_admin,
     cmd_agent,
     cmd_alert_router,
     cmd_api,
