@@ -41,6 +41,7 @@ from connectors.cli import (
     cmd_supervisor,
     cmd_train,
     cmd_up,
+    cmd_watchdog,
     cmd_worker,
     report_plays,
     report_scaling,
@@ -84,6 +85,7 @@ COMMANDS = (
     cmd_supervisor,
     cmd_train,
     cmd_up,
+    cmd_watchdog,
     cmd_worker,
 )
 
