@@ -32,7 +32,21 @@ from api.routers import (
 from api.security import Authenticator, FailureThrottle, RateLimiter, StreamSlots
 
 log = logging.getLogger(__name__)
-ROUTERS = (games, tweets, leagues, scaling, servers, alerts, breakers, deployments, admin, flags, tokens, stream, system)
+ROUTERS = (
+    games,
+    tweets,
+    leagues,
+    scaling,
+    servers,
+    alerts,
+    breakers,
+    deployments,
+    admin,
+    flags,
+    tokens,
+    stream,
+    system,
+)
 MAX_BODY_BYTES = 1_000_000  # the broker's message limit: no request body can be worth more
 
 

@@ -76,7 +76,9 @@ _TOPICS = (
     TopicSpec("silences", "silence_id", ("Silence",), compacted=True, description="Alert silences with expiry."),
     TopicSpec("tweet-receipts", "command_id", ("TweetReceipt",), compacted=True, description="Publisher outcomes."),
     TopicSpec("token-revocations", "jti", ("TokenRevocation",), compacted=True, description="Revoked API tokens."),
-    TopicSpec("audit-log", "audit_id", ("AuditEntry",), compacted=True, description="Operator actions: who, what, why."),
+    TopicSpec(
+        "audit-log", "audit_id", ("AuditEntry",), compacted=True, description="Operator actions: who, what, why."
+    ),
     TopicSpec(
         "feature-flags",
         "flag_id",
