@@ -19,6 +19,7 @@ from api.routers import (
     alerts,
     breakers,
     deployments,
+    flags,
     games,
     leagues,
     scaling,
@@ -31,7 +32,21 @@ from api.routers import (
 from api.security import Authenticator, FailureThrottle, RateLimiter, StreamSlots
 
 log = logging.getLogger(__name__)
-ROUTERS = (games, tweets, leagues, scaling, servers, alerts, breakers, deployments, admin, tokens, stream, system)
+ROUTERS = (
+    games,
+    tweets,
+    leagues,
+    scaling,
+    servers,
+    alerts,
+    breakers,
+    deployments,
+    admin,
+    flags,
+    tokens,
+    stream,
+    system,
+)
 MAX_BODY_BYTES = 1_000_000  # the broker's message limit: no request body can be worth more
 
 
@@ -92,7 +107,7 @@ def create_app(settings=None) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-None-Match", "Idempotency-Key"],
             expose_headers=["ETag", "Retry-After"],
         )

@@ -168,6 +168,21 @@ class Accepted(BaseModel):
     topic: str
     status: Literal["accepted"] = "accepted"
     record: dict[str, Any]
+    audit_id: str | None = Field(default=None, description="The action's entry on audit-log (cancellations, flags).")
+
+
+class CancelBody(_Create):
+    """Why an override, an event or a silence is cancelled (or give ``?reason=``)."""
+
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class FlagSet(_Create):
+    """A feature flag's value, for every league (``league`` null) or one league."""
+
+    value: bool | str = Field(examples=["forecast-only"])
+    league: League | None = None
+    reason: str = Field(min_length=3, max_length=500)
 
 
 class Page(BaseModel):

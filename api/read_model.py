@@ -41,6 +41,11 @@ KEYED = {  # topic -> view name (latest record per key)
     "tweet-receipts": "tweet_receipts",  # the tweet publisher's outcomes (key command_id): /v1/tweets publish_status
     "token-revocations": "revocations",  # revoked token ids: refused with 401
     "system-metrics": "server_metrics",  # the latest sample per server: which league each server belongs to
+    "feature-flags": "flags",  # run-time switches of the agents (key flag_id)
+}
+BY_ID = {  # topic -> (view name, id field): records of a log topic kept by their own id (cancellable objects)
+    "scaling-overrides": ("overrides", "override_id"),
+    "league-events": ("events", "event_id"),  # LeagueEvent records only (schedules have no event_id)
 }
 LOGS = {  # topic -> (view name, id field, index field)
     "tweet-commands": ("tweets", "command_id", "game_id"),
@@ -49,7 +54,7 @@ LOGS = {  # topic -> (view name, id field, index field)
     "deployment-decisions": ("decisions", "decision_id", "deployment_id"),
 }
 DEAD_LETTERS = "dead-letters"
-READ_TOPICS = tuple(dict.fromkeys([*KEYED, *LOGS, DEAD_LETTERS]))
+READ_TOPICS = tuple(dict.fromkeys([*KEYED, *LOGS, *BY_ID, DEAD_LETTERS]))
 
 
 @dataclass
@@ -100,6 +105,7 @@ class ReadModel:
         self.probe_timeout = probe_timeout
         self.ready_max_lag = ready_max_lag
         self.keyed = {view: KeyedView(view, TOPICS[t].key_field) for t, view in KEYED.items() if t in TOPICS}
+        self.keyed.update({view: KeyedView(view, field) for t, (view, field) in BY_ID.items() if t in TOPICS})
         self.logs = {view: LogView(view, history_size, idf, ixf) for t, (view, idf, ixf) in LOGS.items() if t in TOPICS}
         self.dead_letters = DeadLetterSummary()
         self.status = ReadModelStatus()
@@ -143,6 +149,10 @@ class ReadModel:
             if rkey is None and key is not None:
                 rkey = key.decode(errors="replace")
             view.apply(str(rkey), record)
+        if topic in BY_ID:
+            view_name, id_field = BY_ID[topic]
+            if record.get(id_field) is not None:
+                self.keyed[view_name].apply(str(record[id_field]), record)
         if topic in LOGS:
             self.logs[LOGS[topic][0]].append(record)
         if topic == DEAD_LETTERS:

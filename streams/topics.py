@@ -77,6 +77,17 @@ _TOPICS = (
     TopicSpec("tweet-receipts", "command_id", ("TweetReceipt",), compacted=True, description="Publisher outcomes."),
     TopicSpec("token-revocations", "jti", ("TokenRevocation",), compacted=True, description="Revoked API tokens."),
     TopicSpec(
+        "audit-log", "audit_id", ("AuditEntry",), compacted=True, description="Operator actions: who, what, why."
+    ),
+    TopicSpec(
+        "feature-flags",
+        "flag_id",
+        ("FeatureFlag",),
+        partitions=1,
+        compacted=True,
+        description="Run-time switches of the agents (scaling.actions, tweets.actions), per league or global.",
+    ),
+    TopicSpec(
         "deployment-state",
         "deployment_id",
         ("DeploymentState",),
@@ -95,11 +106,20 @@ _TOPICS = (
     TopicSpec(
         "scaling-feed",
         "league",
-        ("SystemMetrics", "ScheduledGame", "LeagueEvent", "ScalingOverride"),
+        ("SystemMetrics", "ScheduledGame", "LeagueEvent", "ScalingOverride", "FeatureFlag"),
         partition_by="league",
         # one partition: one worker decides for every league, so the 150-agent total is counted over all of them
         partitions=1,
-        description="Metrics, games, league events and overrides of all leagues, in one partition, for scaling.",
+        description="Metrics, games, league events, overrides and flags of all leagues, in one partition, for scaling.",
+    ),
+    # internal: tweets.actions flags re-keyed by league, co-partitioned with plays (a league's flag is on the
+    # worker that decides its plays)
+    TopicSpec(
+        "games-flags",
+        "flag_id",
+        ("FeatureFlag",),
+        partition_by="league",
+        description="tweets.actions flags forwarded to the partition of their league's plays.",
     ),
 )
 

@@ -22,6 +22,7 @@ from connectors.cli import (
     bench_health,
     bench_plays,
     bench_scaling,
+    cmd_admin,
     cmd_agent,
     cmd_alert_router,
     cmd_api,
@@ -40,6 +41,7 @@ from connectors.cli import (
     cmd_supervisor,
     cmd_train,
     cmd_up,
+    cmd_watchdog,
     cmd_worker,
     report_plays,
     report_scaling,
@@ -57,6 +59,7 @@ BENCHMARKS = CommandGroup(
 
 # Every subcommand of ``wirereport``, in the order of its help.
 COMMANDS = (
+    cmd_admin,
     cmd_agent,
     cmd_alert_router,
     cmd_api,
@@ -82,6 +85,7 @@ COMMANDS = (
     cmd_supervisor,
     cmd_train,
     cmd_up,
+    cmd_watchdog,
     cmd_worker,
 )
 

@@ -3,6 +3,8 @@
 Tables ``games`` (GameState), ``account_decisions`` (budget and decision state of each league account) and
 ``schedule`` (ScheduledGame); outputs ``game-state``, ``tweet-commands``, ``tweet-budgets``. ``league-events``
 is co-partitioned with ``plays`` by league, so a league's schedule is on the worker that decides its plays.
+``tweets.actions`` flags go from ``feature-flags`` into ``games-flags`` (co-partitioned the same way) and the
+``tweet_flags`` table: an account switched off decides and records, and emits no tweet command.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from __future__ import annotations
 import faust
 
 from streams.games.game_state import validate_play
-from streams.games.steps import GamesStep
+from streams.games.steps import FLAGS_FEED, GamesStep, flag_target
 from streams.runtime.agent_context import AgentContext
-from streams.runtime.skeleton import StepRunner
+from streams.runtime.skeleton import StepRunner, forward
 from streams.topics import topic
 
 
@@ -23,10 +25,22 @@ def install(app: faust.App, ctx: AgentContext) -> None:
             "account_decisions", "JsonState", source_topic="plays", help_text="Budget and game decision states."
         ),
         "schedule": ctx.table("schedule", "ScheduledGame", source_topic="league-events", help_text="Scheduled games."),
+        "tweet_flags": ctx.table(
+            "tweet_flags", "FeatureFlag", source_topic=FLAGS_FEED.name, help_text="tweets.actions flags per account."
+        ),
     }
     step = GamesStep(limit=ctx.settings.tweets_per_day, tz=ctx.settings.tweet_timezone)
     plays = StepRunner(ctx, step, tables)
     schedule = StepRunner(ctx, step, tables)
+    flags = StepRunner(ctx, step, tables)
+
+    @app.agent(ctx.topic("feature-flags"), name="games-route-flags")
+    async def route_flags(stream: faust.StreamT) -> None:
+        await forward(ctx, stream, topic("feature-flags"), FLAGS_FEED, flag_target)
+
+    @app.agent(ctx.topic(FLAGS_FEED.name), name="games-flags")
+    async def keep_flags(stream: faust.StreamT) -> None:
+        await flags.run(stream, FLAGS_FEED)
 
     @app.agent(ctx.topic("league-events"), name="schedule")
     async def keep_schedule(stream: faust.StreamT) -> None:

@@ -1,8 +1,8 @@
 """The scaling agent: league inputs -> :class:`streams.scaling.steps.ScalingStep` -> ``scaling-commands``,
 ``load-forecasts``, ``scaling-state``.
 
-``system-metrics`` (keyed by server), ``league-events`` and ``scaling-overrides`` are forwarded into
-``scaling-feed`` by league (:func:`streams.scaling.steps.feed_target`). The online forecasters live in memory,
+``system-metrics`` (keyed by server), ``league-events``, ``scaling-overrides`` and the ``scaling.actions`` flags of
+``feature-flags`` are forwarded into ``scaling-feed`` by league (:func:`streams.scaling.steps.feed_target`). The online forecasters live in memory,
 are snapshotted to ``data_dir`` every minute (and reloaded at start, so a restart does not forget the seasons),
 and are refitted with statsmodels (ETS and ARIMA candidates) every ``scaling_refit_seconds`` in a separate
 process (off the event loop and off its GIL).
@@ -38,12 +38,14 @@ INPUTS = {
     "system-metrics": (validate_metrics, False),
     "league-events": (None, False),
     "scaling-overrides": (None, True),
+    "feature-flags": (None, False),  # the flags' other readers (games) report what does not decode
 }
 
 
 def install(app: faust.App, ctx: AgentContext) -> None:
     settings = ctx.settings
     table = ctx.table("scaling", "ScalingState", source_topic=FEED.name, help_text="Scaling state per league.")
+    flags = ctx.table("scaling-flags", "FeatureFlag", source_topic=FEED.name, help_text="scaling.actions flags.")
     models = tuple(m.strip() for m in settings.scaling_models.split(",") if m.strip())
     for name in models:
         build_model(name, 300.0)  # a bad WIREREPORT_SCALING_MODELS fails the worker at start, not on a sample
@@ -52,7 +54,7 @@ def install(app: faust.App, ctx: AgentContext) -> None:
         models, load_profiles(settings.scaling_profiles), settings.scaling_headroom_quantile, _load(snapshot)
     )
     step = ScalingStep(PolicyConfig.from_settings(settings), forecasters, settings.metrics_interval_seconds)
-    runner = StepRunner(ctx, step, {"scaling": table})
+    runner = StepRunner(ctx, step, {"scaling": table, "scaling-flags": flags})
 
     for name, (validate, report) in INPUTS.items():
 

@@ -8,6 +8,9 @@ and writes the ``deployments`` table (DeploymentState records, key deployment_id
 table (``games``, ``versions`` and ``samples:<server_id>``); outputs ``deployment-decisions`` and
 ``deployment-state``. Blocked requests, bake times and timeouts are re-evaluated after every batch (a leader
 timer puts a ``tick`` event on the feed every second).
+
+A deployment that becomes blocked (a new block code, expired or rejected), rolled back, failed or completed is
+also an Alert on ``alerts`` (:func:`transition_alert`, notified once by the alert router).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 from schemas.json_form import to_json
 from streams.deployments.controller import DeploymentController, Output
 from streams.deployments.manager import DeploymentPolicy
+from streams.runtime.alerts import event_alert
 from streams.runtime.steps import Effects, Input, TableView, Write
 
 FEED = "deployment-manager-feed"
@@ -103,7 +107,49 @@ class DeploymentsStep:
         if sampled is not None and sampled in ctl.samples:
             writes.append(("deployment-context", f"samples:{sampled}", 0, list(ctl.samples[sampled])))
         outputs = [("deployment-decisions", decision) for decision in out.decisions]
+        before = {}
         for state in out.states:
-            writes.append(("deployments", state["deployment_id"], 0, state))
+            key = state["deployment_id"]
+            previous = before.get(key) or view.get("deployments", key)
+            writes.append(("deployments", key, 0, state))
             outputs.append(("deployment-state", state))
+            alert = transition_alert(previous, state)
+            if alert is not None:
+                outputs.append(("alerts", alert))
+            before[key] = state
         return writes, outputs
+
+
+# phase -> (alert name, severity, what the operator should do)
+TRANSITIONS = {
+    "rolled_back": ("DeploymentRolledBack", "critical", "Look at the canary verdict; fix the version and redeploy."),
+    "failed": ("DeploymentFailed", "critical", "A rollback failed: check the servers' versions by hand."),
+    "completed": ("DeploymentCompleted", "info", ""),
+    "expired": ("DeploymentBlocked", "warning", "Request it again in a deploy window, or with force."),
+    "rejected": ("DeploymentBlocked", "warning", "Fix the request and send it again."),
+    "waiting": ("DeploymentBlocked", "warning", "It is re-evaluated; cancel it or wait for the block to end."),
+}
+
+
+def transition_alert(previous: dict[str, Any] | None, state: dict[str, Any]) -> dict[str, Any] | None:
+    """The Alert of a deployment's transition the operators must hear about, or None.
+
+    Blocked: a waiting deployment with a new block code (not each re-evaluation of the same block)."""
+    phase, code = state["phase"], state.get("block_code")
+    spec = TRANSITIONS.get(phase)
+    if spec is None or (phase == "waiting" and not code):
+        return None
+    if previous is not None and previous["phase"] == phase and previous.get("block_code") == code:
+        return None
+    name, severity, suggestion = spec
+    key = state["deployment_id"]
+    return event_alert(
+        name,
+        severity,
+        f"deployment {key} of {state['version']}: {phase}: {state['reason']}",
+        state["updated_at"],
+        f"{key}|{phase}|{code or ''}",
+        league=state.get("league"),
+        suggestion=suggestion,
+        labels={"deployment_id": key},
+    )

@@ -5,6 +5,11 @@
 decision states of each league account, one record so it updates atomically); outputs ``tweet-commands``, and
 once per batch ``game-state`` per changed game and ``tweet-budgets`` per changed account. ``ScheduledGame``
 (from ``league-events``) -> the ``schedule`` table, once its start is a date the budget can place in a day.
+
+``tweets.actions`` flags (``feature-flags``, forwarded by :func:`flag_target` into ``games-flags``, the partition
+of their league's plays) -> the ``tweet_flags`` table, per account. While an account's flag is ``off`` the step
+decides and records exactly as when it is on (the budget counts the decision, so turning it back on resumes
+the same day), and emits no tweet command.
 """
 
 from __future__ import annotations
@@ -18,7 +23,19 @@ from streams.games.game_state import apply_play
 from streams.games.play_decisions import account_for
 from streams.games.tweet_budget import ScheduleIndex, local_day
 from streams.games.tweet_budget import to_record as budget_record
+from streams.runtime.feature_flags import TWEETS_ACTIONS, validate_flag
 from streams.runtime.steps import NO_EFFECTS, Effects, Input, TableView
+from streams.topics import topic
+
+FLAGS_FEED = topic("games-flags")
+
+
+def flag_target(schema: str, record: dict[str, Any]) -> tuple[bytes, int | None] | None:
+    """Where a flag goes on ``games-flags`` (the partition of its league's plays); None for other flags."""
+    if record["name"] != TWEETS_ACTIONS:
+        return None
+    validate_flag(record)
+    return record["flag_id"].encode(), FLAGS_FEED.partition_of(record)
 
 
 def validate_scheduled_game(game: dict[str, Any], tz: str) -> None:
@@ -67,7 +84,7 @@ class ScheduleCache:
 class GamesStep:
     """See the module docstring."""
 
-    tables = ("games", "account_decisions", "schedule")
+    tables = ("games", "account_decisions", "schedule", "tweet_flags")
     scratch = ("latest_play_at",)  # per account, for its budget record's time
 
     def __init__(self, limit: int, tz: str):
@@ -78,7 +95,7 @@ class GamesStep:
     def apply(self, item: Input, view: TableView) -> Effects:
         schema, play, partition, _ = item
         if schema != "Play":
-            return self.league_event(item)
+            return self.flag(item) if schema == "FeatureFlag" else self.league_event(item)
         game_id, account = play["game_id"], account_for(play["league"])
         decision, account_state = decide_for_account(
             play, view.get("account_decisions", account), self.schedule.index(view), limit=self.limit, tz=self.tz
@@ -97,7 +114,19 @@ class GamesStep:
                 ("games", game_id, partition, state),
             )
         command = decision["command"]
-        return writes, (() if command is None else (("tweet-commands", command),))
+        if command is None or self.tweets_off(view, account):
+            return writes, ()
+        return writes, (("tweet-commands", command),)
+
+    @staticmethod
+    def tweets_off(view: TableView, account: str) -> bool:
+        flag = view.get("tweet_flags", account)
+        return flag is not None and flag["value"] == "off"
+
+    def flag(self, item: Input) -> Effects:
+        """A ``tweets.actions`` flag of an account (its league's)."""
+        validate_flag(item.record)
+        return (("tweet_flags", account_for(item.record["league"]), item.partition, item.record),), ()
 
     def league_event(self, item: Input) -> Effects:
         """A scheduled game goes to the schedule table; other league events are not the games' concern."""

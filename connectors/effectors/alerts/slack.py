@@ -6,6 +6,17 @@ from typing import Any
 
 import httpx
 
+WHERE_LABELS = (
+    "server_id",
+    "breaker",
+    "account",
+    "source_topic",
+    "deployment_id",
+    "consumer_group",
+    "process",
+    "league",
+)
+
 
 class WebhookError(Exception):
     """The webhook did not accept the notification (connection error or non-2xx status)."""
@@ -13,7 +24,8 @@ class WebhookError(Exception):
 
 def _line(a: dict[str, Any]) -> str:
     labels = a["labels"]
-    where = labels.get("server_id") or labels.get("breaker") or ""
+    # the first label that says where (a server, a breaker, an account, a topic, a deployment) or the league
+    where = next((labels[k] for k in WHERE_LABELS if labels.get(k)), "")
     text = f"• *{labels.get('severity', '')}* {labels.get('alertname', '')} {where}: {a.get('summary', '')}"
     if a["status"] == "firing" and a.get("suggestion"):
         text += f"\n    _{a['suggestion']}_"

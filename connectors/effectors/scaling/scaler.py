@@ -13,6 +13,7 @@ from pathlib import Path
 
 from connectors.effectors.base import Effector, Positions, Record, TransientError
 from connectors.effectors.scaling.executors import Executor, PermanentScaleError, ScaleError
+from streams.runtime.alerts import event_alert
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +224,8 @@ class ScalingCommands(Effector):
                 self.scaler.handle(command)
             except PermanentScaleError as exc:
                 self.dead_letter(record, f"permanent scaling failure of {command['command_id']}: {exc}")
+                # flushed with the dead letter, before the positions past the command are stored
+                self.producer.send("alerts", failure_alert(command, str(exc)))
             except ScaleError as exc:
                 raise TransientError(str(exc), done=i) from exc
 
@@ -256,6 +259,20 @@ class ScalingCommands(Effector):
     def on_dead_letter(self, place: str, reason: str) -> None:
         self.scaler.dead_letters += 1
         self.scaler.on_event(f"dead-lettered {place}: {reason}")
+
+
+def failure_alert(command: dict, error: str) -> dict:
+    """The Alert of a scaling command that failed for good (one per command: a redelivery is the same alert)."""
+    return event_alert(
+        "ScalingCommandFailed",
+        "critical",
+        f"{command['league']}: scaling to {command['agents_after']} agents failed for good: {error}"[:500],
+        command["decided_at"],
+        command["command_id"],
+        league=command["league"],
+        value=float(command["agents_after"]),
+        suggestion="Check the executor (permissions, quotas); the pool keeps its size until the next decision.",
+    )
 
 
 def run_scaler(scaler: Scaler, bootstrap: str, stop: threading.Event) -> None:

@@ -87,9 +87,9 @@ def test_an_old_writer_version_is_resolved_to_the_latest_reader():
 
 def test_league_event_v1_records_still_decode_and_v2_may_leave_the_multiplier_to_the_profile():
     registry = SchemaRegistry.load()
-    assert [v.version for v in registry.versions("LeagueEvent")] == [1, 2]
+    assert [v.version for v in registry.versions("LeagueEvent")] == [1, 2, 3]  # 3: cancellations
     released_v1 = SchemaRegistry(
-        [v for name in registry.names() for v in registry.versions(name) if (name, v.version) != ("LeagueEvent", 2)]
+        [v for name in registry.names() for v in registry.versions(name) if name != "LeagueEvent" or v.version == 1]
     )
     event = {
         "event_id": "e1",
@@ -102,6 +102,7 @@ def test_league_event_v1_records_still_decode_and_v2_may_leave_the_multiplier_to
     old = Codec(released_v1).encode("LeagueEvent", from_json("LeagueEvent", event))
     name, record = Codec(registry).decode(old, ("ScheduledGame", "LeagueEvent"))
     assert name == "LeagueEvent" and record["multiplier"] == 2.0 and record["description"] == ""
+    assert record["cancelled"] is False
     new = Codec(registry).encode("LeagueEvent", from_json("LeagueEvent", {**event, "multiplier": None}))
-    assert Codec(registry).writer_of(new).version == 2
+    assert Codec(registry).writer_of(new).version == 3
     assert Codec(registry).decode(new)[1]["multiplier"] is None

@@ -16,8 +16,11 @@ def test_every_listed_agent_is_installed_with_its_tables(tmp_path):
         "deployments-game-state-in",
         "deployments-system-metrics-in",
         "games",
+        "games-flags",
+        "games-route-flags",
         "health",
         "scaling",
+        "scaling-route-feature-flags",
         "scaling-route-league-events",
         "scaling-route-scaling-overrides",
         "scaling-route-system-metrics",
@@ -29,7 +32,9 @@ def test_every_listed_agent_is_installed_with_its_tables(tmp_path):
         "games",
         "health",
         "scaling",
+        "scaling-flags",
         "schedule",
+        "tweet_flags",
     ]
 
 

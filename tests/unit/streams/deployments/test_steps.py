@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from connectors.testing import Harness, message
-from streams.deployments.steps import FEED, DeploymentsStep, LiveStatusChanges, metrics_target
+from streams.deployments.steps import FEED, DeploymentsStep, LiveStatusChanges, metrics_target, transition_alert
 from tests.unit.streams.deployments.test_manager import POLICY, T0
 
 GAME = {"game_id": "g1", "league": "NBA", "home_team": "BOS", "away_team": "LAL", "home_score": 0, "away_score": 0}
@@ -75,3 +75,44 @@ def test_the_forwarders_send_status_changes_and_telling_samples_only():
     assert sent == [True, False, True, False, True]
     assert metrics_target("SystemMetrics", {"error_rate": 0.1}) == (b"deployments", 0)
     assert metrics_target("SystemMetrics", {"error_rate": None, "latency_ms": None, "version": None}) is None
+
+
+def test_a_blocked_deployment_is_alerted_once_per_block():
+    h = harness().run([*feed()[:2], message(FEED, request(), "DeploymentEvent"), feed()[2]])
+    alerts = h.outputs_of("alerts")
+    assert [(a["alertname"], a["severity"], a["labels"]["deployment_id"]) for a in alerts] == [
+        ("DeploymentBlocked", "warning", "d1")
+    ]
+    assert alerts[0]["league"] == "NBA" and alerts[0]["labels"]["notify"] == "once"
+    assert "waiting" in alerts[0]["summary"]
+
+
+def state(phase: str, code: str | None = None) -> dict:
+    return {
+        "deployment_id": "d1",
+        "league": "NBA",
+        "version": "v2",
+        "phase": phase,
+        "reason": f"why {phase}",
+        "block_code": code,
+        "updated_at": T0,
+    }
+
+
+def test_transitions_the_operators_hear_about():
+    assert transition_alert(state("baking"), state("rolled_back"))["alertname"] == "DeploymentRolledBack"
+    assert transition_alert(state("rollback"), state("failed"))["severity"] == "critical"
+    assert transition_alert(state("rollout"), state("completed"))["alertname"] == "DeploymentCompleted"
+    assert transition_alert(None, state("expired"))["alertname"] == "DeploymentBlocked"
+    assert transition_alert(state("waiting", "live_game"), state("waiting", "window"))["alertname"] == (
+        "DeploymentBlocked"
+    )
+    # nothing new: the same phase and block again, a phase of no interest, waiting without a block
+    assert transition_alert(state("waiting", "live_game"), state("waiting", "live_game")) is None
+    assert transition_alert(state("completed"), state("completed")) is None
+    assert transition_alert(state("waiting"), state("canary")) is None
+    assert transition_alert(None, state("waiting")) is None
+    # deterministic: the same transition, the same fingerprint; another one, another fingerprint
+    one = transition_alert(state("baking"), state("rolled_back"))
+    assert one["fingerprint"] == transition_alert(state("rollout"), state("rolled_back"))["fingerprint"]
+    assert one["fingerprint"] != transition_alert(state("rollout"), state("completed"))["fingerprint"]

@@ -10,10 +10,12 @@ import pytest
 
 from connectors.testing import SAMPLE_DATA, Harness, Message, message
 from schemas.json_form import from_json
+from streams.exceptions import InvalidRecord
 from streams.games import backtest
 from streams.games.game_state import validate_play
-from streams.games.steps import GamesStep, ScheduleCache
+from streams.games.steps import FLAGS_FEED, GamesStep, ScheduleCache, flag_target
 from streams.runtime.steps import TableView
+from streams.topics import topic
 
 TZ = "America/New_York"
 READS = {"plays": validate_play, "league-events": None}
@@ -124,3 +126,43 @@ def test_a_bad_schedule_entry_already_in_the_table_does_not_break_the_index():
     bad = {"league": "NFL", "game_id": "g0", "scheduled_start": "0001-01-01T00:00:00Z"}
     view = TableView({"schedule": {"g0": bad, "g1": good}})
     assert ScheduleCache(TZ).index(view).games_on("NFL", "2018-09-09") == ("g1",)
+
+
+def tweets_flag(value: str, league: str = "NFL") -> Message:
+    record = {
+        "flag_id": f"tweets.actions@{league}",
+        "name": "tweets.actions",
+        "value": value,
+        "league": league,
+        "set_by": "ops",
+        "set_at": sunday()[0][0]["occurred_at"],
+        "reason": "test",
+    }
+    return message("games-flags", record, "FeatureFlag", partition=FLAGS_FEED.partition_of(record))
+
+
+def flagged_harness() -> Harness:
+    return Harness(lambda: GamesStep(limit=17, tz=TZ), {**READS, "games-flags": None})
+
+
+def test_an_account_switched_off_decides_and_records_but_emits_no_tweet_until_switched_back_on():
+    messages = sunday_messages()
+    off = flagged_harness().run([tweets_flag("off"), *messages])
+    assert off.outputs_of("tweet-commands") == []
+    assert off.outputs_of("tweet-budgets")[-1]["used"] == 15  # decided as when on: the budget counts it
+    assert off.tables["tweet_flags"]["NFL"]["value"] == "off"
+    half = len(messages) // 2
+    h = flagged_harness().run([tweets_flag("off"), *messages[:half], tweets_flag("on"), *messages[half:]])
+    resumed = command_ids(h)
+    assert resumed and tuple(resumed) == uninterrupted()[-len(resumed) :]
+    # another account's flag changes nothing for NFL
+    other = flagged_harness().run([tweets_flag("off", "NBA"), *messages])
+    assert tuple(command_ids(other)) == uninterrupted()
+
+
+def test_only_tweets_flags_go_to_the_games_and_to_their_league_partition():
+    flag = {"flag_id": "tweets.actions@NBA", "name": "tweets.actions", "value": "off", "league": "NBA"}
+    assert flag_target("FeatureFlag", flag) == (b"tweets.actions@NBA", topic("plays").partition_of({"league": "NBA"}))
+    assert flag_target("FeatureFlag", {**flag, "flag_id": "scaling.actions", "name": "scaling.actions"}) is None
+    with pytest.raises(InvalidRecord):
+        flag_target("FeatureFlag", {**flag, "value": "maybe"})

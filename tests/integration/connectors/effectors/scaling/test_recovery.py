@@ -246,6 +246,11 @@ def test_a_permanent_failure_is_dead_lettered_and_other_leagues_go_on(own_broker
         )
         assert all(r["agent"] == "scaler" and "HTTP 404" in r["reason"] for r in letters)
         assert sorted(r["reason"].split()[4].rstrip(":") for r in letters) == ["nfl-1", "nfl-2"]
+        alerts = [r for _, r in consume_records(own_broker, "alerts", timeout=1)]
+        assert [(a["alertname"], a["severity"], a["league"]) for a in alerts] == [
+            ("ScalingCommandFailed", "critical", "NFL")
+        ] * 2
+        assert len({a["fingerprint"] for a in alerts}) == 2 and all("HTTP 404" in a["summary"] for a in alerts)
         assert "nfl-1" not in applied and "nba-2" in applied
         # the positions passed the dead-lettered commands: a restart redelivers nothing
         with Running(own_broker, executor, applied) as again:
