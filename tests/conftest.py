@@ -15,7 +15,7 @@ TESTS = Path(__file__).parent
 def pytest_collection_modifyitems(items):
     for item in items:
         tier = Path(item.fspath).relative_to(TESTS).parts[0]
-        if tier in ("unit", "integration", "e2e"):
+        if tier in ("unit", "integration", "e2e", "browser"):
             item.add_marker(getattr(pytest.mark, tier))
 
 
