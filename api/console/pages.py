@@ -52,8 +52,8 @@ def fmt_num(value: Any, digits: int = 1) -> str:
         return DASH
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
     return f"{float(value):,.{digits}f}"
 
 
@@ -77,9 +77,11 @@ def epoch_ms(value: Any) -> int | None:
 
 
 def fmt(value: Any, format: str = "") -> str:
-    """A record's field as a page shows it (``format``: num, pct, time, or none)."""
+    """A record's field as a page shows it (``format``: num, num1, pct, time, or none)."""
     if value is None or isinstance(value, Undefined):
         return DASH
+    if format == "num1":  # one decimal always: a column of measurements lines up on the point
+        return f"{float(value):,.1f}"
     if format in ("num", "pct", "time"):
         return {"num": fmt_num, "pct": fmt_pct, "time": fmt_time}[format](value)
     if isinstance(value, bool):
@@ -126,10 +128,11 @@ def today(rm: ReadModel, visible: Visibility) -> dict[str, Any]:
     lines = {}
     for game in games:
         game_id = str(game["game_id"])
-        lines[game_id] = {
-            "wp": [[epoch_ms(p["at"]), p["wp"]] for p in rm.win_prob.of(game_id)],
-            "tweets": [_tweet_marker(t) for t in tweets_log.by_index(game_id) if visible.keeps(t)],
-        }
+        markers = [_tweet_marker(t) for t in tweets_log.by_index(game_id) if visible.keeps(t)]
+        # a tweet carries the win probability of its play: a point of the line between two game-state records
+        points = {epoch_ms(p["at"]): p["wp"] for p in rm.win_prob.of(game_id)}
+        points.update({m["at"]: m["wp"] for m in markers if m["at"] is not None and m["wp"] is not None})
+        lines[game_id] = {"wp": sorted([x, y] for x, y in points.items() if x is not None), "tweets": markers}
     return {
         "slate": dict(sorted(slate.items())),
         "live": sum(g.get("status") == "live" for g in games),
@@ -168,7 +171,7 @@ def scaling(rm: ReadModel, visible: Visibility) -> dict[str, Any]:
         at = epoch_ms(forecast.get("computed_at"))
         series[league]["workload"].append([at, forecast.get("workload")])
     return {
-        "leagues": leagues,
+        "scaled_leagues": leagues,
         "states": states,
         "forecasts": forecasts,
         "series": series,

@@ -122,9 +122,12 @@ Session = Annotated[ConsoleSession, Depends(console_session)]
 
 async def _form(request: Request) -> dict[str, str]:
     """An urlencoded form body (the body size is already capped by the API's middleware)."""
+    body = await request.body()
+    if not body:
+        return {}  # a bare POST: still answered by the CSRF and scope checks (403), not by its missing type
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         raise APIError(415, "send the form as application/x-www-form-urlencoded")
-    pairs = parse_qsl((await request.body()).decode("utf-8", errors="replace"), keep_blank_values=True)
+    pairs = parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
     if len(pairs) > MAX_FORM_FIELDS:
         raise APIError(413, f"more than {MAX_FORM_FIELDS} form fields")
     return dict(pairs)

@@ -36,6 +36,7 @@
     const v = record[field];
     if (v === null || v === undefined) return DASH;
     if (format === "num") return fmtNum(v);
+    if (format === "num1") return Number(v).toLocaleString("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
     if (format === "pct") return fmtPct(v);
     if (format === "time") return fmtTime(v);
     if (typeof v === "boolean") return v ? "yes" : "no";
@@ -157,7 +158,7 @@
         data: {
           datasets: [
             { type: "line", label: "home win probability", data: line.wp.map(([x, y]) => ({ x, y })),
-              borderColor: "#1d4ed8", borderWidth: 2, pointRadius: 0, stepped: false },
+              borderColor: "#1d4ed8", backgroundColor: "#1d4ed8", borderWidth: 2, pointRadius: 1.5 },
             { type: "scatter", label: "tweets", data: line.tweets.filter((t) => t.at && t.wp !== null)
                 .map((t) => ({ x: t.at, y: t.wp, id: t.command_id, text: t.text })),
               backgroundColor: "#c2410c", pointRadius: 4, pointStyle: "triangle" },
