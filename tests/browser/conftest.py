@@ -24,6 +24,7 @@ from schemas.json_form import from_json
 
 SECRET = "browser-test-secret-" * 3
 NFL_KEY = "nfl-console-key-0123456789"
+REPLAY_CHUNK = 60  # plays per awaited chunk
 REPLAYED_SHARE = 0.4  # of the sample's plays, in time order: every game is under way, none is over
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 800}
@@ -117,16 +118,21 @@ def stack(broker) -> Iterator[Stack]:
             with EdgeProducer(broker) as producer:
                 for game in _load("nfl_2018_week1_schedule.jsonl", "ScheduledGame"):
                     producer.send("league-events", game, schema="ScheduledGame")
-                for play in replayed:
-                    producer.send("plays", play)
                 for topic, schema, record in _operations_records(now):
                     producer.send(topic, record, schema=schema)
+                # in chunks, each awaited, as a game day trickles in: every game's win-probability line has points
+                reached: dict[str, str] = {}
+                for start in range(0, len(replayed), REPLAY_CHUNK):
+                    for play in replayed[start : start + REPLAY_CHUNK]:
+                        producer.send("plays", play)
+                        reached[play["game_id"]] = play["play_id"]
+                    producer.flush()
 
-            def replayed_all() -> bool:
-                seen = {g["game_id"]: g.get("last_play_id") for g in stack.games()}
-                return all(seen.get(game) == play for game, play in last_play.items())
+                    def caught_up() -> bool:
+                        seen = {g["game_id"]: g.get("last_play_id") for g in stack.games()}
+                        return all(seen.get(game) == play for game, play in reached.items())
 
-            wait_until(replayed_all, 90, message=f"the replay never reached the API:\n{worker.output[-2000:]}")
+                    wait_until(caught_up, 60, message=f"the replay never reached the API:\n{worker.output[-2000:]}")
             try:
                 yield stack
             finally:

@@ -154,6 +154,9 @@
       const id = canvas.dataset.wp;
       if (!window.Chart || !id || this.wp.has(id)) return;
       const line = this.lines[id] || { wp: [], tweets: [] };
+      const xs = line.wp.map(([x]) => x);
+      const span = xs.length ? Math.max(...xs) - Math.min(...xs) : 0;
+      const pad = span < 30 * 60000 ? (30 * 60000 - span) / 2 : 0; // a new game's first points: half an hour around
       const chart = new window.Chart(canvas, {
         data: {
           datasets: [
@@ -169,7 +172,7 @@
           plugins: { legend: { display: false }, tooltip: { callbacks: {
             label: (c) => (c.raw.text ? c.raw.text.slice(0, 80) : `home ${fmtPct(c.raw.y)}`) } } },
           scales: {
-            x: this.axis(),
+            x: this.axis(xs.length ? { suggestedMin: Math.min(...xs) - pad, suggestedMax: Math.max(...xs) + pad } : {}),
             y: { min: 0, max: 1, ticks: { stepSize: 0.5, color: "#4a5563", callback: (v) => fmtPct(v) } },
           },
         },
