@@ -128,11 +128,10 @@ def today(rm: ReadModel, visible: Visibility) -> dict[str, Any]:
     lines = {}
     for game in games:
         game_id = str(game["game_id"])
-        markers = [_tweet_marker(t) for t in tweets_log.by_index(game_id) if visible.keeps(t)]
-        # a tweet carries the win probability of its play: a point of the line between two game-state records
-        points = {epoch_ms(p["at"]): p["wp"] for p in rm.win_prob.of(game_id)}
-        points.update({m["at"]: m["wp"] for m in markers if m["at"] is not None and m["wp"] is not None})
-        lines[game_id] = {"wp": sorted([x, y] for x, y in points.items() if x is not None), "tweets": markers}
+        lines[game_id] = {
+            "wp": [[epoch_ms(p["at"]), p["wp"]] for p in rm.win_prob.of(game_id)],
+            "tweets": [_tweet_marker(t) for t in tweets_log.by_index(game_id) if visible.keeps(t)],
+        }
     return {
         "slate": dict(sorted(slate.items())),
         "live": sum(g.get("status") == "live" for g in games),

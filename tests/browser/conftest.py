@@ -19,7 +19,7 @@ import pytest
 from connectors.auth.tokens import hash_key, mint_token
 from connectors.kafka.broker import free_port
 from connectors.kafka.edge import EdgeProducer
-from connectors.testing import SAMPLE_DATA, WirereportProcess, wait_until
+from connectors.testing import SAMPLE_DATA, WirereportProcess, tweet_command, wait_until
 from schemas.json_form import from_json
 
 SECRET = "browser-test-secret-" * 3
@@ -87,10 +87,30 @@ def _operations_records(now: datetime) -> list[tuple[str, str, dict]]:
          "version": "v1.4.2", "previous_version": "v1.4.1", "targets": ["nfl-web-1", "nfl-web-2"],
          "phase": "baking", "reason": "canary applied; baking", "requested_at": now - timedelta(minutes=12),
          "updated_at": now}),
+        *_tweets_with_receipts(now),
         ("dead-letters", "DeadLetter", {"source_topic": "plays", "partition": 0, "offset": 42,
          "key": b"2018090900", "value": b'{"league":"NFL","game_id":"2018090900","sequence":"x"}',
          "reason": "SchemaError: sequence is not an int", "agent": "games", "failed_at": now}),
     ]
+
+
+def _tweets_with_receipts(now: datetime) -> list[tuple[str, str, dict]]:
+    """Tweets about the sample's first games, one per publishing outcome (the last one not published yet)."""
+    kickoff = datetime(2018, 9, 9, 17, 0, tzinfo=UTC)
+    records = []
+    outcomes = [("posted", "1049012345678901234", ""), ("dry_run", None, "dry run: X credentials not set"),
+                ("failed", None, "X answered 503 three times"), ("skipped_limit", None, "over the daily limit"), None]
+    for i, outcome in enumerate(outcomes):
+        at = kickoff + timedelta(minutes=25 + 14 * i)
+        command = tweet_command("NFL", f"console-{i}", at, game_id=f"201809090{i}", win_prob_home=0.3 + 0.1 * i,
+                                text=f"Touchdown! A {7 * (i + 1)}-yard score swings game {i + 1}", significance=60.0 + i)
+        records.append(("tweet-commands", "TweetCommand", command))
+        if outcome is not None:
+            status, tweet_id, detail = outcome
+            records.append(("tweet-receipts", "TweetReceipt", {"command_id": command["command_id"], "account": "NFL",
+                            "status": status, "tweet_id": tweet_id, "attempts": 1 + (status == "failed") * 2,
+                            "detail": detail, "at": now}))
+    return records
 
 
 @pytest.fixture(scope="module")

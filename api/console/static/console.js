@@ -44,6 +44,12 @@
     if (typeof v === "object") return Object.entries(v).map(([k, x]) => `${k}=${x}`).join(", ");
     return String(v);
   };
+  // A tweet is marked on the game's line: at the win probability the line had when the tweet's play happened.
+  const onLine = (points, x, fallback) => {
+    let y = null;
+    for (const [px, py] of points) if (px <= x) y = py;
+    return y === null ? (fallback ?? null) : y;
+  };
   const epoch = (iso) => (iso ? new Date(iso).getTime() : null);
 
   // Fields a page shows that are derived from a record.
@@ -161,10 +167,11 @@
         data: {
           datasets: [
             { type: "line", label: "home win probability", data: line.wp.map(([x, y]) => ({ x, y })),
-              borderColor: "#1d4ed8", backgroundColor: "#1d4ed8", borderWidth: 2, pointRadius: 1.5 },
-            { type: "scatter", label: "tweets", data: line.tweets.filter((t) => t.at && t.wp !== null)
-                .map((t) => ({ x: t.at, y: t.wp, id: t.command_id, text: t.text })),
-              backgroundColor: "#c2410c", pointRadius: 4, pointStyle: "triangle" },
+              borderColor: "#1d4ed8", backgroundColor: "#1d4ed8", borderWidth: 2, pointRadius: 1.5, order: 1 },
+            { type: "scatter", label: "tweets", data: line.tweets.filter((t) => t.at)
+                .map((t) => ({ x: t.at, y: onLine(line.wp, t.at, t.wp), id: t.command_id, text: t.text })),
+              backgroundColor: "#c2410c", borderColor: "#fff", borderWidth: 1, pointRadius: 7, pointStyle: "triangle",
+              order: 0 },
           ],
         },
         options: {
@@ -221,7 +228,9 @@
         this.push(this.wp.get(r.game_id), 0, { x: epoch(r.updated_at), y: r.win_prob_home });
       } else if (view === "tweets") {
         const chart = this.wp.get(r.game_id);
-        const point = { x: epoch(r.occurred_at), y: r.win_prob_home, id: r.command_id, text: r.text };
+        const at = epoch(r.occurred_at);
+        const line = chart ? chart.data.datasets[0].data.map((p) => [p.x, p.y]) : [];
+        const point = { x: at, y: onLine(line, at, r.win_prob_home), id: r.command_id, text: r.text };
         if (chart && point.y !== null && !chart.data.datasets[1].data.some((p) => p.id === r.command_id)) {
           chart.data.datasets[1].data.push(point);
           chart.update("none");
