@@ -19,7 +19,8 @@ $(STAMP): pyproject.toml
 
 # The console's front-end libraries (Chart.js; axe-core for the accessibility tests), pinned by package-lock.json.
 $(NODE_STAMP): package.json package-lock.json
-	@command -v npm >/dev/null 2>&1 || { echo "error: npm not found; install Node.js (Debian: apt-get install -y npm)"; exit 1; }
+	@command -v npm >/dev/null 2>&1 || if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y npm; \
+	  else echo "error: npm not found; install Node.js and npm (Debian: apt-get install -y npm)"; exit 1; fi
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $(NODE_STAMP)
 
