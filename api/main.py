@@ -10,6 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api import exceptions
 from api.commands import CommandSender
+from api.console.router import install as install_console
 from api.deps import AppState
 from api.limits import BodyLimitMiddleware, CredentialsFirstMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
@@ -101,6 +102,7 @@ def create_app(settings=None) -> FastAPI:
     exceptions.install(app)
     for module in ROUTERS:
         app.include_router(module.router)
+    install_console(app)  # the operator console at /console: same process, same credentials
     app.add_middleware(CredentialsFirstMiddleware, state=state)
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:  # CORS is off unless origins are listed explicitly (never "*" with credentials)

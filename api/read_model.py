@@ -10,9 +10,12 @@ against the end offsets; the broker probe behind ``/ready`` is the same call.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import logging
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +57,56 @@ LOGS = {  # topic -> (view name, id field, index field)
     "deployment-decisions": ("decisions", "decision_id", "deployment_id"),
 }
 DEAD_LETTERS = "dead-letters"
+PREVIEW_BYTES = 256  # of a dead letter's raw key and value, for the console (admins of every league only)
 READ_TOPICS = tuple(dict.fromkeys([*KEYED, *LOGS, *BY_ID, DEAD_LETTERS]))
+
+
+class WinProbHistory:
+    """The win-probability line of each game: (updated_at, win_prob_home, home_score, away_score) per change,
+    the last ``per_game`` points of the last ``games`` games updated (older games are forgotten first)."""
+
+    def __init__(self, per_game: int = 400, games: int = 2000):
+        self.per_game = per_game
+        self.games = games
+        self._lines: OrderedDict[str, deque[tuple]] = OrderedDict()
+
+    def add(self, game: dict[str, Any]) -> None:
+        wp = game.get("win_prob_home")
+        if wp is None or game.get("game_id") is None:
+            return
+        game_id = str(game["game_id"])
+        line = self._lines.get(game_id)
+        if line is None:
+            line = self._lines[game_id] = deque(maxlen=self.per_game)
+            if len(self._lines) > self.games:
+                self._lines.popitem(last=False)
+        self._lines.move_to_end(game_id)
+        point = (game.get("updated_at"), float(wp), game.get("home_score"), game.get("away_score"))
+        if line and line[-1][0] == point[0]:  # a redelivered or corrected record of the same play replaces it
+            line[-1] = point
+        elif not line or str(point[0]) > str(line[-1][0]):
+            line.append(point)
+
+    def of(self, game_id: str) -> list[dict[str, Any]]:
+        keys = ("at", "wp", "home_score", "away_score")
+        return [dict(zip(keys, p, strict=True)) for p in self._lines.get(game_id, ())]
+
+
+def raw_preview(encoded: str | None, limit: int = PREVIEW_BYTES) -> dict[str, Any] | None:
+    """The first ``limit`` bytes of a base64 field (JSON form of Avro bytes) as hex and as UTF-8 text."""
+    if encoded is None:
+        return None
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        return {"size": None, "hex": "", "text": str(encoded)[:limit], "truncated": False}
+    head = raw[:limit]
+    return {
+        "size": len(raw),
+        "hex": head.hex(" "),
+        "text": head.decode("utf-8", errors="replace"),
+        "truncated": len(raw) > limit,
+    }
 
 
 @dataclass
@@ -108,6 +160,8 @@ class ReadModel:
         self.keyed.update({view: KeyedView(view, field) for t, (view, field) in BY_ID.items() if t in TOPICS})
         self.logs = {view: LogView(view, history_size, idf, ixf) for t, (view, idf, ixf) in LOGS.items() if t in TOPICS}
         self.dead_letters = DeadLetterSummary()
+        self.win_prob = WinProbHistory()
+        self.dead_letter_previews: deque[dict[str, Any]] = deque(maxlen=100)  # newest last, raw bytes cut short
         self.status = ReadModelStatus()
         known = set(self.codec.registry.names())
         for name in READ_TOPICS:
@@ -155,8 +209,14 @@ class ReadModel:
                 self.keyed[view_name].apply(str(record[id_field]), record)
         if topic in LOGS:
             self.logs[LOGS[topic][0]].append(record)
+        if topic == "game-state":
+            self.win_prob.add(record)
         if topic == DEAD_LETTERS:
             self.dead_letters.add(record)
+            preview = {k: v for k, v in record.items() if k not in ("value", "key")}
+            preview["key_preview"] = raw_preview(record.get("key"))
+            preview["value_preview"] = raw_preview(record.get("value"))
+            self.dead_letter_previews.append(preview)
         return True
 
     def server_leagues(self) -> dict[str, str | None]:

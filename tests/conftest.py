@@ -15,8 +15,10 @@ TESTS = Path(__file__).parent
 def pytest_collection_modifyitems(items):
     for item in items:
         tier = Path(item.fspath).relative_to(TESTS).parts[0]
-        if tier in ("unit", "integration", "e2e"):
+        if tier in ("unit", "integration", "e2e", "browser"):
             item.add_marker(getattr(pytest.mark, tier))
+    # the browser tests start a whole stack and a Chromium: they run last, after everything they rely on passed
+    items.sort(key=lambda item: Path(item.fspath).relative_to(TESTS).parts[0] == "browser")
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,7 @@
 """``wirereport bench api``: bounded local load on ``GET /v1/games/{id}`` (httpx async), with ``GET /health``
-measured in the same run as the HTTP stack's baseline. Starts its own embedded broker and API unless ``--url``."""
+measured in the same run as the HTTP stack's baseline; then the operator console: its Today page with 16 live games
+(time until the server-rendered HTML is complete) and its SSE fan-out (consoles connected at once, latency from a
+``game-state`` record produced to its event read by every console). Starts its own broker and API unless ``--url``."""
 
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ def register(subparsers) -> None:
     p.add_argument(
         "--ingest", type=int, default=50000, help="GameState updates for the read-model ingest run (0: skip)"
     )
+    p.add_argument("--consoles", type=int, default=100, help="consoles connected for the SSE fan-out (0: skip)")
+    p.add_argument("--console-updates", type=int, default=30, help="game updates sent to the connected consoles")
     p.set_defaults(func=run)
 
 
@@ -189,6 +193,7 @@ def _start_local(stack: ExitStack, game_id: str) -> tuple[str, str, str]:
         "WIREREPORT_JWT_SECRET": secret,
         "WIREREPORT_API_RATE_PER_SECOND": "1000000",
         "WIREREPORT_API_RATE_BURST": "1000000",
+        "WIREREPORT_API_SSE_MAX_PER_CREDENTIAL": "1000",  # every bench console signs in with the same token
         "WIREREPORT_LOG_LEVEL": "WARNING",
     }
     proc = subprocess.Popen(
@@ -218,6 +223,8 @@ def run(args) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one log line per request would be the bottleneck
     if args.requests < 100 or not 1 <= args.concurrency <= 1000:
         raise InputError("--requests must be >= 100 and --concurrency between 1 and 1000")
+    if not 0 <= args.consoles <= 1000 or not 1 <= args.console_updates <= 1000:
+        raise InputError("--consoles must be between 0 and 1000 and --console-updates between 1 and 1000")
     with ExitStack() as stack:
         if args.url:
             url, token = args.url.rstrip("/"), args.token
@@ -249,6 +256,133 @@ def run(args) -> int:
                 f"read-model ingest: {args.ingest} GameState updates produced and applied in {api_s:.2f}s = "
                 f"{args.ingest / api_s:,.0f} records/s (raw aiokafka consume of the topic: {args.ingest / raw_s:,.0f}/s)"
             )
+        if args.consoles > 0:
+            if not args.url:
+                _produce_live_slate(bootstrap)
+                _wait_for_slate(url, headers)
+            _console_bench(url, token, args, None if args.url else bootstrap)
         if games[2]:
             print(f"wirereport: warning: {games[2]} requests did not answer 200", file=sys.stderr)
     return 0
+
+
+# --- the operator console ------------------------------------------------------------------------------------
+SLATE_GAMES = 16
+WP_POINTS = 60  # win-probability updates per game before the page is loaded
+PAGE_LOADS = 200
+
+
+def _produce_live_slate(bootstrap: str) -> None:
+    """16 live games with a win-probability history each, and a tweet per game: a busy Sunday's Today page."""
+    from datetime import timedelta
+
+    from connectors.kafka.edge import EdgeProducer
+    from connectors.testing.records import tweet_command
+
+    start = datetime(2026, 11, 22, 18, 0, tzinfo=UTC)
+    with EdgeProducer(bootstrap) as producer:
+        for g in range(SLATE_GAMES):
+            game_id = f"slate-{g:02d}"
+            for i in range(WP_POINTS):
+                at = start + timedelta(seconds=40 * i)
+                wp = 0.5 + 0.4 * ((i * (g + 1)) % 20 - 10) / 10
+                producer.send(
+                    "game-state",
+                    {**_game(game_id), "updated_at": at, "win_prob_home": wp, "plays_seen": i, "home_score": i // 6},
+                )
+            producer.send("tweet-commands", tweet_command("NFL", f"p{g}", start, game_id=game_id))
+
+
+def _wait_for_slate(url: str, headers: dict) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        games = httpx.get(f"{url}/v1/games", params={"limit": 200}, headers=headers, timeout=10).json()["items"]
+        slate = [g for g in games if g["game_id"].startswith("slate-") and g["plays_seen"] == WP_POINTS - 1]
+        if len(slate) == SLATE_GAMES:
+            return
+        time.sleep(0.1)
+    raise ConnectorError("the API did not show the bench's 16 live games within 30s")
+
+
+def _console_cookie(url: str, token: str) -> str:
+    import httpx
+
+    r = httpx.post(f"{url}/console/login", data={"token": token}, timeout=10, follow_redirects=False)
+    cookie = r.cookies.get("wr_console")
+    if r.status_code != 303 or not cookie:
+        raise ConnectorError(f"console sign-in failed: {r.status_code} {r.text[:200]}")
+    return cookie
+
+
+async def _page_loads(url: str, cookie: str, n: int) -> tuple[float, list[float], int]:
+    return await _load_raw(f"{url}/console", {"Cookie": f"wr_console={cookie}"}, n, 4)
+
+
+async def _fan_out(url: str, cookie: str, consoles: int, updates: int, bootstrap: str) -> tuple[list[float], int]:
+    """Connect ``consoles`` page streams, produce ``updates`` game records (one every 50 ms) and time each one's
+    arrival at every console; return the latencies and how many deliveries were missing after 10 s."""
+    parts = urlsplit(url)
+    request = (
+        f"GET /console/events?views=games HTTP/1.1\r\nHost: {parts.netloc}\r\nCookie: wr_console={cookie}\r\n"
+        "Accept: text/event-stream\r\n\r\n"
+    ).encode()
+    sent_at: dict[int, float] = {}
+    latencies: list[float] = []
+    ready = 0
+    all_ready = asyncio.Event()
+
+    async def console() -> None:
+        nonlocal ready
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        try:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if head[9:12] != b"200":
+                raise ConnectorError(f"console stream refused: {head[:60]!r}")
+            seen: set[int] = set()
+            while len(seen) < updates:
+                line = await reader.readline()
+                if line.startswith(b"event: ready"):
+                    ready += 1
+                    if ready == consoles:
+                        all_ready.set()
+                marker = line.find(b'"plays_seen":')
+                if line.startswith(b"data:") and b'"fanout"' in line and marker > 0:
+                    seq = int(line[marker + 13 :].split(b",", 1)[0].split(b"}", 1)[0])
+                    if seq in sent_at and seq not in seen:
+                        seen.add(seq)
+                        latencies.append(time.perf_counter() - sent_at[seq])
+        finally:
+            writer.close()
+
+    from connectors.kafka.edge import EdgeProducer
+
+    clients = [asyncio.create_task(console()) for _ in range(consoles)]
+    await asyncio.wait_for(all_ready.wait(), 30)
+    with EdgeProducer(bootstrap) as producer:
+        for seq in range(updates):
+            sent_at[seq] = time.perf_counter()
+            record = {**_game("fanout"), "game_id": "fanout", "plays_seen": seq, "updated_at": datetime.now(UTC)}
+            await asyncio.to_thread(lambda r=record: (producer.send("game-state", r), producer.flush(10)))
+            await asyncio.sleep(0.05)
+    _, pending = await asyncio.wait(clients, timeout=10)
+    for task in pending:
+        task.cancel()
+    return latencies, consoles * updates - len(latencies)
+
+
+def _console_bench(url: str, token: str, args, bootstrap: str | None) -> None:
+    cookie = _console_cookie(url, token)
+    elapsed, loads, errors = asyncio.run(_page_loads(url, cookie, PAGE_LOADS))
+    print(_report("console Today page (HTML)", elapsed, loads, errors))
+    if bootstrap is None:  # the fan-out produces game records: only on the bench's own broker
+        return
+    latencies, missing = asyncio.run(_fan_out(url, cookie, args.consoles, args.console_updates, bootstrap))
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [latencies[0]] * 99
+    print(
+        f"console SSE fan-out: {args.consoles} consoles x {args.console_updates} game updates, produced to Kafka "
+        f"-> event read by each console: p50 {q[49] * 1000:6.1f} ms  p99 {q[98] * 1000:6.1f} ms  "
+        f"max {max(latencies) * 1000:6.1f} ms  missing {missing}"
+    )

@@ -1,0 +1,1 @@
+"""The operator console: web pages over the API's read model, served at ``/console`` by the API itself."""

@@ -1,0 +1,207 @@
+"""What each console page shows, built from the read model through the caller's league filter (pure: no I/O).
+
+Each builder returns the template's context; the same records reach the page later over the console's SSE
+stream, so a value is formatted the same way on the server (filters below) and in the browser (console.js).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from jinja2 import Undefined
+
+from api.deps import Visibility
+from api.read_model import ReadModel
+
+STATUS_ORDER = {"live": 0, "scheduled": 1, "final": 2}
+RECEIPT_STATUS = {  # the publisher's receipt status -> what the operator is told
+    "posted": "posted",
+    "failed": "failed",
+    "dry_run": "dry run",
+    "skipped_limit": "held",
+    "duplicate": "held",
+}
+FEED_SIZE = 100
+DASH = "\N{EN DASH}"  # what a page shows for a value not known
+HISTORY_SIZE = 50
+
+
+# --- formatting (the same rules as console.js) ------------------------------------------------------------
+def fmt_clock(game: dict[str, Any]) -> str:
+    """``Q4 1:35`` (NFL quarters), ``OT 0:12``; a scheduled or final game says so instead."""
+    status = game.get("status")
+    if status == "final":
+        return "Final"
+    if status == "scheduled":
+        return "Scheduled"
+    period = int(game.get("period") or 0)
+    seconds = max(0, int(game.get("clock_seconds") or 0))
+    label = f"Q{period}" if period <= 4 else f"OT{period - 4 if period > 5 else ''}"
+    return f"{label} {seconds // 60}:{seconds % 60:02d}"
+
+
+def fmt_pct(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return DASH
+    return f"{float(value) * 100:.{digits}f}%"
+
+
+def fmt_num(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{float(value):,.{digits}f}"
+
+
+def fmt_time(value: Any) -> str:
+    """An ISO timestamp as ``HH:MM:SS`` UTC ."""
+    if not value:
+        return DASH
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC).strftime("%H:%M:%S")
+    except ValueError:
+        return str(value)[:19]
+
+
+def epoch_ms(value: Any) -> int | None:
+    if not value:
+        return None
+    try:
+        return int(datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() * 1000)
+    except ValueError:
+        return None
+
+
+def fmt(value: Any, format: str = "") -> str:
+    """A record's field as a page shows it (``format``: num, num1, pct, time, or none)."""
+    if value is None or isinstance(value, Undefined):
+        return DASH
+    if format == "num1":  # one decimal always: a column of measurements lines up on the point
+        return f"{float(value):,.1f}"
+    if format in ("num", "pct", "time"):
+        return {"num": fmt_num, "pct": fmt_pct, "time": fmt_time}[format](value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or DASH
+    return str(value)
+
+
+FILTERS = {"clock": fmt_clock, "pct": fmt_pct, "num": fmt_num, "time": fmt_time, "fmt": fmt}
+
+
+# --- pages -----------------------------------------------------------------------------------------------
+def publish_status(receipt: dict[str, Any] | None) -> str:
+    if receipt is None:
+        return "decided"
+    status = str(receipt.get("status") or "")
+    return RECEIPT_STATUS.get(status, status or "decided")
+
+
+def budget_row(budget: dict[str, Any]) -> dict[str, Any]:
+    limit, used = int(budget.get("limit") or 0), int(budget.get("used") or 0)
+    return {**budget, "left": max(0, limit - used)}
+
+
+def _tweet_marker(tweet: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "command_id": tweet.get("command_id"),
+        "at": epoch_ms(tweet.get("occurred_at")),
+        "wp": tweet.get("win_prob_home"),
+        "text": tweet.get("text"),
+    }
+
+
+def today(rm: ReadModel, visible: Visibility) -> dict[str, Any]:
+    """The slate per league (live games first) with each game's win-probability line and tweets on it; the
+    budget of each account; the latest tweets."""
+    games = rm.keyed["games"].select(visible.keeps)
+    games.sort(key=lambda g: (STATUS_ORDER.get(g.get("status"), 3), g.get("game_id")))
+    slate: dict[str, list[dict[str, Any]]] = {}
+    for game in games:
+        slate.setdefault(str(game.get("league")), []).append(game)
+    tweets_log = rm.logs["tweets"]
+    lines = {}
+    for game in games:
+        game_id = str(game["game_id"])
+        lines[game_id] = {
+            "wp": [[epoch_ms(p["at"]), p["wp"]] for p in rm.win_prob.of(game_id)],
+            "tweets": [_tweet_marker(t) for t in tweets_log.by_index(game_id) if visible.keeps(t)],
+        }
+    return {
+        "slate": dict(sorted(slate.items())),
+        "live": sum(g.get("status") == "live" for g in games),
+        "lines": lines,
+        "budgets": [budget_row(b) for b in rm.keyed["budgets"].select(visible.keeps)],
+        "latest_tweets": tweets_log.recent(visible.keeps)[:10],
+    }
+
+
+def tweets(rm: ReadModel, visible: Visibility, account: str | None = None) -> dict[str, Any]:
+    receipts = rm.keyed.get("tweet_receipts")
+    feed = rm.logs["tweets"].recent(visible.where(account=account))[:FEED_SIZE]
+    rows = []
+    for tweet in feed:
+        receipt = receipts.get(str(tweet.get("command_id"))) if receipts is not None else None
+        rows.append({**tweet, "publish_status": publish_status(receipt), "receipt": receipt})
+    accounts = {str(t.get("account")) for t in rm.logs["tweets"].recent(visible.keeps)}
+    accounts |= {str(b.get("account")) for b in rm.keyed["budgets"].select(visible.keeps)}
+    return {"rows": rows, "accounts": sorted(accounts), "account": account}
+
+
+def scaling(rm: ReadModel, visible: Visibility) -> dict[str, Any]:
+    """Per league: agents and the forecast now, and a line of workload, forecast and agents over the decisions."""
+    states = {s["league"]: s for s in rm.keyed["scaling"].select(visible.keeps)}
+    forecasts = {f["league"]: f for f in rm.keyed["forecasts"].select(visible.keeps)}
+    history = rm.logs["scaling_history"].recent(visible.keeps)
+    leagues = sorted(set(states) | set(forecasts) | {h["league"] for h in history})
+    series: dict[str, dict[str, list]] = {lg: {"agents": [], "forecast": [], "workload": []} for lg in leagues}
+    for decision in reversed(history[:500]):
+        at = epoch_ms(decision.get("decided_at"))
+        line = series[decision["league"]]
+        line["agents"].append([at, decision.get("agents_after")])
+        if decision.get("forecast") is not None:
+            line["forecast"].append([at, decision.get("forecast")])
+    for league, forecast in forecasts.items():
+        at = epoch_ms(forecast.get("computed_at"))
+        series[league]["workload"].append([at, forecast.get("workload")])
+    return {
+        "scaled_leagues": leagues,
+        "states": states,
+        "forecasts": forecasts,
+        "series": series,
+        "history": history[:HISTORY_SIZE],
+    }
+
+
+def health(rm: ReadModel, visible: Visibility) -> dict[str, Any]:
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    firing = rm.keyed["alerts"].select(visible.where(status="firing"))
+    firing.sort(key=lambda a: a.get("at") or "", reverse=True)
+    return {
+        "servers": rm.keyed["servers"].select(visible.keeps),
+        "alerts": firing,
+        "silences": rm.keyed["silences"].select(lambda s: visible.keeps(s) and str(s.get("ends_at", "")) > now),
+        "breakers": rm.keyed["breakers"].select(visible.keeps),
+    }
+
+
+def deployments(rm: ReadModel, visible: Visibility) -> dict[str, Any]:
+    items = rm.keyed["deployments"].select(visible.keeps)
+    items.sort(key=lambda d: d.get("requested_at") or "", reverse=True)
+    decisions = rm.logs["decisions"].recent(visible.keeps)
+    return {
+        "deployments": items,
+        "decisions": decisions[:HISTORY_SIZE],
+        "rollbacks": [d for d in decisions if d.get("action") == "rollback"][:HISTORY_SIZE],
+    }
+
+
+def dead_letters(rm: ReadModel) -> dict[str, Any]:
+    """Counts and the latest dead letters with a short preview of their raw bytes (the caller checked the
+    credential is an admin of every league: a raw record may belong to any league)."""
+    return {"summary": rm.dead_letters.as_dict(), "letters": list(reversed(rm.dead_letter_previews))}

@@ -1,0 +1,145 @@
+"""The operator console in a real Chromium against a running stack replaying the NFL sample."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.kafka.edge import EdgeProducer, consume_records
+from connectors.testing import tweet_command, wait_until
+from schemas.json_form import from_json
+from tests.browser.conftest import DESKTOP, NFL_KEY, PHONE, sign_in, token
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+PAGES = {
+    "today": "/console",
+    "tweets": "/console/tweets",
+    "scaling": "/console/scaling",
+    "health": "/console/health",
+    "deployments": "/console/deployments",
+    "dead-letters": "/console/dead-letters",
+}
+
+WIDEST = """() => [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right >
+  document.documentElement.clientWidth + 1 && !e.parentElement.closest('.scroll')).slice(0, 3).map((e) => e.outerHTML.slice(0, 120))"""
+
+
+def card_text(page, game_id: str, field: str) -> str:
+    return page.inner_text(f'[data-view="games"] [data-key="{game_id}"] [data-field="{field}"]').strip()
+
+
+def test_today_shows_the_replayed_games_with_the_api_scores(chromium, stack):
+    games = stack.games()
+    assert {g["game_id"] for g in games} == stack.replayed_games and len(games) >= 5
+    page = sign_in(chromium, stack)
+    page.wait_for_selector("#live-status.on")
+    for game in games:
+        assert card_text(page, game["game_id"], "home_team") == game["home_team"]
+        assert card_text(page, game["game_id"], "away_team") == game["away_team"]
+        assert card_text(page, game["game_id"], "home_score") == str(game["home_score"])
+        assert card_text(page, game["game_id"], "away_score") == str(game["away_score"])
+    assert page.locator("canvas[data-wp]").count() == len(games)
+    assert page.errors == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_every_page_is_accessible_and_screenshotted(chromium, stack, viewport):
+    page = sign_in(chromium, stack, viewport=viewport)
+    name = "desktop" if viewport is DESKTOP else "phone"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for label, path in PAGES.items():
+        page.goto(path)
+        page.wait_for_selector("#live-status.on, #live-status.off")
+        page.screenshot(path=str(SCREENSHOTS / f"{label}-{name}.png"), full_page=label != "today")
+        result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+        bad = [
+            f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert bad == [], f"{path}: {bad}"
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        widest = page.evaluate(WIDEST)
+        assert overflow <= 1, f"{path} is wider than the {name} screen by {overflow}px: {widest}"
+    assert page.errors == []
+    page.context.close()
+
+
+def test_a_tweet_command_shows_on_the_open_page_within_two_seconds(chromium, stack):
+    page = sign_in(chromium, stack)
+    page.wait_for_selector("#live-status.on")
+    game = stack.games()[0]
+    at = datetime.fromisoformat(game["updated_at"].replace("Z", "+00:00"))  # on the game's own time line
+    command = tweet_command("NFL", f"console-{uuid.uuid4().hex[:8]}", at, game_id=game["game_id"])
+    selector = f'[data-view="tweets"] [data-key="{command["command_id"]}"]'
+    with EdgeProducer(stack.bootstrap) as producer:
+        started = time.monotonic()
+        producer.send("tweet-commands", command)
+        producer.flush()
+    page.wait_for_selector(selector, timeout=2000)
+    assert time.monotonic() - started < 2.0
+    assert command["text"] in page.inner_text(selector)
+    page.context.close()
+
+
+def test_an_override_created_in_the_console_reaches_scaling_overrides(chromium, stack):
+    page = sign_in(chromium, stack)
+    page.goto("/console/scaling")
+    reason = f"console override {uuid.uuid4().hex[:8]}"
+    page.select_option("#override-league", "NFL")
+    page.fill("#override-reason", reason)
+    page.fill("#override-min_agents", "6")
+    page.fill("#override-ttl_seconds", "900")
+    page.click("form[action='/console/actions/override'] button[type=submit]")
+    page.wait_for_selector(".flash.ok")
+    assert "accepted as override-" in page.inner_text(".flash.ok")
+
+    def produced():
+        found = [r for _, r in consume_records(stack.bootstrap, "scaling-overrides", timeout=1.0)]
+        return next((r for r in found if r.get("reason") == reason), None)
+
+    override = wait_until(produced, 15, message="the console's override never reached scaling-overrides")
+    assert (override["league"], override["min_agents"], override["created_by"]) == ("NFL", 6, "ops")
+    page.context.close()
+
+
+def test_a_read_only_user_sees_no_action_and_is_refused_when_posting(chromium, stack):
+    page = sign_in(chromium, stack, token_value=token("read", subject="viewer"))
+    for path in ("/console/scaling", "/console/health", "/console/deployments"):
+        page.goto(path)
+        assert page.locator("form.action, form.inline").count() == 0, path
+    csrf = page.get_attribute("form[action='/console/logout'] input[name=csrf_token]", "value")
+    r = page.request.post(
+        "/console/actions/override",
+        form={"csrf_token": csrf, "league": "NFL", "reason": "sneaky", "ttl_seconds": "900"},
+        max_redirects=0,
+    )
+    assert r.status == 403 and "admin" in r.text()
+    page.context.close()
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(chromium, stack):
+    page = sign_in(chromium, stack)
+    form = {"league": "NFL", "reason": "no token", "ttl_seconds": "900"}
+    r = page.request.post("/console/actions/override", form=form, max_redirects=0)
+    assert r.status == 403 and "CSRF" in r.text()
+    r = page.request.post("/console/actions/override", form={**form, "csrf_token": "forged"}, max_redirects=0)
+    assert r.status == 403
+    page.context.close()
+
+
+def test_a_league_bound_key_sees_only_its_league(chromium, stack):
+    with EdgeProducer(stack.bootstrap) as producer:
+        nba_game = from_json("GameState", {**stack.games()[0], "game_id": "nba-console-1", "league": "NBA"})
+        producer.send("game-state", nba_game)
+    wait_until(lambda: any(g["game_id"] == "nba-console-1" for g in stack.games()), 10)
+    page = sign_in(chromium, stack, api_key=NFL_KEY)
+    assert page.locator('[data-key="nba-console-1"]').count() == 0
+    assert page.locator("#league-NBA").count() == 0 and page.locator("#league-NFL").count() == 1
+    assert page.goto("/console/dead-letters").status == 403  # raw records of any league: not for a league's key
+    page.context.close()
