@@ -77,6 +77,16 @@ _TOPICS = (
     TopicSpec("tweet-receipts", "command_id", ("TweetReceipt",), compacted=True, description="Publisher outcomes."),
     TopicSpec("token-revocations", "jti", ("TokenRevocation",), compacted=True, description="Revoked API tokens."),
     TopicSpec(
+        "publisher-controls",
+        "control_id",
+        ("PublisherControl",),
+        compacted=True,
+        # keyed by control id so compaction never drops a control not yet applied; one account's controls share a
+        # partition so the publisher applies them in the order they were given (pause before resume)
+        partition_by="account",
+        description="Operator controls of the tweet publisher: retry, cancel, pause and resume an account.",
+    ),
+    TopicSpec(
         "deployment-state",
         "deployment_id",
         ("DeploymentState",),
