@@ -15,6 +15,7 @@ from api.limits import BodyLimitMiddleware, CredentialsFirstMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.read_model import ReadModel
 from api.routers import (
+    accounts,
     admin,
     alerts,
     breakers,
@@ -32,6 +33,7 @@ from api.security import Authenticator, FailureThrottle, RateLimiter, StreamSlot
 
 log = logging.getLogger(__name__)
 ROUTERS = (games, tweets, leagues, scaling, servers, alerts, breakers, deployments, admin, tokens, stream, system)
+ROUTERS += (accounts,)
 MAX_BODY_BYTES = 1_000_000  # the broker's message limit: no request body can be worth more
 
 
