@@ -22,6 +22,7 @@ from connectors.cli import (
     bench_health,
     bench_plays,
     bench_scaling,
+    cmd_account,
     cmd_agent,
     cmd_alert_router,
     cmd_api,
@@ -39,6 +40,7 @@ from connectors.cli import (
     cmd_simulate,
     cmd_supervisor,
     cmd_train,
+    cmd_tweets,
     cmd_up,
     cmd_worker,
     report_plays,
@@ -57,6 +59,7 @@ BENCHMARKS = CommandGroup(
 
 # Every subcommand of ``wirereport``, in the order of its help.
 COMMANDS = (
+    cmd_account,
     cmd_agent,
     cmd_alert_router,
     cmd_api,
@@ -81,6 +84,7 @@ COMMANDS = (
     cmd_simulate,
     cmd_supervisor,
     cmd_train,
+    cmd_tweets,
     cmd_up,
     cmd_worker,
 )

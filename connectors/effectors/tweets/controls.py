@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from connectors.effectors.tweets.rolling_limit import RollingLimit
 TOPIC = "publisher-controls"
 ACTIONS = ("retry", "cancel", "pause", "resume")
 COMMAND_ACTIONS = ("retry", "cancel")
+ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -63,10 +65,18 @@ def control_id(action: str, account: str, command_id: str | None, requested_by: 
 
 
 def control_record(
-    action: str, account: str, *, requested_by: str, requested_at: datetime, command_id: str | None = None,
+    action: str,
+    account: str,
+    *,
+    requested_by: str,
+    requested_at: datetime,
+    command_id: str | None = None,
     reason: str = "",
-) -> dict[str, Any]:  # fmt: skip
-    """A PublisherControl record (``requested_at`` timezone-aware, kept to the millisecond as Avro keeps it)."""
+) -> dict[str, Any]:
+    """A PublisherControl record (``requested_at`` timezone-aware, kept to the millisecond as Avro keeps it);
+    ValueError for an unknown action, a bad account name or a command id missing or not taken."""
+    if not ACCOUNT_NAME.match(account):
+        raise ValueError(f"account {account[:64]!r}: must be 1-64 letters, digits, '.', '_' or '-'")
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
     if (action in COMMAND_ACTIONS) != (command_id is not None):
