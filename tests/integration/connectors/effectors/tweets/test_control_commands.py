@@ -11,7 +11,9 @@ from connectors.kafka.edge import EdgeProducer, consume_records
 
 
 def controls(bootstrap: str, control_id: str) -> list[dict]:
-    return [r for _, r in consume_records(bootstrap, "publisher-controls", timeout=1.5) if r["control_id"] == control_id]
+    return [
+        r for _, r in consume_records(bootstrap, "publisher-controls", timeout=1.5) if r["control_id"] == control_id
+    ]
 
 
 def sent_control_id(out: str) -> str:
