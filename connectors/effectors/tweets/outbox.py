@@ -13,6 +13,8 @@ Every outcome (posted, dry_run, failed, duplicate, skipped_limit, held) writes a
 receipts stay unsent until the publisher has produced them to ``tweet-receipts`` (at-least-once, keyed by id).
 An account whose credentials are missing or refused is held: its waiting commands are ``held`` and a firing
 alert is stored (sent until acknowledged, like receipts), resolved when the account posts again.
+Operators' controls (retry, cancel, pause, resume) are applied in the same transactions as the commands and
+positions, once each (:mod:`connectors.effectors.tweets.controls`); a ``cancelled`` command is never posted.
 """
 
 from __future__ import annotations
