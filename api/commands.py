@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import json
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.exceptions import BrokerUnavailable
@@ -71,3 +71,29 @@ class CommandSender:
         if producer is not None:
             with contextlib.suppress(BrokerUnavailable):
                 producer.flush(2.0)
+
+
+def publisher_control(
+    action: str,
+    account: str,
+    requested_by: str,
+    reason: str,
+    command: str | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """A PublisherControl record: its id is deterministic for the same request at the same moment (or the same
+    ``Idempotency-Key``), so a client retry is applied once by the publisher."""
+    now = now or datetime.now(UTC)
+    cause = {"action": action, "account": account, "command_id": command, "reason": reason}
+    if not idempotency_key:
+        cause["requested_at"] = now.isoformat()
+    return build_record(
+        "PublisherControl",
+        {
+            **cause,
+            "control_id": command_id("control", requested_by, cause, idempotency_key),
+            "requested_by": requested_by,
+            "requested_at": now,
+        },
+    )

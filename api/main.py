@@ -16,6 +16,7 @@ from api.limits import BodyLimitMiddleware, CredentialsFirstMiddleware
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.read_model import ReadModel
 from api.routers import (
+    accounts,
     admin,
     alerts,
     breakers,
@@ -44,6 +45,7 @@ ROUTERS = (
     deployments,
     admin,
     flags,
+    accounts,
     tokens,
     stream,
     system,

@@ -161,6 +161,27 @@ class SilenceCreate(_Create):
         return self
 
 
+class ControlCreate(_Create):
+    """Why an operator retries or cancels a tweet, or pauses or resumes an account (kept with the control and
+    audited)."""
+
+    reason: str = Field(default="", max_length=500)
+
+
+ACCOUNT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class AccountPublic(BaseModel):
+    """An X account the API has heard of, and whether an operator paused it (from ``publisher-controls``)."""
+
+    account: str
+    league: League | None = Field(description="The league whose account it is (its name is the league's); else none.")
+    paused: bool
+    paused_reason: str | None = None
+    paused_by: str | None = None
+    paused_at: str | None = None
+
+
 class Accepted(BaseModel):
     """The answer to an admin action: the command was acknowledged by Kafka."""
 

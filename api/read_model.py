@@ -45,6 +45,7 @@ KEYED = {  # topic -> view name (latest record per key)
     "token-revocations": "revocations",  # revoked token ids: refused with 401
     "system-metrics": "server_metrics",  # the latest sample per server: which league each server belongs to
     "feature-flags": "flags",  # run-time switches of the agents (key flag_id)
+    "publisher-controls": "publisher_controls",  # operators' retry/cancel/pause/resume: which accounts are paused
 }
 BY_ID = {  # topic -> (view name, id field): records of a log topic kept by their own id (cancellable objects)
     "scaling-overrides": ("overrides", "override_id"),
@@ -229,6 +230,30 @@ class ReadModel:
                 if record.get("league") is not None or server not in leagues:
                     leagues[server] = record.get("league")
         return leagues
+
+    def account_pauses(self) -> dict[str, dict[str, Any]]:
+        """Each paused account's pause control: an account is paused when its latest pause or resume is a pause."""
+        view = self.keyed.get("publisher_controls")
+        latest: dict[str, dict[str, Any]] = {}
+        for control in view.values() if view is not None else ():
+            if control.get("action") not in ("pause", "resume"):
+                continue
+            account = str(control.get("account"))
+            order = (str(control.get("requested_at")), str(control.get("control_id")))
+            seen = latest.get(account)
+            if seen is None or order > (str(seen.get("requested_at")), str(seen.get("control_id"))):
+                latest[account] = control
+        return {account: c for account, c in latest.items() if c.get("action") == "pause"}
+
+    def accounts(self) -> set[str]:
+        """Every X account the API has heard of: budgets, tweet commands, receipts and controls."""
+        names: set[str] = set()
+        for name in ("budgets", "tweet_receipts", "publisher_controls"):
+            view = self.keyed.get(name)
+            names.update(str(r["account"]) for r in (view.values() if view is not None else ()) if r.get("account"))
+        tweets = self.logs.get("tweets")
+        names.update(str(r["account"]) for r in (tweets.recent() if tweets is not None else ()) if r.get("account"))
+        return names
 
     def is_revoked(self, jti: str) -> bool:
         view = self.keyed.get("revocations")

@@ -88,6 +88,16 @@ _TOPICS = (
         description="Run-time switches of the agents (scaling.actions, tweets.actions), per league or global.",
     ),
     TopicSpec(
+        "publisher-controls",
+        "control_id",
+        ("PublisherControl",),
+        compacted=True,
+        # keyed by control id so compaction never drops a control not yet applied; one account's controls share a
+        # partition so the publisher applies them in the order they were given (pause before resume)
+        partition_by="account",
+        description="Operator controls of the tweet publisher: retry, cancel, pause and resume an account.",
+    ),
+    TopicSpec(
         "deployment-state",
         "deployment_id",
         ("DeploymentState",),

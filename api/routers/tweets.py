@@ -1,12 +1,16 @@
-"""Tweet commands and their publish status (``tweet-commands``), newest first."""
+"""Tweet commands and their publish status (``tweet-commands``), newest first; retry a failed or held one, cancel
+a pending one (scope ``admin``, only for the accounts the caller may act on: see :mod:`api.routers.accounts`)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated, Any
 
-from api.deps import Paging, StateDep, Visible
-from api.models import Page
+from fastapi import APIRouter, Path, Request, Response
+
+from api.deps import Admin, Paging, StateDep, Visible
+from api.models import Accepted, ControlCreate, Page
 from api.responses import etag_json
+from api.routers.accounts import ACCEPTED, IdempotencyKey, check_account, send_control
 
 router = APIRouter(prefix="/v1/tweets", tags=["tweets"])
 
@@ -34,3 +38,46 @@ def _with_status(tweet: dict, receipts) -> dict:
     receipt = receipts.get(tweet.get("command_id", ""))
     status = (receipt or {}).get("status") or "pending"
     return {**tweet, "publish_status": status, "receipt": receipt}
+
+
+CommandPath = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+def _command(state, command_id: str) -> dict[str, Any] | None:
+    """The command as the API knows it: from ``tweet-commands`` (recent ones) or its receipt."""
+    rm = state.read_model
+    tweets = rm.logs.get("tweets")
+    found = tweets.recent(lambda t: t.get("command_id") == command_id)[:1] if tweets is not None else []
+    if found:
+        return found[0]
+    receipts = rm.keyed.get("tweet_receipts")
+    return receipts.get(command_id) if receipts is not None else None
+
+
+async def _control(state, principal, action: str, command_id: str, body, idempotency_key) -> Accepted:
+    command = _command(state, command_id)
+    account = (command or {}).get("account")
+    check_account(principal, account, command is not None, f"no tweet command {command_id}")
+    return await send_control(state, principal, action, account, body, idempotency_key, command=command_id)
+
+
+@router.post("/{command_id}/retry", **ACCEPTED, summary="Post a failed or held tweet again, with fresh attempts")
+async def retry_tweet(
+    command_id: CommandPath,
+    state: StateDep,
+    principal: Admin,
+    body: ControlCreate | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Accepted:
+    return await _control(state, principal, "retry", command_id, body, idempotency_key)
+
+
+@router.post("/{command_id}/cancel", **ACCEPTED, summary="Never post a queued or held tweet")
+async def cancel_tweet(
+    command_id: CommandPath,
+    state: StateDep,
+    principal: Admin,
+    body: ControlCreate | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Accepted:
+    return await _control(state, principal, "cancel", command_id, body, idempotency_key)

@@ -22,6 +22,7 @@ from connectors.cli import (
     bench_health,
     bench_plays,
     bench_scaling,
+    cmd_account,
     cmd_admin,
     cmd_agent,
     cmd_alert_router,
@@ -40,6 +41,7 @@ from connectors.cli import (
     cmd_simulate,
     cmd_supervisor,
     cmd_train,
+    cmd_tweets,
     cmd_up,
     cmd_watchdog,
     cmd_worker,
@@ -59,6 +61,7 @@ BENCHMARKS = CommandGroup(
 
 # Every subcommand of ``wirereport``, in the order of its help.
 COMMANDS = (
+    cmd_account,
     cmd_admin,
     cmd_agent,
     cmd_alert_router,
@@ -84,6 +87,7 @@ COMMANDS = (
     cmd_simulate,
     cmd_supervisor,
     cmd_train,
+    cmd_tweets,
     cmd_up,
     cmd_watchdog,
     cmd_worker,

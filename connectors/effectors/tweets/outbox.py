@@ -13,6 +13,8 @@ Every outcome (posted, dry_run, failed, duplicate, skipped_limit, held) writes a
 receipts stay unsent until the publisher has produced them to ``tweet-receipts`` (at-least-once, keyed by id).
 An account whose credentials are missing or refused is held: its waiting commands are ``held`` and a firing
 alert is stored (sent until acknowledged, like receipts), resolved when the account posts again.
+Operators' controls (retry, cancel, pause, resume) are applied in the same transactions as the commands and
+positions, once each (:mod:`connectors.effectors.tweets.controls`); a ``cancelled`` command is never posted.
 """
 
 from __future__ import annotations
@@ -25,64 +27,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from connectors.effectors.tweets.rolling_limit import DAY_SECONDS, RollingLimit
+from connectors.effectors.tweets.controls import ControlOutcome, apply_control, is_paused, paused_accounts
+from connectors.effectors.tweets.outbox_sql import (
+    COUNT_WAITING,
+    PAUSED,
+    POST_TIMES,
+    POSTED,
+    RECEIPT_FROM_COMMAND,
+    RESOLVE_HOLD,
+    SCHEMA,
+    WAITING,
+    window_text,
+)
+from connectors.effectors.tweets.rolling_limit import RollingLimit
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS commands (
-    command_id TEXT PRIMARY KEY,
-    account TEXT NOT NULL,
-    day TEXT NOT NULL,
-    text TEXT NOT NULL,
-    record TEXT NOT NULL,
-    status TEXT NOT NULL,            -- queued | held | posted | failed | duplicate | over_limit
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL DEFAULT 0,
-    accepted_at REAL NOT NULL,
-    posted_at REAL,                  -- when posted (or refused by X as a duplicate): counted in the window
-    tweet_id TEXT,
-    last_error TEXT
-);
-CREATE INDEX IF NOT EXISTS commands_due ON commands (status, next_attempt_at);
-CREATE INDEX IF NOT EXISTS commands_day ON commands (account, day, status);
-CREATE INDEX IF NOT EXISTS commands_posted ON commands (account, status, posted_at);
-CREATE TABLE IF NOT EXISTS receipts (
-    command_id TEXT PRIMARY KEY,
-    account TEXT NOT NULL,
-    status TEXT NOT NULL,            -- posted | dry_run | failed | duplicate | skipped_limit | held
-    tweet_id TEXT,
-    attempts INTEGER NOT NULL,
-    detail TEXT NOT NULL,
-    at REAL NOT NULL,
-    sent INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS receipts_unsent ON receipts (sent);
-CREATE TABLE IF NOT EXISTS positions (
-    topic TEXT NOT NULL,
-    partition INTEGER NOT NULL,
-    next_offset INTEGER NOT NULL,
-    PRIMARY KEY (topic, partition)
-);
-CREATE TABLE IF NOT EXISTS account_holds (
-    account TEXT PRIMARY KEY,
-    alert TEXT NOT NULL,             -- firing (held) | resolved (posted again)
-    reason TEXT NOT NULL,
-    since REAL NOT NULL,             -- when the hold started
-    at REAL NOT NULL,                -- when the alert changed
-    sent INTEGER NOT NULL DEFAULT 0
-);
-"""
-WAITING = ("queued", "held")
-POSTED = ("posted", "duplicate")
-RECEIPT_FROM_COMMAND = (
-    "INSERT INTO receipts (command_id, account, status, tweet_id, attempts, detail, at, sent)"
-    " SELECT command_id, account, ?, tweet_id, attempts, ?, ?, 0 FROM commands WHERE command_id = ?"
-    " ON CONFLICT (command_id) DO UPDATE SET status = excluded.status, tweet_id = excluded.tweet_id,"
-    " attempts = excluded.attempts, detail = excluded.detail, at = excluded.at, sent = 0"
-)
-RESOLVE_HOLD = (
-    "UPDATE account_holds SET alert = 'resolved', at = ?, sent = 0"
-    " WHERE account = (SELECT account FROM commands WHERE command_id = ?) AND alert = 'firing'"
-)
+__all__ = ["POSTED", "SCHEMA", "WAITING", "Outbox", "Pending", "StoreResult"]
+COMMAND_COUNTS = ("queued", "duplicate", "over_limit", "paused")
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """What storing a batch did: counts of the commands by outcome, and each control's outcome."""
+
+    counts: dict[str, int]
+    controls: list[ControlOutcome]
 
 
 @dataclass(frozen=True)
@@ -92,10 +60,6 @@ class Pending:
     text: str
     attempts: int
     record: dict[str, Any]
-
-
-def _window_text(seconds: float) -> str:
-    return "24 hours" if seconds == DAY_SECONDS else f"{seconds:g} seconds"
 
 
 class Outbox:
@@ -120,37 +84,34 @@ class Outbox:
         positions: dict[tuple[str, int], int] | None = None,
     ) -> dict[str, int]:
         """Store ``(command JSON, day)`` pairs and the consumed positions in one transaction; a command beyond
-        ``limit`` (posts in the rolling window plus waiting commands of its account) is ``over_limit``.
+        ``limit`` (posts in the rolling window plus waiting commands of its account) is ``over_limit``, one of a
+        paused account is held (``paused``).
 
-        Returns counts of queued, duplicate and over_limit commands.
+        Returns counts of queued, duplicate, over_limit and paused commands.
         """
+        return self.store([("command", c) for c in commands], limit, now, positions).counts
+
+    def store(
+        self,
+        items: Iterable[tuple[str, Any]],
+        limit: RollingLimit | int,
+        now: float,
+        positions: dict[tuple[str, int], int] | None = None,
+    ) -> StoreResult:
+        """Store a consumed batch in order, in one transaction with its positions: ``("command", (command JSON,
+        day))`` items as :meth:`accept` does, ``("control", PublisherControl)`` items applied once each (see
+        :mod:`connectors.effectors.tweets.controls`)."""
         limit = limit if isinstance(limit, RollingLimit) else RollingLimit(limit)
-        counts = {"queued": 0, "duplicate": 0, "over_limit": 0}
+        counts = dict.fromkeys(COMMAND_COUNTS, 0)
+        outcomes: list[ControlOutcome] = []
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            for command, day in commands:
-                cid, account = command["command_id"], command["account"]
-                if db.execute("SELECT 1 FROM commands WHERE command_id = ?", (cid,)).fetchone():
-                    counts["duplicate"] += 1
-                    continue
-                waiting = db.execute(
-                    "SELECT COUNT(*) FROM commands WHERE account = ? AND status IN (?, ?)", (account, *WAITING)
-                ).fetchone()[0]
-                posted = self._post_times(account, now - limit.window_seconds)
-                status = "queued" if limit.remaining(posted, now) > waiting else "over_limit"
-                db.execute(
-                    "INSERT INTO commands (command_id, account, day, text, record, status, accepted_at, next_attempt_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (cid, account, day, command["text"], json.dumps(command), status, now, now),
-                )
-                counts[status] += 1
-                if status == "over_limit":
-                    detail = (
-                        f"over the limit of {limit.max_posts} tweets in any {_window_text(limit.window_seconds)}"
-                        f" for {account}"
-                    )
-                    db.execute(RECEIPT_FROM_COMMAND, ("skipped_limit", detail, now, cid))
+            for kind, item in items:
+                if kind == "control":
+                    outcomes.append(apply_control(db, item, limit, now))
+                else:
+                    counts[self._accept_one(*item, limit, now)] += 1
             for (topic, partition), offset in (positions or {}).items():
                 db.execute(
                     "INSERT INTO positions (topic, partition, next_offset) VALUES (?, ?, ?)"
@@ -161,13 +122,34 @@ class Outbox:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return counts
+        return StoreResult(counts, outcomes)
+
+    def _accept_one(self, command: dict[str, Any], day: str, limit: RollingLimit, now: float) -> str:
+        db = self._db
+        cid, account = command["command_id"], command["account"]
+        if db.execute("SELECT 1 FROM commands WHERE command_id = ?", (cid,)).fetchone():
+            return "duplicate"  # seen before, or cancelled before it arrived
+        waiting = db.execute(COUNT_WAITING, (account, *WAITING)).fetchone()[0]
+        posted = self._post_times(account, now - limit.window_seconds)
+        status = "queued" if limit.remaining(posted, now) > waiting else "over_limit"
+        db.execute(
+            "INSERT INTO commands (command_id, account, day, text, record, status, accepted_at, next_attempt_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (cid, account, day, command["text"], json.dumps(command), status, now, now),
+        )
+        if status == "over_limit":
+            detail = (
+                f"over the limit of {limit.max_posts} tweets in any {window_text(limit.window_seconds)} for {account}"
+            )
+            db.execute(RECEIPT_FROM_COMMAND, ("skipped_limit", detail, now, cid))
+        elif is_paused(db, account):  # held with the account's other commands until it is resumed
+            db.execute("UPDATE commands SET status = 'held', last_error = ? WHERE command_id = ?", (PAUSED, cid))
+            db.execute(RECEIPT_FROM_COMMAND, ("held", PAUSED, now, cid))
+            return "paused"
+        return status
 
     def _post_times(self, account: str, since: float) -> list[float]:
-        rows = self._db.execute(
-            "SELECT posted_at FROM commands WHERE account = ? AND status IN (?, ?) AND posted_at > ?",
-            (account, *POSTED, since),
-        ).fetchall()
+        rows = self._db.execute(POST_TIMES, (account, *POSTED, since)).fetchall()
         return [t for (t,) in rows]
 
     def post_history(self, since: float) -> dict[str, list[float]]:
@@ -290,17 +272,25 @@ class Outbox:
 
     def requeue_held(self, accounts: Iterable[str] | None = None) -> int:
         """Queue the held commands again (of ``accounts``, default all): a restarted publisher tries each held
-        account once more (its credentials may have been fixed). Their alert stays firing until one posts."""
-        if accounts is None:
-            cur = self._db.execute("UPDATE commands SET status = 'queued', next_attempt_at = 0 WHERE status = 'held'")
-            return cur.rowcount
-        return sum(
-            self._db.execute(
-                "UPDATE commands SET status = 'queued', next_attempt_at = 0 WHERE status = 'held' AND account = ?",
-                (account,),
-            ).rowcount
-            for account in accounts
+        account once more (its credentials may have been fixed). Their alert stays firing until one posts. The
+        commands of a paused account stay held until it is resumed."""
+        requeue = (
+            "UPDATE commands SET status = 'queued', next_attempt_at = 0 WHERE status = 'held'"
+            " AND account NOT IN (SELECT account FROM paused_accounts)"
         )
+        if accounts is None:
+            return self._db.execute(requeue).rowcount
+        return sum(self._db.execute(requeue + " AND account = ?", (account,)).rowcount for account in accounts)
+
+    def paused_accounts(self) -> dict[str, str]:
+        """The accounts an operator paused, with the reason given."""
+        return paused_accounts(self._db)
+
+    def control(self, control_id: str) -> dict[str, Any] | None:
+        """A control applied (or refused) before, with its outcome."""
+        cur = self._db.execute("SELECT * FROM controls WHERE control_id = ?", (control_id,))
+        row = cur.fetchone()
+        return dict(zip([c[0] for c in cur.description], row, strict=True)) if row else None
 
     def held_accounts(self) -> dict[str, str]:
         """The accounts whose hold alert is firing, with the reason."""

@@ -10,6 +10,8 @@ one account: its own outbox file and consumer positions; the commands of other a
 Undecodable messages go to ``dead-letters``. Each outcome becomes a TweetReceipt on ``tweet-receipts``, each
 account hold an Alert on ``alerts`` (both from the outbox: re-sent until acknowledged). X API calls go through
 the ``x-api`` circuit breaker: while it is OPEN no call is made and the commands wait in the outbox.
+Operator controls (``publisher-controls``: retry, cancel, pause, resume) are read alongside the commands and
+applied to the outbox in the same transaction (see :mod:`connectors.effectors.tweets.controls`).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from typing import Any
 
 from connectors.circuit_breaker import CircuitBreaker, breaker_from_settings
 from connectors.effectors.base import Effector, Record
+from connectors.effectors.tweets import controls
 from connectors.effectors.tweets.accounts import AccountPoster, AccountsError, accounts_from_settings
 from connectors.effectors.tweets.delivery import RetryPolicy, Sender, deliver_due, held_alert
-from connectors.effectors.tweets.outbox import Outbox, Pending
+from connectors.effectors.tweets.outbox import Outbox, Pending, StoreResult
 from connectors.effectors.tweets.rolling_limit import RollingLimit
 from connectors.effectors.tweets.x_client import PostedTweet, XClient
 from connectors.exceptions import BrokerUnavailable
@@ -101,7 +104,7 @@ class TweetPublisher(Effector):
     """Consumes ``tweet-commands`` into the outbox and delivers what is due (of ``account`` only, when set)."""
 
     name = "tweet-publisher"
-    topics = (TOPIC,)
+    topics = (TOPIC, controls.TOPIC)
     group_id = GROUP_ID
 
     def __init__(
@@ -134,7 +137,9 @@ class TweetPublisher(Effector):
         self.stats = {"consumed": 0, "queued": 0, "duplicate": 0, "over_limit": 0, "dead_letters": 0}
         self.stats.update({"posted": 0, "retry": 0, "waiting": 0, "held": 0, "duplicate_content": 0})
         self.stats.update({"failed": 0, "blocked": 0, "receipts": 0, "alerts": 0, "other_accounts": 0})
-        self._accepted: list[tuple[dict[str, Any], str]] = []
+        self.stats.update({"paused": 0, "controls_applied": 0, "controls_refused": 0, "controls_unchanged": 0})
+        self.stats["controls_duplicate"] = 0
+        self._accepted: list[tuple[str, Any]] = []  # ("command", (command, day)) or ("control", control)
 
     # -- the effector's hooks: commands and positions go into the outbox in one transaction ------------
     def start_positions(self) -> dict[tuple[str, int], int]:
@@ -153,20 +158,42 @@ class TweetPublisher(Effector):
             if self.account is not None and record.value["account"] != self.account:
                 self.stats["other_accounts"] += 1  # another account's publisher posts it
                 continue
+            if record.topic == controls.TOPIC:
+                self._accepted.append(("control", record.value))
+                continue
             command = to_json("TweetCommand", record.value)
-            self._accepted.append((command, local_day(record.value["occurred_at"], self.tz)))
+            self._accepted.append(("command", (command, local_day(record.value["occurred_at"], self.tz))))
 
     def commit(self, positions: dict[tuple[str, int], int]) -> None:
         accepted, self._accepted = self._accepted, []
-        counts = self.outbox.accept(accepted, self.limit, self.clock(), positions)
-        for key, n in counts.items():
+        result = self.outbox.store(accepted, self.limit, self.clock(), positions)
+        for key, n in result.counts.items():
             self.stats[key] += n
+        self.controls_applied(result)
 
     def poll_once(self, timeout: float | None = None) -> int:
         """Store one batch of commands (and their positions) in the outbox; returns messages consumed."""
         consumed = super().poll_once(timeout)
         self.stats["consumed"] += consumed
         return consumed
+
+    def invalid_reason(self, schema: str, value: dict[str, Any]) -> str | None:
+        return controls.invalid_reason(value) if schema == "PublisherControl" else None
+
+    # -- operator controls ------------------------------------------------------------------------------
+    def controls_applied(self, result: StoreResult) -> None:
+        """Log each control's outcome; a retried held command is tried again even if the poster held its account
+        (the operator says its credentials were fixed)."""
+        for outcome in result.controls:
+            self.stats[f"controls_{outcome.outcome}"] += 1
+            what = f"{outcome.action} {outcome.command_id or outcome.account} ({outcome.control_id})"
+            if outcome.outcome == "refused":
+                log.warning("control %s refused: %s", what, outcome.detail)
+            elif outcome.outcome != "duplicate":
+                log.info("control %s %s: %s", what, outcome.outcome, outcome.detail)
+            release = getattr(self.sender, "release", None)
+            if outcome.action == "retry" and outcome.outcome == "applied" and release is not None:
+                release(outcome.account)
 
     def on_dead_letter(self, place: str, reason: str) -> None:
         super().on_dead_letter(place, reason)

@@ -25,7 +25,7 @@ def outbox(tmp_path):
 def test_waiting_and_posted_commands_count_against_the_rolling_limit_not_the_calendar_day(outbox):
     limit = RollingLimit(max_posts=2)
     assert outbox.accept([cmd("NFL", 0), cmd("NFL", 1), cmd("NFL", 2)], limit, T0) == {
-        "queued": 2, "duplicate": 0, "over_limit": 1
+        "queued": 2, "duplicate": 0, "over_limit": 1, "paused": 0
     }  # fmt: skip
     assert outbox.receipt("NFL-2")["status"] == "skipped_limit"
     assert "limit of 2 tweets in any 24 hours" in outbox.receipt("NFL-2")["detail"]
