@@ -63,7 +63,9 @@ def test_a_play_after_the_feeds_game_end_is_refused():
 
 def test_a_new_play_out_of_order_is_refused_with_the_sequences():
     _, game = run([play(1), play(5, 7, 0)])
-    with pytest.raises(InvalidRecord, match="out of order: play p3 of game g1 has sequence 3, not after the game's last 5"):
+    with pytest.raises(
+        InvalidRecord, match="out of order: play p3 of game g1 has sequence 3, not after the game's last 5"
+    ):
         decide(play(3, 7, 0), game, None, limit=17, tz=TZ)
 
 

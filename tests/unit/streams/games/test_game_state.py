@@ -69,7 +69,10 @@ def test_game_end_makes_the_game_final_and_it_stays_final():
         ({"league": "WNBA", "clock_seconds": 601}, r"clock_seconds 601 is not 0-600"),
         ({"league": "MLB"}, "league 'MLB' is not one of NFL, NBA, WNBA"),
         ({"occurred_at": datetime(1, 1, 1, tzinfo=UTC)}, "occurred_at 0001-01-01 00:00:00[+]00:00 is not within"),
-        ({"occurred_at": "2100-01-01T00:00:00Z"}, "occurred_at 2100-01-01T00:00:00Z is not within 2000-01-01..2100-01-01"),
+        (
+            {"occurred_at": "2100-01-01T00:00:00Z"},
+            "occurred_at 2100-01-01T00:00:00Z is not within 2000-01-01..2100-01-01",
+        ),
         ({"occurred_at": "yesterday"}, "occurred_at 'yesterday' is not a timestamp"),
         ({"sequence": 10**12}, "sequence 1000000000000 is not 0-1000000"),
         ({"sequence": -1}, "sequence -1 is not 0-1000000"),
