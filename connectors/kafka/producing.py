@@ -20,7 +20,7 @@ from connectors.kafka.edge import EdgeProducer
 from schemas.codec import Codec, get_codec
 from schemas.exceptions import SchemaError
 from schemas.json_form import from_json
-from streams.deployments.manager import validate_deployment_event
+from streams.deployments.validation import validate_deployment_event
 from streams.exceptions import InvalidRecord, StreamsError
 from streams.games.game_state import validate_play, validate_scheduled_game
 from streams.health.system_metrics import validate_metrics, validate_silence
