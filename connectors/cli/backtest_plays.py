@@ -19,18 +19,26 @@ def register(subparsers) -> None:
         type=int,
         help="tweets per account per slate and in any 24 hours (default WIREREPORT_TWEETS_PER_DAY, 17)",
     )
-    p.add_argument("--out", required=True, help="decisions as JSON lines, one per input play (- for stdout)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="decisions as JSON lines, one per valid input play (bad ones are reported as FILE:LINE: reason; - for"
+        " stdout)",
+    )
     p.add_argument("--commands", help="also write the TweetCommands the agent would send (JSON lines)")
     p.set_defaults(func=run)
 
 
-def read_records(path: str, schema: str, bad: list[str]) -> list[dict[str, Any]]:
-    """Valid JSON objects of a JSON-lines file, checked against ``schema``; bad lines are collected."""
+def read_records(path: str, schema: str, bad: list[str], numbers: list[int] | None = None) -> list[dict[str, Any]]:
+    """Valid JSON objects of a JSON-lines file, checked against ``schema`` and its domain bounds; bad lines are
+    collected (``numbers``, if given, gets the line number of each valid one)."""
     from connectors.jsonl import read_jsonl
     from schemas.exceptions import SchemaError
     from schemas.json_form import from_json
     from streams.exceptions import InvalidRecord
-    from streams.games.game_state import validate_play
+    from streams.games.game_state import validate_play, validate_scheduled_game
+
+    checks = {"Play": validate_play, "ScheduledGame": validate_scheduled_game}
 
     records = []
     try:
@@ -40,12 +48,14 @@ def read_records(path: str, schema: str, bad: list[str]) -> list[dict[str, Any]]
                 continue
             try:
                 record = from_json(schema, obj)
-                if schema == "Play":
-                    validate_play(record)
+                if schema in checks:
+                    checks[schema](record)
             except (SchemaError, InvalidRecord) as exc:
                 bad.append(f"{path}:{number}: {exc}")
                 continue
             records.append(obj)
+            if numbers is not None:
+                numbers.append(number)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     return records
@@ -63,12 +73,22 @@ def run(args) -> int:
     if budget < 0:
         raise InputError("--budget must be 0 or more")
     bad: list[str] = []
-    plays = read_records(args.input, "Play", bad)
+    numbers: list[int] = []
+    plays = read_records(args.input, "Play", bad, numbers)
     schedule = read_records(args.schedule, "ScheduledGame", bad) if args.schedule else []
     plays_backtest.preload(plays)
+    refused: list[int] = []
+
+    def refuse(position: int, exc: Exception) -> None:  # the game refuses it: the agent would dead-letter it
+        refused.append(position)
+        bad.append(f"{args.input}:{numbers[position]}: {exc}")
+
     started = time.perf_counter()
-    decisions = list(plays_backtest.run(plays, schedule, budget, settings.tweet_timezone))
+    decisions = list(plays_backtest.run(plays, schedule, budget, settings.tweet_timezone, refuse))
     elapsed = time.perf_counter() - started
+    if refused:
+        dropped = set(refused)
+        plays = [play for position, play in enumerate(plays) if position not in dropped]
     with open_text(args.out, "w") as out:
         for decision in decisions:
             out.write(json.dumps(plays_backtest.output_line(decision), separators=(",", ":")) + "\n")
