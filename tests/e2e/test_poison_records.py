@@ -3,6 +3,10 @@ with its reason and sends the same tweet commands as the backtest of the Sunday 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 
 from connectors.kafka.edge import EdgeProducer, consume_records
@@ -56,3 +60,36 @@ def test_poison_records_are_dead_lettered_and_the_tweets_equal_the_clean_backtes
     found = sorted(letter["reason"] for letter in letters)
     for reason in reasons.values():
         assert any(reason in text for text in found), (reason, found)
+
+
+def test_produce_reports_the_bad_lines_and_produces_every_valid_one_even_after_a_line_over_a_megabyte(tmp_path):
+    good = sunday_lines()[:2]
+    lines = [
+        good[0],
+        {**good[0], "play_id": "year-one", "occurred_at": "0001-01-01T00:00:00Z"},
+        {**good[0], "play_id": "huge", "description": "x" * (1024 * 1024 + 1)},
+        good[1],
+    ]
+    path = tmp_path / "plays.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    schedule = tmp_path / "schedule.jsonl"
+    schedule.write_text(json.dumps({**schedule_lines()[0], "scheduled_start": "0001-01-01T00:00:00Z"}) + "\n")
+    with running_broker() as bootstrap:
+        env = {**os.environ, "WIREREPORT_KAFKA_BOOTSTRAP": bootstrap}
+
+        def produce(*args: str) -> subprocess.CompletedProcess:
+            command = [sys.executable, "-m", "connectors.cli.main", "produce", *args]
+            return subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
+
+        result = produce("plays", str(path))
+        late = produce("league-events", str(schedule), "--schema", "ScheduledGame")
+        sent = [r["play_id"] for _, r in consume_records(bootstrap, "plays", timeout=1.0)]
+        events = [r for _, r in consume_records(bootstrap, "league-events", timeout=1.0)]
+    assert result.returncode == 3, result.stderr
+    assert sent == [good[0]["play_id"], good[1]["play_id"]]
+    assert f"{path}:2: invalid play: occurred_at 0001-01-01 00:00:00+00:00 is not within" in result.stderr
+    assert f"{path}:3: invalid play: description of 1048577 characters is over 2000" in result.stderr
+    assert "produced 2 record(s) to plays; 2 invalid line(s)" in result.stderr
+    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+    assert late.returncode == 3 and events == []
+    assert f"{schedule}:1: invalid scheduled game: scheduled_start 0001-01-01" in late.stderr
