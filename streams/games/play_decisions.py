@@ -5,10 +5,12 @@ the states are JSON-able dicts (the agent keeps game states keyed by game_id, bu
 It is pure and strictly online: a decision uses only this play, the states built from earlier plays, and
 the schedule (known in advance). A game ends on its ``game_end`` record, when the record shows the end
 (``final_in_record``) or after a staleness timeout judged on the account's later plays of other games
-(``end_stale_games``): either way it stops holding reserve and moves the teams' ratings once. Redelivered plays (sequence already seen) and plays already tweeted never
-tweet again; a play sent again with changed content is a correction (``check_consistency`` has the rules for
-corrections and for plays a game refuses: out of order, after its final, a score going down); one tweet per moment (no second tweet within ``MOMENT_PLAYS`` plays of the game's last one unless
-the situation changed, nor the same style again within ``SAME_STYLE_SECONDS``).
+(``end_stale_games``): either way it stops holding reserve and moves the teams' ratings once. Redelivered
+plays (a play id already decided, with the same content) and plays already tweeted never tweet again; a play
+sent again with changed content is a correction, and a game refuses a new play out of order, after its final
+or with a score going down (``check_consistency`` has the rules). One tweet per moment (no second tweet within
+``MOMENT_PLAYS`` plays of the game's last one unless the situation changed, nor the same style again within
+``SAME_STYLE_SECONDS``).
 """
 
 from __future__ import annotations
