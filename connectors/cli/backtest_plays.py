@@ -33,20 +33,25 @@ def register(subparsers) -> None:
         help="tweets per account per slate and in any 24 hours (default WIREREPORT_TWEETS_PER_DAY, 17)",
     )
     p.add_argument(
-        "--out", help="decisions as JSON lines, one per input play (- for stdout); with --compare the differences"
+        "--out",
+        help="decisions as JSON lines, one per valid input play (bad ones are reported as FILE:LINE: reason; - for"
+        " stdout); with --compare the differences",
     )
     add_compare_arguments(p)
     p.add_argument("--commands", help="also write the TweetCommands the agent would send (JSON lines)")
     p.set_defaults(func=run)
 
 
-def read_records(path: str, schema: str, bad: list[str]) -> list[dict[str, Any]]:
-    """Valid JSON objects of a JSON-lines file, checked against ``schema``; bad lines are collected."""
+def read_records(path: str, schema: str, bad: list[str], numbers: list[int] | None = None) -> list[dict[str, Any]]:
+    """Valid JSON objects of a JSON-lines file, checked against ``schema`` and its domain bounds; bad lines are
+    collected (``numbers``, if given, gets the line number of each valid one)."""
     from connectors.jsonl import read_jsonl
     from schemas.exceptions import SchemaError
     from schemas.json_form import from_json
     from streams.exceptions import InvalidRecord
-    from streams.games.game_state import validate_play
+    from streams.games.game_state import validate_play, validate_scheduled_game
+
+    checks = {"Play": validate_play, "ScheduledGame": validate_scheduled_game}
 
     records = []
     try:
@@ -56,27 +61,33 @@ def read_records(path: str, schema: str, bad: list[str]) -> list[dict[str, Any]]
                 continue
             try:
                 record = from_json(schema, obj)
-                if schema == "Play":
-                    validate_play(record)
+                if schema in checks:
+                    checks[schema](record)
             except (SchemaError, InvalidRecord) as exc:
                 bad.append(f"{path}:{number}: {exc}")
                 continue
             records.append(obj)
+            if numbers is not None:
+                numbers.append(number)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     return records
 
 
-def input_records(args, bad: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(plays, schedule): from the files, or from the broker with ``--from-topic``."""
+def input_records(
+    args, bad: list[str], numbers: list[int]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(plays, schedule): from the files, or from the broker with ``--from-topic``; ``numbers`` gets each play's
+    line in its file (its position in the topic's read order with ``--from-topic``), for error reports."""
     from connectors.backtest import from_topic
 
     if (args.input is None) == (args.from_topic is None):
         raise InputError("give either --input FILE or --from-topic TOPIC")
     if args.from_topic is None:
-        plays = read_records(args.input, "Play", bad)
+        plays = read_records(args.input, "Play", bad, numbers)
         return plays, read_records(args.schedule, "ScheduledGame", bad) if args.schedule else []
     plays = from_topic.plays_from_topic(args, bad)
+    numbers.extend(range(1, len(plays) + 1))
     if args.schedule:
         return plays, read_records(args.schedule, "ScheduledGame", bad)
     return plays, from_topic.schedule_from_topic(args.schedule_topic, bad)
@@ -96,11 +107,21 @@ def run(args) -> int:
     if args.out is None and not args.compare:
         raise InputError("--out is required (unless --compare)")
     bad: list[str] = []
-    plays, schedule = input_records(args, bad)
+    numbers: list[int] = []
+    plays, schedule = input_records(args, bad, numbers)
     plays_backtest.preload(plays)
+    refused: list[int] = []
+
+    def refuse(position: int, exc: Exception) -> None:  # the game refuses it: the agent would dead-letter it
+        refused.append(position)
+        bad.append(f"{args.input or args.from_topic}:{numbers[position]}: {exc}")
+
     started = time.perf_counter()
-    decisions = list(plays_backtest.run(plays, schedule, budget, settings.tweet_timezone))
+    decisions = list(plays_backtest.run(plays, schedule, budget, settings.tweet_timezone, refuse))
     elapsed = time.perf_counter() - started
+    if refused:
+        dropped = set(refused)
+        plays = [play for position, play in enumerate(plays) if position not in dropped]
     if args.compare:
         from connectors.backtest.compare import compare
 

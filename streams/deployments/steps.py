@@ -15,6 +15,7 @@ also an Alert on ``alerts`` (:func:`transition_alert`, notified once by the aler
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from schemas.json_form import to_json
 from streams.deployments.controller import DeploymentController, Output
 from streams.deployments.manager import DeploymentPolicy
+from streams.deployments.validation import validate_deployment_event
 from streams.runtime.alerts import event_alert
 from streams.runtime.steps import Effects, Input, TableView, Write
 
@@ -31,13 +33,22 @@ FEED_TARGET = (FEED_KEY, 0)
 
 
 def event_target(schema: str, record: dict[str, Any]) -> tuple[bytes, int]:
-    """Every deployment event goes to the manager."""
+    """Every deployment event goes to the manager; ``InvalidRecord`` (a dead letter) if it breaks a bound."""
+    validate_deployment_event(record)
     return FEED_TARGET
 
 
 def metrics_target(schema: str, sample: dict[str, Any]) -> tuple[bytes, int] | None:
-    """Samples that say something about a deployment: an error rate, a latency or a version."""
-    if sample.get("error_rate") is not None or sample.get("latency_ms") is not None or sample.get("version"):
+    """Samples that say something about a deployment: an error rate, a latency or a version.
+
+    A sample whose error rate or latency is not a finite non-negative number stays out of the canary's
+    statistics; the health agent, the main reader of ``system-metrics``, dead-letters it.
+    """
+    error_rate, latency = sample.get("error_rate"), sample.get("latency_ms")
+    for value in (error_rate, latency):
+        if value is not None and not (math.isfinite(value) and value >= 0.0):
+            return None
+    if error_rate is not None or latency is not None or sample.get("version"):
         return FEED_TARGET
     return None
 

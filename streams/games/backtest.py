@@ -8,9 +8,10 @@ each decision only sees earlier plays and the schedule.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from streams.exceptions import InvalidRecord
 from streams.games.account_decisions import decide_for_account
 from streams.games.play_decisions import account_for
 from streams.games.tweet_budget import ScheduleIndex
@@ -23,13 +24,24 @@ def run(
     schedule: Iterable[dict[str, Any]] = (),
     budget: int = 17,
     tz: str = "America/New_York",
+    refused: Callable[[int, InvalidRecord], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """One decision per play, in input order (with the TweetCommand under ``command`` when tweeted)."""
+    """One decision per play, in input order (with the TweetCommand under ``command`` when tweeted).
+
+    A play its game refuses (out of order, after its final, a score going down: ``InvalidRecord``) raises, or,
+    with ``refused``, is handed to it with its position and has no decision (the agent dead-letters it).
+    """
     index = ScheduleIndex(schedule, tz)
     accounts: dict[str, dict[str, Any]] = {}
-    for play in plays:
+    for position, play in enumerate(plays):
         account = account_for(play["league"])
-        decision, accounts[account] = decide_for_account(play, accounts.get(account), index, limit=budget, tz=tz)
+        try:
+            decision, accounts[account] = decide_for_account(play, accounts.get(account), index, limit=budget, tz=tz)
+        except InvalidRecord as exc:
+            if refused is None:
+                raise
+            refused(position, exc)
+            continue
         yield decision
 
 

@@ -15,7 +15,7 @@ long while the account's other games go on, judged on the plays' own ``occurred_
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
 from streams.exceptions import InvalidRecord
@@ -29,6 +29,29 @@ NFL_REGULAR_SEASON_OVERTIME = 600  # seconds; playoff overtime periods are 15 mi
 # overtime field goal that ends the game is followed by nothing the record can tell apart from a go-on.
 STALE_SECONDS = 30 * 60.0
 STALE_LATE_SECONDS = 10 * 60.0
+
+# Bounds of a valid record. Beyond them a value is a feed bug, and a record inside them can still be decided:
+# - timestamps within 2000..2100: the budget places every play in a local day (year 1 has none), and no feed
+#   of ours has older games;
+# - periods 1-10: regulation is 4 in every league; the NBA's record is six overtimes (period 10), the NFL's
+#   playoff record two (regular-season games have at most one), so 10 is generous for all three;
+# - the clock within its period: NFL quarters 900 s and overtimes up to 900 (playoffs; 600 in the regular
+#   season, which a record does not say), NBA 720/300, WNBA 600/300;
+# - scores 0-300: the NBA record for one team is 186, the NFL's 73;
+# - sequence 0-1,000,000 (order within a game: a game has a few hundred plays; a huge one would hold back
+#   every later play of its game as out of order), ids and teams up to 64 characters, event types 32,
+#   descriptions 2,000 (the NFL's longest is under 400): a record stays far below the broker's 1 MB limit.
+EARLIEST_INSTANT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(2100, 1, 1, tzinfo=UTC)
+REGULATION_PERIODS = 4
+MAX_PERIOD = 10
+REGULATION_SECONDS = {"NFL": 900, "NBA": 720, "WNBA": 600}
+OVERTIME_SECONDS = {"NFL": 900, "NBA": 300, "WNBA": 300}
+MAX_SCORE = 300
+MAX_SEQUENCE = 1_000_000
+MAX_ID_CHARS = 64
+MAX_EVENT_TYPE_CHARS = 32
+MAX_DESCRIPTION_CHARS = 2000
 
 
 class GameState(TypedDict):
@@ -53,33 +76,90 @@ class GameState(TypedDict):
 
 
 def validate_play(play: dict[str, Any]) -> None:
-    """Raise ``InvalidRecord`` with a readable reason if ``play`` breaks a domain rule."""
+    """Raise ``InvalidRecord`` with a readable reason naming every bound ``play`` breaks (see the bounds above).
+
+    These are the bounds of one record; what only the game can tell (a score going down, a play after the
+    final, a play out of order) is judged when the play is decided (``play_decisions.check_consistency``).
+    """
     problems = []
-    if play["league"] not in LEAGUES:
-        problems.append(f"league {play['league']!r} is not one of {', '.join(LEAGUES)}")
-    if not play["game_id"]:
-        problems.append("game_id is empty")
-    if not play["play_id"]:
-        problems.append("play_id is empty")
+    league = play["league"]
+    if league not in LEAGUES:
+        problems.append(f"league {league!r} is not one of {', '.join(LEAGUES)}")
+    _check_text(play, ("game_id", "play_id", "home_team", "away_team"), MAX_ID_CHARS, problems)
+    _check_text(play, ("event_type",), MAX_EVENT_TYPE_CHARS, problems)
+    _check_text(play, ("description",), MAX_DESCRIPTION_CHARS, problems, may_be_empty=True)
+    possession = play.get("possession")
+    if possession is not None and len(possession) > MAX_ID_CHARS:
+        problems.append(f"possession of {len(possession)} characters is over {MAX_ID_CHARS}")
+    _check_instant(play, "occurred_at", problems)
     for field in ("home_score", "away_score"):
-        if play[field] < 0:
-            problems.append(f"{field} {play[field]} is negative")
-    if play["period"] < 1:
-        problems.append(f"period {play['period']} is below 1")
-    if play["clock_seconds"] < 0:
-        problems.append(f"clock_seconds {play['clock_seconds']} is negative")
-    if play["sequence"] < 0:
-        problems.append(f"sequence {play['sequence']} is negative")
+        if not 0 <= play[field] <= MAX_SCORE:
+            problems.append(f"{field} {play[field]} is not 0-{MAX_SCORE}")
+    period = play["period"]
+    if not 1 <= period <= MAX_PERIOD:
+        problems.append(f"period {period} is not 1-{MAX_PERIOD}")
+    clock, length = play["clock_seconds"], period_seconds(league, period)
+    if length is not None and not 0 <= clock <= length:
+        problems.append(f"clock_seconds {clock} is not 0-{length} (a {league} period {period})")
+    elif clock < 0:
+        problems.append(f"clock_seconds {clock} is negative")
+    if not 0 <= play["sequence"] <= MAX_SEQUENCE:
+        problems.append(f"sequence {play['sequence']} is not 0-{MAX_SEQUENCE}")
     if play["home_team"] == play["away_team"]:
         problems.append(f"home_team and away_team are both {play['home_team']!r}")
-    down = play.get("down")
-    if down is not None and not 1 <= down <= 4:
-        problems.append(f"down {down} is not 1-4")
-    yardline = play.get("yardline_100")
-    if yardline is not None and not 0 <= yardline <= 100:
-        problems.append(f"yardline_100 {yardline} is not 0-100")
+    for field, low, high in (("down", 1, 4), ("yards_to_go", 0, 100), ("yardline_100", 0, 100)):
+        value = play.get(field)
+        if value is not None and not low <= value <= high:
+            problems.append(f"{field} {value} is not {low}-{high}")
     if problems:
         raise InvalidRecord("invalid play: " + "; ".join(problems))
+
+
+def validate_scheduled_game(game: dict[str, Any]) -> None:
+    """Raise ``InvalidRecord`` if a ScheduledGame breaks a bound (its start in the window, ids and teams sane)."""
+    problems = []
+    if game["league"] not in LEAGUES:
+        problems.append(f"league {game['league']!r} is not one of {', '.join(LEAGUES)}")
+    _check_text(game, ("game_id", "home_team", "away_team"), MAX_ID_CHARS, problems)
+    if game["home_team"] == game["away_team"]:
+        problems.append(f"home_team and away_team are both {game['home_team']!r}")
+    _check_instant(game, "scheduled_start", problems)
+    if problems:
+        raise InvalidRecord("invalid scheduled game: " + "; ".join(problems))
+
+
+def period_seconds(league: str, period: int) -> int | None:
+    """The length of a period of ``league`` (``None`` for an unknown league)."""
+    lengths = OVERTIME_SECONDS if period > REGULATION_PERIODS else REGULATION_SECONDS
+    return lengths.get(league)
+
+
+def to_instant(value: datetime | str) -> datetime:
+    """A record's timestamp (a datetime, or ISO-8601 text in JSON forms) as an aware datetime (naive = UTC)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _check_instant(record: dict[str, Any], field: str, problems: list[str]) -> None:
+    try:
+        instant = to_instant(record[field])
+    except (TypeError, ValueError, AttributeError) as exc:
+        problems.append(f"{field} {record[field]!r} is not a timestamp: {exc}")
+        return
+    if not EARLIEST_INSTANT <= instant < LATEST_INSTANT:
+        problems.append(f"{field} {record[field]} is not within {EARLIEST_INSTANT:%Y-%m-%d}..{LATEST_INSTANT:%Y-%m-%d}")
+
+
+def _check_text(
+    record: dict[str, Any], fields: tuple[str, ...], limit: int, problems: list[str], *, may_be_empty: bool = False
+) -> None:
+    for field in fields:
+        value = record[field]
+        if not value and not may_be_empty:
+            problems.append(f"{field} is empty")
+        elif len(value) > limit:
+            problems.append(f"{field} of {len(value)} characters is over {limit}")
 
 
 def try_pending(play: dict[str, Any], prev_home: int, prev_away: int) -> bool:
@@ -134,13 +214,26 @@ def stale_seconds(phase: int) -> float:
     return STALE_LATE_SECONDS if phase >= LATE_PHASE else STALE_SECONDS
 
 
-def apply_play(state: GameState | None, play: dict[str, Any]) -> GameState | None:
+def apply_play(state: GameState | None, play: dict[str, Any], *, correction: bool = False) -> GameState | None:
     """Return the game's new state after ``play``, or ``None`` if the play is already folded in.
 
     Plays at or below the last applied ``sequence`` are redeliveries (at-least-once) and change nothing. The
     status turns final on a ``game_end`` record or when the record shows the end (``final_in_record``; the
     games table has no overtime length, so a tied NFL overtime waits for its ``game_end``).
+
+    A ``correction`` (a play already applied, sent again with changed content) sets the corrected scores; a
+    correction of the game's last play also its clock and description. It never changes the status.
     """
+    if correction and state is not None:
+        corrected: GameState = {**state, "home_score": play["home_score"], "away_score": play["away_score"]}
+        if play["play_id"] == state["last_play_id"]:
+            corrected.update(
+                period=play["period"],
+                clock_seconds=play["clock_seconds"],
+                possession=play.get("possession"),
+                last_description=play["description"],
+            )
+        return corrected
     if state is not None and play["sequence"] <= state["last_sequence"]:
         return None
     final = state is not None and state["status"] == "final"

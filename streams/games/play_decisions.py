@@ -5,19 +5,24 @@ the states are JSON-able dicts (the agent keeps game states keyed by game_id, bu
 It is pure and strictly online: a decision uses only this play, the states built from earlier plays, and
 the schedule (known in advance). A game ends on its ``game_end`` record, when the record shows the end
 (``final_in_record``) or after a staleness timeout judged on the account's later plays of other games
-(``end_stale_games``): either way it stops holding reserve and moves the teams' ratings once. Redelivered plays (sequence already seen) and plays already tweeted never
-tweet again; one tweet per moment (no second tweet within ``MOMENT_PLAYS`` plays of the game's last one unless
-the situation changed, nor the same style again within ``SAME_STYLE_SECONDS``).
+(``end_stale_games``): either way it stops holding reserve and moves the teams' ratings once. Redelivered
+plays (a play id already decided, with the same content) and plays already tweeted never tweet again; a play
+sent again with changed content is a correction, and a game refuses a new play out of order, after its final
+or with a score going down (``check_consistency`` has the rules). One tweet per moment (no second tweet within
+``MOMENT_PLAYS`` plays of the game's last one unless the situation changed, nor the same style again within
+``SAME_STYLE_SECONDS``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import zlib
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
+from streams.exceptions import InvalidRecord
 from streams.games import moment_rates, team_ratings, tweet_budget, tweet_text
-from streams.games.game_state import LATE_PHASE, final_in_record, stale_seconds, try_pending
+from streams.games.game_state import FINAL_EVENT_TYPES, LATE_PHASE, final_in_record, stale_seconds, try_pending
 from streams.games.significance import leader, score_play
 from streams.games.tweet_budget import BudgetState, ScheduleIndex
 from streams.games.win_probability import win_prob_home
@@ -59,6 +64,9 @@ class GameDecisionState(TypedDict):
     overtime_seconds: NotRequired[int]  # the most seconds left seen in an overtime period (its length)
     last_tweet_leader: NotRequired[str | None]  # home, away or None (tied)
     pending: NotRequired[PendingTouchdown | None]
+    # play_id -> play_digest of each play decided (a state without it predates corrections: by sequence only)
+    seen: NotRequired[dict[str, int]]
+    closed: NotRequired[bool]  # the feed's own game_end record has come: a new play after it is refused
 
 
 class TweetCommand(TypedDict):
@@ -90,6 +98,7 @@ class Decision(TypedDict):
     text: str | None
     command: TweetCommand | None
     decisive: float  # the play's probability of being a decisive moment (for the evaluation)
+    correction: NotRequired[bool]  # the play corrected one already decided (it never tweets)
 
 
 def account_for(league: str) -> str:
@@ -141,6 +150,8 @@ def new_game_state(play: dict[str, Any], strength: float = 0.0) -> GameDecisionS
         "last_tweet_leader": None,
         "tweeted": [],
         "pending": None,
+        "seen": {},
+        "closed": False,
     }
 
 
@@ -239,6 +250,77 @@ def mark_tweeted(game: GameDecisionState, sig: dict[str, Any], play: dict[str, A
     )
 
 
+# What a correction can change in a play (not its sequence: the same content sent again later is a redelivery)
+_CONTENT_FIELDS = (
+    "period",
+    "clock_seconds",
+    "home_score",
+    "away_score",
+    "description",
+    "event_type",
+    "possession",
+    "down",
+    "yards_to_go",
+    "yardline_100",
+)
+FINAL_EVENT_TYPES_TEXT = "/".join(sorted(FINAL_EVENT_TYPES))
+
+
+def play_digest(play: dict[str, Any]) -> int:
+    """A fingerprint of a play's content (crc32: the same in every process, unlike ``hash``)."""
+    text = "|".join([_iso(play["occurred_at"]), *(str(play.get(field)) for field in _CONTENT_FIELDS)])
+    return zlib.crc32(text.encode())
+
+
+def check_consistency(play: dict[str, Any], game: GameDecisionState, digest: int) -> str:
+    """What ``play`` is to its game: ``"redelivery"``, ``"correction"`` or ``"new"``; ``InvalidRecord`` if the
+    game refuses it.
+
+    The product rules (the feed contract says a play may come again corrected, e.g. a score overturned):
+    - a play id already decided with the same content is a redelivery (at-least-once): it changes nothing;
+    - a play id already decided with changed content is a correction: the game takes its scores (they may go
+      down) and a tweet already sent is not sent again (a correction never tweets);
+    - a new play id must come after the game's last sequence (else "out of order": the feed's order is the
+      game's, and deciding it late would judge it against later plays), not after the game's own ``game_end``
+      record ("after final": nothing follows a final), and with no score below the game's ("score went down":
+      only a correction lowers a score).
+    A state written before play ids were kept (no ``seen``) recognises redeliveries by sequence alone.
+    """
+    sequence, last = play["sequence"], game["last_sequence"]
+    seen = game.get("seen")
+    if seen is None:
+        return "redelivery" if sequence <= last else "new"
+    known = seen.get(play["play_id"])
+    if known is not None:
+        return "redelivery" if known == digest else "correction"
+    where = f"play {play['play_id']} of game {play['game_id']}"
+    if sequence <= last:
+        raise InvalidRecord(f"out of order: {where} has sequence {sequence}, not after the game's last {last}")
+    if game.get("closed"):
+        raise InvalidRecord(f"after final: {where} comes after the game's {FINAL_EVENT_TYPES_TEXT} record")
+    home, away = game["home_score"], game["away_score"]
+    if play["home_score"] < home or play["away_score"] < away:
+        raise InvalidRecord(
+            f"score went down: {where} has {play['home_score']}-{play['away_score']} after {home}-{away}"
+            " and is not a correction of an earlier play"
+        )
+    return "new"
+
+
+def correct(play: dict[str, Any], game: GameDecisionState, digest: int) -> tuple[Decision, GameDecisionState]:
+    """A correction's decision (never a tweet) and the game state with its scores."""
+    corrected: GameDecisionState = {
+        **game,
+        "home_score": play["home_score"],
+        "away_score": play["away_score"],
+        "last_sequence": max(game["last_sequence"], play["sequence"]),
+        "seen": {**game["seen"], play["play_id"]: digest},
+    }
+    decision = _decision(play, game["win_prob_home"], 0.0, False, "low", "update", None)
+    decision["correction"] = True
+    return decision, corrected
+
+
 def decide(
     play: dict[str, Any],
     game_state: GameDecisionState | None,
@@ -271,8 +353,13 @@ def decide(
     else:
         game = game_state
 
-    if play["sequence"] <= game["last_sequence"]:  # a redelivery: already decided
+    digest = play_digest(play)
+    kind = check_consistency(play, game, digest)
+    if kind == "redelivery":  # already decided
         decision = _decision(play, game["win_prob_home"], 0.0, False, "low", "update", None)
+        return decision, game, budget
+    if kind == "correction":
+        decision, game = correct(play, game, digest)
         return decision, game, budget
 
     at = tweet_budget.epoch(play["occurred_at"])
@@ -333,6 +420,9 @@ def decide(
         "ended": ended,
         "overtime_seconds": overtime_seconds,
     }
+    if "seen" in game:
+        new_game["seen"] = {**game["seen"], play_id: digest}
+        new_game["closed"] = game.get("closed", False) or play["event_type"] in FINAL_EVENT_TYPES
     if not tweet:  # the common case
         return (
             {

@@ -14,12 +14,14 @@ the same day), and emits no tweet command.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from streams.exceptions import InvalidRecord
 from streams.games.account_decisions import decide_for_account
 from streams.games.game_state import apply_play
+from streams.games.game_state import validate_scheduled_game as validate_schedule_record
 from streams.games.play_decisions import account_for
 from streams.games.tweet_budget import ScheduleIndex, local_day
 from streams.games.tweet_budget import to_record as budget_record
@@ -37,8 +39,16 @@ def flag_target(schema: str, record: dict[str, Any]) -> tuple[bytes, int | None]
     validate_flag(record)
     return record["flag_id"].encode(), FLAGS_FEED.partition_of(record)
 
+log = logging.getLogger(__name__)
+
 
 def validate_scheduled_game(game: dict[str, Any], tz: str) -> None:
+    """Raise ``InvalidRecord`` if the game breaks a bound or the budget cannot place it in a day of ``tz``."""
+    validate_schedule_record(game)
+    check_day(game, tz)
+
+
+def check_day(game: dict[str, Any], tz: str) -> None:
     """Raise ``InvalidRecord`` if the budget cannot place the game in a day of ``tz`` (e.g. a start in year 1)."""
     try:
         local_day(game["scheduled_start"], tz)
@@ -53,7 +63,7 @@ def placeable(games: Iterable[dict[str, Any]], tz: str) -> list[dict[str, Any]]:
     kept = []
     for game in games:
         try:
-            validate_scheduled_game(game, tz)
+            check_day(game, tz)
         except InvalidRecord:
             continue
         kept.append(game)
@@ -97,10 +107,17 @@ class GamesStep:
         if schema != "Play":
             return self.flag(item) if schema == "FeatureFlag" else self.league_event(item)
         game_id, account = play["game_id"], account_for(play["league"])
-        decision, account_state = decide_for_account(
-            play, view.get("account_decisions", account), self.schedule.index(view), limit=self.limit, tz=self.tz
-        )
-        state = apply_play(view.get("games", game_id), play)
+        try:
+            decision, account_state = decide_for_account(
+                play, view.get("account_decisions", account), self.schedule.index(view), limit=self.limit, tz=self.tz
+            )
+        except InvalidRecord as exc:  # the game refuses it (out of order, after its final ...): dead-lettered
+            log.warning("games: %s", exc)
+            raise
+        correction = decision.get("correction", False)
+        if correction:
+            log.info("games: play %s of game %s corrected", play["play_id"], game_id)
+        state = apply_play(view.get("games", game_id), play, correction=correction)
         if state is None:  # a redelivered play the games table already has
             writes = (
                 ("account_decisions", account, partition, account_state),

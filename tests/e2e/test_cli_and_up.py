@@ -61,7 +61,7 @@ def test_produce_reports_bad_lines_sends_good_ones_and_exits_3(broker, tmp_path)
     result = cli("produce", "plays", str(path), env={"WIREREPORT_KAFKA_BOOTSTRAP": broker})
     assert result.returncode == 3
     assert f"{path}:2: not valid JSON" in result.stderr
-    assert f"{path}:3: invalid play: home_score -2 is negative" in result.stderr
+    assert f"{path}:3: invalid play: home_score -2 is not 0-300" in result.stderr
     assert f"{path}:4: missing field(s)" in result.stderr
     consumed = cli("consume", "plays", "--from-beginning", "--timeout", "2", env={"WIREREPORT_KAFKA_BOOTSTRAP": broker})
     assert consumed.returncode == 0

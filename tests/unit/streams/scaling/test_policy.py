@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -264,6 +264,18 @@ def test_bad_config_is_refused():
     ("name", "record", "problem"),
     [
         ("LeagueEvent", {"multiplier": math.inf, "duration_seconds": 60}, "multiplier inf is not a positive number"),
+        ("LeagueEvent", {"multiplier": 1e300, "duration_seconds": 60}, "multiplier 1e[+]300 is not a positive number"),
+        ("LeagueEvent", {"multiplier": None, "duration_seconds": 2**31 - 1}, "duration_seconds 2147483647 is over"),
+        (
+            "LeagueEvent",
+            {"multiplier": None, "duration_seconds": 60, "starts_at": datetime(1, 1, 1, tzinfo=UTC)},
+            "starts_at 0001-01-01 00:00:00[+]00:00 is not a timestamp within",
+        ),
+        ("LeagueEvent", {"multiplier": None, "duration_seconds": 60, "event_id": ""}, "event_id is empty"),
+        ("ScalingOverride", {"min_agents": None, "max_agents": 2**31 - 1}, "max_agents 2147483647 is over 100000"),
+        ("ScalingOverride", {"reason": "r" * 2001}, "reason of 2001 characters is over 2000"),
+        ("ScalingOverride", {"expires_at": "0001-01-01T00:00:00Z"}, "expires_at 0001-01-01T00:00:00Z is not a"),
+        ("ScheduledGame", {"scheduled_start": "0001-01-01T00:00:00Z"}, "scheduled_start 0001-01-01T00:00:00Z is not"),
         ("LeagueEvent", {"multiplier": -2.0, "duration_seconds": 60}, "multiplier -2.0 is not a positive number"),
         ("LeagueEvent", {"multiplier": None, "duration_seconds": 0}, "duration_seconds 0 is not positive"),
         ("ScalingOverride", {"min_agents": None, "max_agents": -1}, "max_agents -1 is negative"),
