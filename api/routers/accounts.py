@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Path, Request, Response, status
 
@@ -25,6 +25,7 @@ from connectors.auth.tokens import LEAGUES, Principal
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/accounts", tags=["accounts"])
+AccountAction = Literal["pause", "resume"]  # what an operator can do to one
 CONTROLS = "publisher-controls"
 ACCEPTED = {"status_code": status.HTTP_202_ACCEPTED, "response_model": Accepted}
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
@@ -91,9 +92,14 @@ async def list_accounts(request: Request, state: StateDep, visible: Visible, pag
     return etag_json(request, paging.page(items))
 
 
-@router.post("/{account}/pause", **ACCEPTED, summary="Hold every tweet of an account until it is resumed")
-async def pause_account(
+@router.post(
+    "/{account}/{action}",
+    **ACCEPTED,
+    summary="Pause an account (hold every tweet) or resume it (post again, within its limit)",
+)
+async def control_account(
     account: AccountPath,
+    action: Annotated[Literal["pause", "resume"], Path(description="pause or resume")],
     state: StateDep,
     principal: Admin,
     body: ControlCreate | None = None,
@@ -101,17 +107,4 @@ async def pause_account(
 ) -> Accepted:
     known = account in LEAGUES or account in state.read_model.accounts()
     check_account(principal, account, known, f"no account {account}")
-    return await send_control(state, principal, "pause", account, body, idempotency_key)
-
-
-@router.post("/{account}/resume", **ACCEPTED, summary="Post an account's tweets again (within its limit)")
-async def resume_account(
-    account: AccountPath,
-    state: StateDep,
-    principal: Admin,
-    body: ControlCreate | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Accepted:
-    known = account in LEAGUES or account in state.read_model.accounts()
-    check_account(principal, account, known, f"no account {account}")
-    return await send_control(state, principal, "resume", account, body, idempotency_key)
+    return await send_control(state, principal, action, account, body, idempotency_key)

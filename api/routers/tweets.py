@@ -3,7 +3,7 @@ a pending one (scope ``admin``, only for the accounts the caller may act on: see
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request, Response
 
@@ -13,6 +13,7 @@ from api.responses import etag_json
 from api.routers.accounts import ACCEPTED, IdempotencyKey, check_account, send_control
 
 router = APIRouter(prefix="/v1/tweets", tags=["tweets"])
+TweetAction = Literal["retry", "cancel"]  # what an operator can do to one
 
 
 @router.get("", response_model=Page, summary="Recent tweet commands")
@@ -54,30 +55,20 @@ def _command(state, command_id: str) -> dict[str, Any] | None:
     return receipts.get(command_id) if receipts is not None else None
 
 
-async def _control(state, principal, action: str, command_id: str, body, idempotency_key) -> Accepted:
+@router.post(
+    "/{command_id}/{action}",
+    **ACCEPTED,
+    summary="Retry a failed or held tweet (fresh attempts), or cancel a queued or held one (never posted)",
+)
+async def control_tweet(
+    command_id: CommandPath,
+    action: Annotated[TweetAction, Path(description="retry or cancel")],
+    state: StateDep,
+    principal: Admin,
+    body: ControlCreate | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Accepted:
     command = _command(state, command_id)
     account = (command or {}).get("account")
     check_account(principal, account, command is not None, f"no tweet command {command_id}")
     return await send_control(state, principal, action, account, body, idempotency_key, command=command_id)
-
-
-@router.post("/{command_id}/retry", **ACCEPTED, summary="Post a failed or held tweet again, with fresh attempts")
-async def retry_tweet(
-    command_id: CommandPath,
-    state: StateDep,
-    principal: Admin,
-    body: ControlCreate | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Accepted:
-    return await _control(state, principal, "retry", command_id, body, idempotency_key)
-
-
-@router.post("/{command_id}/cancel", **ACCEPTED, summary="Never post a queued or held tweet")
-async def cancel_tweet(
-    command_id: CommandPath,
-    state: StateDep,
-    principal: Admin,
-    body: ControlCreate | None = None,
-    idempotency_key: IdempotencyKey = None,
-) -> Accepted:
-    return await _control(state, principal, "cancel", command_id, body, idempotency_key)

@@ -158,10 +158,15 @@ def _attacks(league: str, other: str | None) -> dict[tuple[str, str], list[dict[
         ("/v1/deployments/{deployment_id}/rollback", f"dep_{marker(other)}"): [{"reason": "bad"}],
         ("/v1/deployments/{deployment_id}/rollback", "dep-nobody-knows"): [{"reason": "bad"}],
         ("/v1/tokens/revoke", ""): [{"jti": "0123456789abcdef"}],
-        ("/v1/tweets/{command_id}/retry", f"tw_{marker(other)}"): [{"reason": "retry"}],
-        ("/v1/tweets/{command_id}/cancel", f"tw_{marker(other)}"): [{}],
-        ("/v1/accounts/{account}/pause", other or "everyone"): [{"reason": "pause"}],
-        ("/v1/accounts/{account}/resume", other or "everyone"): [{}],
+        # "_action" fills the path's {action}: each operator action on another league's object
+        ("/v1/tweets/{command_id}/{action}", f"tw_{marker(other)}"): [
+            {"_action": "retry", "reason": "retry"},
+            {"_action": "cancel"},
+        ],
+        ("/v1/accounts/{account}/{action}", other or "everyone"): [
+            {"_action": "pause", "reason": "pause"},
+            {"_action": "resume"},
+        ],
     }
 
 
@@ -175,8 +180,9 @@ def test_no_action_reaches_another_league(app, league):
         attacks = _attacks(league, other)
         assert {path for path, _ in attacks} == posts  # a new action must be added to this walk
         for (path, object_id), bodies in attacks.items():
-            url = re.sub(r"{\w+}", object_id, path)
             for body in bodies:
+                body = dict(body)
+                url = re.sub(r"{\w+}", object_id, path.replace("{action}", body.pop("_action", "")), count=1)
                 r = client.post(url, headers=admin_of(league), json=body)
                 assert r.status_code in (403, 404, 422), (url, body, r.status_code, r.text)
     assert sender.sent == []
