@@ -2,7 +2,8 @@
 
 Ready means partitions assigned and tables recovered: after ``on_startup_finished``, and again after each
 rebalance once recovery completed (``on_rebalance_complete``); from ``on_partitions_revoked`` until then the
-worker is not ready (``/ready`` answers 503 "rebalancing").
+worker is not ready (``/ready`` answers 503 "rebalancing"). When the app notices the broker lost data (a
+changelog that reports records it never delivers) ``/ready`` says so until the recovery completed.
 """
 
 from __future__ import annotations
@@ -58,10 +59,18 @@ def watch_rebalances(app: faust.App, worker: ReadyWorker) -> None:
             worker.readiness.set_ready()
 
 
+def watch_broker_loss(app: faust.App, readiness: Readiness) -> None:
+    """Not ready, with the reason, from the moment the app notices the broker lost data until it is ready again."""
+    callbacks = getattr(app, "on_broker_lost", None)
+    if callbacks is not None:
+        callbacks.append(lambda reason: readiness.set_not_ready(f"broker lost data: {reason}"))
+
+
 def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0) -> int:
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     metrics, readiness, server = serve_metrics("worker", metrics_port, settings.metrics_host)
+    watch_broker_loss(app, readiness)
     if server is not None:
         from connectors.observability.faust_sensor import MetricsSensor
 
