@@ -3,6 +3,8 @@
 Tables ``games`` (GameState), ``account_decisions`` (budget and decision state of each league account) and
 ``schedule`` (ScheduledGame); outputs ``game-state``, ``tweet-commands``, ``tweet-budgets``. ``league-events``
 is co-partitioned with ``plays`` by league, so a league's schedule is on the worker that decides its plays.
+``tweet-receipts`` is read whole by every worker: an account whose budget state is missing (a table the broker
+lost) starts from what the publisher reports it posted.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import faust
 
 from streams.games.game_state import validate_play
-from streams.games.steps import GamesStep
+from streams.games.steps import GamesStep, PostedTweets
 from streams.runtime.agent_context import AgentContext
 from streams.runtime.skeleton import StepRunner
 from streams.topics import topic
@@ -24,9 +26,14 @@ def install(app: faust.App, ctx: AgentContext) -> None:
         ),
         "schedule": ctx.table("schedule", "ScheduledGame", source_topic="league-events", help_text="Scheduled games."),
     }
-    step = GamesStep(limit=ctx.settings.tweets_per_day, tz=ctx.settings.tweet_timezone)
+    posted = PostedTweets()
+    step = GamesStep(limit=ctx.settings.tweets_per_day, tz=ctx.settings.tweet_timezone, posted=posted)
     plays = StepRunner(ctx, step, tables)
     schedule = StepRunner(ctx, step, tables)
+
+    @app.task
+    async def follow_receipts() -> None:
+        await ctx.follow("tweet-receipts", posted.add)
 
     @app.agent(ctx.topic("league-events"), name="schedule")
     async def keep_schedule(stream: faust.StreamT) -> None:

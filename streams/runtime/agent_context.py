@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer
+from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 from schemas.codec import get_codec
+from schemas.exceptions import SchemaError
 from streams.runtime.changelog_catchup import install_catchup
 from streams.runtime.faust_codec import AvroRecordCodec, JsonStateCodec, Utf8Codec
 from streams.runtime.steps import Failure, Input, dead_letter_record, decode_inputs
@@ -94,6 +97,43 @@ class AgentContext:
         install_catchup(self.app, table, source_topic)
         self.tables[name] = table
         return table
+
+    async def follow(self, topic_name: str, on_record: Callable[[dict[str, Any]], None]) -> None:
+        """Hand every record of ``topic_name`` to ``on_record``, from the topic's beginning, until the worker stops.
+
+        No consumer group: every worker reads the whole topic (for state every worker needs whatever partitions
+        it was assigned, e.g. what the publisher reports). A record that does not decode is skipped with a
+        warning (its producer owns it); a broker that lost the topic is read again from the new beginning.
+        """
+        spec = topic(topic_name)
+        while not self.app.should_stop:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=[f"{url.host}:{url.port}" for url in self.app.conf.broker],
+                enable_auto_commit=False,
+                group_id=None,
+                auto_offset_reset="earliest",
+                **credentials_to_aiokafka_auth(self.app.conf.broker_credentials),
+            )
+            try:
+                await consumer.start()
+                consumer.subscribe([spec.name])
+                while not self.app.should_stop:
+                    batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+                    for records in batches.values():
+                        for record in records:
+                            try:
+                                _, value = self.codec.decode(record.value, spec.value_schemas)
+                            except SchemaError as exc:
+                                log.warning("%s[%d]@%d skipped: %s", spec.name, record.partition, record.offset, exc)
+                                continue
+                            on_record(value)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker away: read again once it answers (records are idempotent)
+                log.warning("reading %s: %r; retrying", spec.name, exc)
+                await asyncio.sleep(2.0)
+            finally:
+                await consumer.stop()
 
     def _on_changelog_written(self, written: asyncio.Future) -> None:
         exc = None if written.cancelled() else written.exception()
