@@ -323,8 +323,8 @@ class ReadModel:
         except Exception as exc:
             self._unreachable(exc if str(exc) else TimeoutError(f"no answer in {self.probe_timeout:.0f}s"))
             return
-        if not self.status.broker_reachable and self.status.checked_at is not None:
-            await self._rewind_lost(consumer, ends)
+        if self.status.checked_at is not None:
+            await self._rewind_lost(consumer, ends, was_unreachable=not self.status.broker_reachable)
         self.status.broker_reachable = True
         self.status.broker_error = None
         self.status.checked_at = time.time()
@@ -337,10 +337,18 @@ class ReadModel:
             st.lag = lags.get(name) if name in lags else (None if st.skipped else 0)
         self._check_caught_up()
 
-    async def _rewind_lost(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
-        """Back after an outage: a partition whose end is now before our position lost its data (a new
-        in-memory broker, a re-created topic). Read it again from its start; the views are idempotent."""
+    async def _rewind_lost(
+        self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int], was_unreachable: bool
+    ) -> None:
+        """A partition whose end is now before our position lost its data (a new in-memory broker, a re-created
+        topic). Read it again from its start; the views are idempotent.
+
+        Without an outage seen in between (a restart quicker than the probe) the end alone proves nothing: the
+        embedded broker may report a batch's base offset + 1 as the end. Its fetch responses carry the true
+        high watermark, though: below our position, the partition lost what we read."""
         lost = [tp for tp, end in ends.items() if end < self._next.get(tp, 0)]
+        if lost and not was_unreachable:
+            lost = [tp for tp in lost if (hw := consumer.highwater(tp)) is not None and hw < self._next[tp]]
         if not lost:
             return
         self._lost(lost, "ending before what was read")

@@ -9,6 +9,9 @@ lost) starts from what the publisher reports it posted.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import faust
 
 from streams.games.game_state import validate_play
@@ -16,6 +19,10 @@ from streams.games.steps import GamesStep, PostedTweets
 from streams.runtime.agent_context import AgentContext
 from streams.runtime.skeleton import StepRunner
 from streams.topics import topic
+
+log = logging.getLogger(__name__)
+
+RECEIPTS_WAIT_SECONDS = 15.0  # the longest the first plays wait for the receipts (a broker slow to answer)
 
 
 def install(app: faust.App, ctx: AgentContext) -> None:
@@ -27,13 +34,14 @@ def install(app: faust.App, ctx: AgentContext) -> None:
         "schedule": ctx.table("schedule", "ScheduledGame", source_topic="league-events", help_text="Scheduled games."),
     }
     posted = PostedTweets()
+    receipts_read = asyncio.Event()
     step = GamesStep(limit=ctx.settings.tweets_per_day, tz=ctx.settings.tweet_timezone, posted=posted)
     plays = StepRunner(ctx, step, tables)
     schedule = StepRunner(ctx, step, tables)
 
     @app.task
     async def follow_receipts() -> None:
-        await ctx.follow("tweet-receipts", posted.add)
+        await ctx.follow("tweet-receipts", posted.add, receipts_read)
 
     @app.agent(ctx.topic("league-events"), name="schedule")
     async def keep_schedule(stream: faust.StreamT) -> None:
@@ -41,4 +49,11 @@ def install(app: faust.App, ctx: AgentContext) -> None:
 
     @app.agent(ctx.topic("plays"), name="games")
     async def decide_plays(stream: faust.StreamT) -> None:
+        # a budget rebuilt after a loss must count what was posted before the first play is decided
+        try:
+            await asyncio.wait_for(receipts_read.wait(), RECEIPTS_WAIT_SECONDS)
+        except TimeoutError:
+            log.warning(
+                "tweet-receipts not read in %.0fs: budgets rebuilt now may miss earlier posts", RECEIPTS_WAIT_SECONDS
+            )
         await plays.run(stream, topic("plays"), validate_play)

@@ -98,8 +98,11 @@ class AgentContext:
         self.tables[name] = table
         return table
 
-    async def follow(self, topic_name: str, on_record: Callable[[dict[str, Any]], None]) -> None:
-        """Hand every record of ``topic_name`` to ``on_record``, from the topic's beginning, until the worker stops.
+    async def follow(
+        self, topic_name: str, on_record: Callable[[dict[str, Any]], None], read: asyncio.Event | None = None
+    ) -> None:
+        """Hand every record of ``topic_name`` to ``on_record``, from the topic's beginning, until the worker stops;
+        set ``read`` once what the topic held at the start was handed over (a fetch came back empty).
 
         No consumer group: every worker reads the whole topic (for state every worker needs whatever partitions
         it was assigned, e.g. what the publisher reports). A record that does not decode is skipped with a
@@ -119,6 +122,8 @@ class AgentContext:
                 consumer.subscribe([spec.name])
                 while not self.app.should_stop:
                     batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+                    if read is not None and not any(batches.values()):
+                        read.set()
                     for records in batches.values():
                         for record in records:
                             try:

@@ -15,8 +15,10 @@ the broker does deliver.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from pathlib import Path
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -26,25 +28,70 @@ from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 log = logging.getLogger(__name__)
 
+MARK_EVERY_SECONDS = 5.0  # how often a worker notes which of its tables hold state (to notice a lost changelog)
 STALL_SECONDS = 15.0  # an active changelog partition that delivers nothing this long while records are due is lost
 
 IDLE_POLLS = 3
 POLL_MS = 150
 
 
+class StateMark:
+    """A note in the worker's data directory of the partitions on which a table held state, so a restarted
+    worker notices a changelog that came back empty (the broker lost it) instead of silently starting over."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def partitions(self) -> set[int]:
+        try:
+            return set(json.loads(self.path.read_text())["partitions"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return set()
+
+    def note(self, partitions: list[int]) -> None:
+        if set(partitions) == self.partitions():
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"partitions": sorted(partitions)}))
+        tmp.replace(self.path)
+
+    def lost(self, partitions: list[int], applied: int) -> list[int]:
+        """Of ``partitions`` just recovered with ``applied`` changelog records: those that held state before."""
+        return [] if applied else sorted(self.partitions() & set(partitions))
+
+
 def install_catchup(app: faust.App, table: faust.Table, source_topic: str) -> None:
-    """Register the catch-up as a recovery callback of ``table`` (partitions follow ``source_topic``)."""
+    """Register the catch-up as a recovery callback of ``table`` (partitions follow ``source_topic``), and the
+    note of the partitions where it holds state."""
+    mark = StateMark(Path(app.conf.datadir) / "tables" / f"{table.name}.json")
+
+    def active_partitions() -> list[int]:
+        return sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == source_topic)
 
     @table.on_recover
     async def catch_up() -> None:
-        partitions = sorted(tp.partition for tp in app.assignor.assigned_actives() if tp.topic == source_topic)
+        partitions = active_partitions()
         if not partitions:
             return
         try:
-            await read_changelog_to_end(app, table, partitions)
+            applied = await read_changelog_to_end(app, table, partitions)
         except Exception as exc:  # a table we cannot trust must stop the worker, not run stale
             log.exception("table %s: changelog catch-up failed", table.name)
             await app.crash(exc)
+            return
+        lost = mark.lost(partitions, applied)
+        if lost:
+            reason = f"table {table.name} held state on partition(s) {lost} and its changelog is empty"
+            log.error("%s: the broker lost data (restarted empty?); the table starts over", reason)
+            broker_lost = getattr(app, "broker_lost", None)
+            if broker_lost is not None:
+                broker_lost(reason)
+
+    @app.timer(MARK_EVERY_SECONDS)
+    async def note_state() -> None:
+        if table.data and not app.rebalancing:
+            mark.note(active_partitions())
 
 
 async def read_changelog_to_end(app: faust.App, table: faust.Table, partitions: list[int]) -> int:

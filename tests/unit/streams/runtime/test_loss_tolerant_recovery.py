@@ -7,7 +7,7 @@ import pytest
 from faust.types import TP
 
 from streams.app import create_app
-from streams.runtime.changelog_catchup import LossTolerantRecovery
+from streams.runtime.changelog_catchup import LossTolerantRecovery, StateMark
 from streams.settings import Settings
 
 LOST = TP("wirereport-games-changelog", 0)
@@ -54,3 +54,14 @@ def test_nothing_is_given_up_outside_a_recovery(recovery, monkeypatch):
     monkeypatch.setattr("streams.runtime.changelog_catchup.time.monotonic", lambda: 1e9)
     assert recovery.need_recovery() is True
     assert recovery.lost == {}
+
+
+def test_a_table_that_held_state_and_recovers_nothing_was_lost(tmp_path):
+    mark = StateMark(tmp_path / "tables" / "games.json")
+    assert mark.lost([0, 1], applied=0) == []  # never held state: a first start
+
+    mark.note([1, 2])
+
+    assert mark.lost([0, 1, 2], applied=0) == [1, 2]
+    assert mark.lost([0, 1, 2], applied=5) == []  # the changelog gave records back
+    assert mark.lost([0], applied=0) == []  # not a partition it held
