@@ -16,6 +16,7 @@ import faust
 
 from connectors.observability.metrics_server import Readiness, serve_metrics
 from streams.app import create_app
+from streams.runtime.agent_context import RepeatedErrorLimiter
 from streams.settings import Settings
 from streams.topics import topic
 
@@ -92,6 +93,9 @@ def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0
         readiness=readiness,
     )
     logging.getLogger().setLevel(loglevel.upper())
+    limiter = RepeatedErrorLimiter()  # a broker outage must not flood the log
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(limiter)
     watch_rebalances(app, worker)
     if server is not None:
         worker.when_started.append(lambda: setattr(sensor, "consumer", app.consumer))
