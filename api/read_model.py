@@ -128,6 +128,7 @@ class ReadModelStatus:
     broker_reachable: bool = False
     broker_error: str | None = "not connected yet"
     caught_up: bool = False  # reached the end offsets seen at first connection
+    lost_data: str | None = None  # the broker came back with less than we had read: what, until caught up again
     checked_at: float | None = None
     topics: dict[str, TopicStatus] = field(default_factory=dict)
 
@@ -265,6 +266,8 @@ class ReadModel:
         st = self.status
         if not st.broker_reachable:
             return False, f"broker unreachable at {self.bootstrap}: {st.broker_error}"
+        if st.lost_data is not None:
+            return False, f"{st.lost_data}; reading them again (lag {st.total_lag} messages)"
         if not st.caught_up:
             return False, f"read model catching up (lag {st.total_lag} messages)"
         if st.total_lag > self.ready_max_lag:
@@ -379,6 +382,11 @@ class ReadModel:
             st.skipped = None
             st.partitions = len(parts)
             wanted.update(TopicPartition(name, p) for p in parts)
+        gone = sorted(tp for tp, position in self._next.items() if position > 0 and tp not in wanted)
+        if gone:  # a topic we had read is not on the broker any more: read it from its start when it is back
+            self._lost(gone, "gone from the broker")
+            for tp in gone:
+                del self._next[tp]
         current = consumer.assignment()
         if wanted == set(current):
             return
@@ -410,8 +418,8 @@ class ReadModel:
         except Exception as exc:
             self._unreachable(exc if str(exc) else TimeoutError(f"no answer in {self.probe_timeout:.0f}s"))
             return
-        if not self.status.broker_reachable and self.status.checked_at is not None:
-            await self._rewind_lost(consumer, ends)
+        if self.status.checked_at is not None:
+            await self._rewind_lost(consumer, ends, was_unreachable=not self.status.broker_reachable)
         self.status.broker_reachable = True
         self.status.broker_error = None
         self.status.checked_at = time.time()
@@ -424,17 +432,34 @@ class ReadModel:
             st.lag = lags.get(name) if name in lags else (None if st.skipped else 0)
         self._check_caught_up()
 
-    async def _rewind_lost(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
-        """Back after an outage: a partition whose end is now before our position lost its data (a new
-        in-memory broker, a re-created topic). Read it again from its start; the views are idempotent."""
+    async def _rewind_lost(
+        self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int], was_unreachable: bool
+    ) -> None:
+        """A partition whose end is now before our position lost its data (a new in-memory broker, a re-created
+        topic). Read it again from its start; the views are idempotent.
+
+        Without an outage seen in between (a restart quicker than the probe) the end alone proves nothing: the
+        embedded broker may report a batch's base offset + 1 as the end. Its fetch responses carry the true
+        high watermark, though: below our position, the partition lost what we read."""
         lost = [tp for tp, end in ends.items() if end < self._next.get(tp, 0)]
+        if lost and not was_unreachable:
+            lost = [tp for tp in lost if (hw := consumer.highwater(tp)) is not None and hw < self._next[tp]]
         if not lost:
             return
-        log.warning("broker is back with less data on %d partition(s): reading them again", len(lost))
+        self._lost(lost, "ending before what was read")
         starts = await asyncio.wait_for(consumer.beginning_offsets(lost), self.probe_timeout)
         for tp in lost:
             self._next[tp] = starts.get(tp, 0)
             consumer.seek(tp, self._next[tp])
+
+    def _lost(self, partitions: list[TopicPartition], how: str) -> None:
+        """The broker lost data we had read (restarted empty, topics re-created): not ready until caught up
+        again on what it has now."""
+        names = sorted({tp.topic for tp in partitions})
+        self.status.lost_data = f"the broker lost data: {len(partitions)} partition(s) {how} ({', '.join(names)})"
+        log.error("%s: reading them again from their start", self.status.lost_data)
+        self.status.caught_up = False
+        self._initial_end = None  # caught up again against the ends the broker has now
 
     def _check_caught_up(self) -> None:
         if self._initial_end is None:
@@ -443,6 +468,9 @@ class ReadModel:
         done = all(self._next.get(tp, 0) >= end for tp, end in self._initial_end.items())
         if done and not self.status.caught_up:
             log.info("read model caught up (%d records)", sum(t.records for t in self.status.topics.values()))
+        if done and self.status.lost_data is not None:
+            log.info("read model caught up again after %s", self.status.lost_data)
+            self.status.lost_data = None
         self.status.caught_up = self.status.caught_up or done
 
     def describe(self) -> dict[str, Any]:
@@ -455,6 +483,7 @@ class ReadModel:
             "broker_reachable": self.status.broker_reachable,
             "broker_error": self.status.broker_error,
             "caught_up": self.status.caught_up,
+            "lost_data": self.status.lost_data,
             "total_lag": self.status.total_lag,
             "topics": {
                 name: {

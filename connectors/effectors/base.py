@@ -15,6 +15,12 @@ wait for), from the positions it stored itself with its own state (outbox, state
 4. ``tick(consumed)`` does the time-driven work (deliveries, reconciliation, retries of outputs).
 
 A crash anywhere repeats at most the records after the last ``commit``; command ids make that harmless.
+
+A broker that lost its data (the embedded broker keeps everything in memory: a restart empties every topic)
+is noticed when the consumer opens: a stored position beyond the partition's end, or before its start, is not
+a place in the topic the effector read. The effector then says so once (a warning and a ``BrokerDataLost``
+alert), reads those partitions from their new beginning and calls :meth:`Effector.on_positions_lost`; what it
+already carried out is not done again because its state (the outbox, the state file) dedupes by command id.
 ``stop`` (set on SIGTERM/SIGINT by :func:`stop_on_signals`) ends the loop after the current round.
 """
 
@@ -26,19 +32,23 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
 from connectors.exceptions import BrokerUnavailable
-from connectors.kafka.edge import EdgeProducer, assigned_consumer
+from connectors.kafka.edge import EdgeProducer, assigned_consumer, new_consumer
 from schemas.codec import get_codec
 from schemas.exceptions import SchemaError
+from streams.health.rules import fingerprint
 from streams.topics import topic
 
 log = logging.getLogger(__name__)
 
 Positions = dict[tuple[str, int], int]
+BROKER_LOST_ALERT = "BrokerDataLost"
+PROBE_SECONDS = 3.0  # how long to look for the record before a stored position that the broker's end denies
 
 
 class TransientError(Exception):
@@ -106,6 +116,7 @@ class Effector:
         self.reached_end: Positions = {}  # partitions read to their end at least once: where the end was
         self._consumer = None
         self._producer = producer
+        self.lost_positions: dict[tuple[str, int], tuple[int, int]] = {}  # (topic, partition) -> (stored, end)
 
     # -- hooks ------------------------------------------------------------------------------------------
     def start_positions(self) -> Positions:
@@ -134,6 +145,10 @@ class Effector:
     def on_dead_letter(self, place: str, reason: str) -> None:
         log.warning("dead-lettered %s: %s", place, reason)
 
+    def on_positions_lost(self, lost: dict[tuple[str, int], tuple[int, int]]) -> None:
+        """The broker no longer has the stored positions of ``lost`` (``(topic, partition) -> (stored, end)``):
+        they are read again from their beginning. Subclasses re-send what the lost topics held of theirs."""
+
     def on_retry(self, record: Record, error: TransientError, attempt: int, delay: float) -> None:
         log.warning("%s failed (attempt %d, retry in %.3gs): %s", record.where, attempt, delay, error)
 
@@ -150,13 +165,16 @@ class Effector:
         """Every partition of ``topics`` assigned, from :meth:`start_positions` (opened on first use)."""
         if self._consumer is None:
             try:
-                self._consumer = assigned_consumer(
-                    self.bootstrap,
-                    list(self.topics),
-                    self.start_positions(),
-                    group_id=self.group_id,
-                    **{"enable.partition.eof": True},
+                stored = self.start_positions()
+                consumer = assigned_consumer(
+                    self.bootstrap, list(self.topics), stored, group_id=self.group_id, **{"enable.partition.eof": True}
                 )
+                try:
+                    self._restart_lost_positions(consumer, stored)
+                except BaseException:
+                    consumer.close()
+                    raise
+                self._consumer = consumer
             except KafkaException as exc:
                 raise BrokerUnavailable(f"{self.name} cannot consume from {self.bootstrap}: {exc}") from None
         return self._consumer
@@ -256,6 +274,66 @@ class Effector:
             except BrokerUnavailable as exc:  # their positions were not committed: produced again after a restart
                 log.warning("%s: on close: %s", self.name, exc)
 
+    # -- a broker that came back empty ------------------------------------------------------------------
+    def find_lost_positions(self, consumer: Any, stored: Positions) -> dict[tuple[str, int], tuple[int, int]]:
+        """The stored positions the broker no longer has: ``(topic, partition) -> (stored, end)``.
+
+        A position before the partition's start, or beyond its end when even the record just before it cannot
+        be read (the embedded broker may report a batch's base offset + 1 as the end, so the end alone does
+        not prove a loss), or on a partition that no longer exists.
+        """
+        assigned = set(_keys(consumer.assignment()))
+        lost: dict[tuple[str, int], tuple[int, int]] = {}
+        for (name, partition), position in sorted(stored.items()):
+            if name not in self.topics or position <= 0:
+                continue
+            if (name, partition) not in assigned:
+                lost[(name, partition)] = (position, 0)
+                continue
+            low, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10, cached=False)
+            if position < low or (position > high and not self._readable(name, partition, position - 1)):
+                lost[(name, partition)] = (position, high)
+        return lost
+
+    def _readable(self, name: str, partition: int, offset: int) -> bool:
+        """Whether the broker gives a record at ``offset`` (or after it) of the partition."""
+        probe = new_consumer(self.bootstrap, **{"enable.partition.eof": True, "auto.offset.reset": "error"})
+        try:
+            probe.assign([TopicPartition(name, partition, offset)])
+            deadline = time.monotonic() + PROBE_SECONDS
+            while time.monotonic() < deadline:
+                for msg in probe.consume(1, 0.5):
+                    # an error is the end of the partition before the offset, or the offset out of range
+                    return msg.error() is None and msg.offset() >= offset
+            return False
+        finally:
+            probe.close()
+
+    def _restart_lost_positions(self, consumer: Any, stored: Positions) -> None:
+        """Read the partitions whose stored positions the broker lost from their new beginning, and say so."""
+        lost = self.find_lost_positions(consumer, stored)
+        if not lost:
+            return
+        self.lost_positions = lost
+        summary = ", ".join(f"{t}[{p}] at {s} (end now {e})" for (t, p), (s, e) in lost.items())
+        log.error(
+            "%s: the broker lost data (restarted empty or topics re-created): stored position(s) %s are not in"
+            " the topics; reading them again from the beginning, deduplicated by the %s's own state",
+            self.name,
+            summary,
+            self.name,
+        )
+        restart = {**stored, **dict.fromkeys(lost, OFFSET_BEGINNING)}
+        consumer.assign(
+            [TopicPartition(t, p, restart.get((t, p), OFFSET_BEGINNING)) for t, p in _keys(consumer.assignment())]
+        )
+        self.on_positions_lost(lost)
+        try:
+            self.producer.send("alerts", broker_lost_alert(self.name, summary, time.time()))
+            self.producer.flush(10)
+        except BrokerUnavailable as exc:  # the log line said it already
+            log.warning("%s: broker-loss alert not delivered: %s", self.name, exc)
+
     # -- internals --------------------------------------------------------------------------------------
     def _decode(self, msg: Any) -> Record | None:
         name = msg.topic()
@@ -286,11 +364,38 @@ class Effector:
             log.debug("%s: group commit failed: %s", self.name, exc)
 
 
+def _keys(partitions: Iterable[TopicPartition]) -> list[tuple[str, int]]:
+    return [(tp.topic, tp.partition) for tp in partitions]
+
+
 def _positions(messages: list[Any]) -> Positions:
     positions: Positions = {}
     for msg in messages:
         positions[(msg.topic(), msg.partition())] = msg.offset() + 1
     return positions
+
+
+def broker_lost_alert(source: str, summary: str, now: float) -> dict[str, Any]:
+    """The Alert a process sends once it noticed that the broker lost data it had read."""
+    at = datetime.fromtimestamp(now, UTC)
+    return {
+        "fingerprint": fingerprint(BROKER_LOST_ALERT, None, "critical", source=source),
+        "alertname": BROKER_LOST_ALERT,
+        "server_id": None,
+        "league": None,
+        "severity": "critical",
+        "status": "firing",
+        "value": None,
+        "threshold": None,
+        "summary": f"{source}: the broker lost data it had read: {summary}"[:1000],
+        "suggestion": (
+            "The broker restarted empty or its topics were re-created: run `wirereport topics create` and restart"
+            " the processes; they read the new topics from the beginning and skip what they already did."
+        ),
+        "at": at,
+        "starts_at": at,
+        "labels": {"source": source},
+    }
 
 
 def positions_to_keys(positions: Positions, single_topic: str | None = None) -> dict[str, int]:

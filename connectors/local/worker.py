@@ -2,7 +2,8 @@
 
 Ready means partitions assigned and tables recovered: after ``on_startup_finished``, and again after each
 rebalance once recovery completed (``on_rebalance_complete``); from ``on_partitions_revoked`` until then the
-worker is not ready (``/ready`` answers 503 "rebalancing").
+worker is not ready (``/ready`` answers 503 "rebalancing"). When the app notices the broker lost data (a
+changelog that reports records it never delivers) ``/ready`` says so until the recovery completed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import faust
 
 from connectors.observability.metrics_server import Readiness, serve_metrics
 from streams.app import create_app
+from streams.runtime.agent_context import RepeatedErrorLimiter
 from streams.settings import Settings
 from streams.topics import topic
 
@@ -58,10 +60,18 @@ def watch_rebalances(app: faust.App, worker: ReadyWorker) -> None:
             worker.readiness.set_ready()
 
 
+def watch_broker_loss(app: faust.App, readiness: Readiness) -> None:
+    """Not ready, with the reason, from the moment the app notices the broker lost data until it is ready again."""
+    callbacks = getattr(app, "on_broker_lost", None)
+    if callbacks is not None:
+        callbacks.append(lambda reason: readiness.set_not_ready(f"broker lost data: {reason}"))
+
+
 def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0) -> int:
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     metrics, readiness, server = serve_metrics("worker", metrics_port, settings.metrics_host)
+    watch_broker_loss(app, readiness)
     if server is not None:
         from connectors.observability.faust_sensor import MetricsSensor
 
@@ -83,6 +93,9 @@ def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0
         readiness=readiness,
     )
     logging.getLogger().setLevel(loglevel.upper())
+    limiter = RepeatedErrorLimiter()  # a broker outage must not flood the log
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(limiter)
     watch_rebalances(app, worker)
     if server is not None:
         worker.when_started.append(lambda: setattr(sensor, "consumer", app.consumer))

@@ -10,6 +10,10 @@ once per batch ``game-state`` per changed game and ``tweet-budgets`` per changed
 of their league's plays) -> the ``tweet_flags`` table, per account. While an account's flag is ``off`` the step
 decides and records exactly as when it is on (the budget counts the decision, so turning it back on resumes
 the same day), and emits no tweet command.
+
+An account without a budget state (its first play, or a table the broker lost) starts from the tweets the
+publisher reports it posted (:class:`PostedTweets`, fed from ``tweet-receipts``), so a lost table never lets an
+account tweet past its limit.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from streams.games.account_decisions import decide_for_account
 from streams.games.game_state import apply_play
 from streams.games.game_state import validate_scheduled_game as validate_schedule_record
 from streams.games.play_decisions import account_for
-from streams.games.tweet_budget import ScheduleIndex, local_day
+from streams.games.tweet_budget import WINDOW_SECONDS, ScheduleIndex, epoch, local_day, new_state, seeded, slate_of
 from streams.games.tweet_budget import to_record as budget_record
 from streams.runtime.feature_flags import TWEETS_ACTIONS, validate_flag
 from streams.runtime.steps import NO_EFFECTS, Effects, Input, TableView
@@ -91,25 +95,54 @@ class ScheduleCache:
         return self._index
 
 
+POSTED_STATUSES = frozenset({"posted", "dry_run"})
+
+
+class PostedTweets:
+    """The tweets the publisher reports it posted (TweetReceipts ``posted`` or ``dry_run``): their times per
+    account, kept for two windows past the newest (older ones cannot count against the limit any more)."""
+
+    def __init__(self) -> None:
+        self._at: dict[str, dict[str, float]] = {}  # account -> command_id -> epoch seconds
+        self._pruned_at = float("-inf")
+
+    def add(self, receipt: dict[str, Any]) -> None:
+        if receipt["status"] not in POSTED_STATUSES:
+            return
+        at = epoch(receipt["at"])
+        self._at.setdefault(receipt["account"], {})[receipt["command_id"]] = at
+        if at > self._pruned_at + WINDOW_SECONDS:  # once a day: forget what can no longer count
+            self._pruned_at = at
+            horizon = at - 2 * WINDOW_SECONDS
+            self._at = {a: {c: t for c, t in times.items() if t > horizon} for a, times in self._at.items()}
+
+    def times(self, account: str) -> list[float]:
+        return sorted(self._at.get(account, {}).values())
+
+
 class GamesStep:
     """See the module docstring."""
 
     tables = ("games", "account_decisions", "schedule", "tweet_flags")
     scratch = ("latest_play_at",)  # per account, for its budget record's time
 
-    def __init__(self, limit: int, tz: str):
+    def __init__(self, limit: int, tz: str, posted: PostedTweets | None = None):
         self.limit = limit
         self.tz = tz
         self.schedule = ScheduleCache(tz)
+        self.posted = posted
 
     def apply(self, item: Input, view: TableView) -> Effects:
         schema, play, partition, _ = item
         if schema != "Play":
             return self.flag(item) if schema == "FeatureFlag" else self.league_event(item)
         game_id, account = play["game_id"], account_for(play["league"])
+        state = view.get("account_decisions", account)
+        if state is None:
+            state = self.rebuilt_state(account, play)
         try:
             decision, account_state = decide_for_account(
-                play, view.get("account_decisions", account), self.schedule.index(view), limit=self.limit, tz=self.tz
+                play, state, self.schedule.index(view), limit=self.limit, tz=self.tz
             )
         except InvalidRecord as exc:  # the game refuses it (out of order, after its final ...): dead-lettered
             log.warning("games: %s", exc)
@@ -144,6 +177,16 @@ class GamesStep:
         """A ``tweets.actions`` flag of an account (its league's)."""
         validate_flag(item.record)
         return (("tweet_flags", account_for(item.record["league"]), item.partition, item.record),), ()
+
+    def rebuilt_state(self, account: str, play: dict[str, Any]) -> dict[str, Any] | None:
+        """An account state whose budget holds what the publisher posted in the 24 hours before ``play`` (None
+        when it posted nothing: the account starts fresh)."""
+        times = self.posted.times(account) if self.posted is not None else []
+        if not times:
+            return None
+        at = play["occurred_at"]
+        budget = seeded(new_state(account, slate_of(at, self.tz), self.limit), times, at, self.tz)
+        return {"budget": budget, "games": {}}
 
     def league_event(self, item: Input) -> Effects:
         """A scheduled game goes to the schedule table; other league events are not the games' concern."""

@@ -413,6 +413,20 @@ def iso(value: Any) -> str:
     return value if isinstance(value, str) else to_datetime(value).isoformat().replace("+00:00", "Z")
 
 
+def seeded(state: BudgetState, posted_at: Iterable[float], now: Any, tz: str = "America/New_York") -> BudgetState:
+    """A fresh state with the tweets the publisher reports it posted (``posted_at``: epoch seconds of their
+    receipts) in the 24 hours before ``now``: in the window, and those of the state's slate in its usage.
+
+    For a budget rebuilt after its table was lost. A receipt stamped after ``now`` (a day replayed after it was
+    posted, or a clock ahead of the plays) counts as posted at ``now``: it holds its slot for the next 24 hours.
+    """
+    at = epoch(now)
+    kept = sorted(min(t, at) for t in posted_at if t > at - WINDOW_SECONDS)
+    times = [datetime.fromtimestamp(t, UTC) for t in kept]
+    used = sum(1 for t in times if slate_of(t, tz) == state["day"])
+    return {**state, "used": state["used"] + used, "recent": [*state.get("recent", []), *map(iso, times)]}
+
+
 def already_tweeted(state: BudgetState, game_id: str, play_id: str) -> bool:
     return any(g == game_id and p == play_id for g, p in state["tweeted"])
 

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import faust
+from aiokafka import AIOKafkaConsumer
+from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
 from schemas.codec import get_codec
+from schemas.exceptions import SchemaError
 from streams.runtime.changelog_catchup import install_catchup
 from streams.runtime.faust_codec import AvroRecordCodec, JsonStateCodec, Utf8Codec
 from streams.runtime.steps import Failure, Input, dead_letter_record, decode_inputs
@@ -94,6 +98,48 @@ class AgentContext:
         install_catchup(self.app, table, source_topic)
         self.tables[name] = table
         return table
+
+    async def follow(
+        self, topic_name: str, on_record: Callable[[dict[str, Any]], None], read: asyncio.Event | None = None
+    ) -> None:
+        """Hand every record of ``topic_name`` to ``on_record``, from the topic's beginning, until the worker stops;
+        set ``read`` once what the topic held at the start was handed over (a fetch came back empty).
+
+        No consumer group: every worker reads the whole topic (for state every worker needs whatever partitions
+        it was assigned, e.g. what the publisher reports). A record that does not decode is skipped with a
+        warning (its producer owns it); a broker that lost the topic is read again from the new beginning.
+        """
+        spec = topic(topic_name)
+        while not self.app.should_stop:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=[f"{url.host}:{url.port}" for url in self.app.conf.broker],
+                enable_auto_commit=False,
+                group_id=None,
+                auto_offset_reset="earliest",
+                **credentials_to_aiokafka_auth(self.app.conf.broker_credentials),
+            )
+            try:
+                await consumer.start()
+                consumer.subscribe([spec.name])
+                while not self.app.should_stop:
+                    batches = await consumer.getmany(timeout_ms=500, max_records=2000)
+                    if read is not None and not any(batches.values()):
+                        read.set()
+                    for records in batches.values():
+                        for record in records:
+                            try:
+                                _, value = self.codec.decode(record.value, spec.value_schemas)
+                            except SchemaError as exc:
+                                log.warning("%s[%d]@%d skipped: %s", spec.name, record.partition, record.offset, exc)
+                                continue
+                            on_record(value)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the broker away: read again once it answers (records are idempotent)
+                log.warning("reading %s: %r; retrying", spec.name, exc)
+                await asyncio.sleep(2.0)
+            finally:
+                await consumer.stop()
 
     def _on_changelog_written(self, written: asyncio.Future) -> None:
         exc = None if written.cancelled() else written.exception()
@@ -304,3 +350,38 @@ class WriteBehind:
         if exc is not None and not self.ctx.app.should_stop:
             log.error("a batch's outputs or table writes failed: %r", exc)
             self.ctx.crash(exc)
+
+
+class RepeatedErrorLimiter(logging.Filter):
+    """A logging filter: at most ``burst`` ERROR (or worse) records of the same logger and message template per
+    ``window`` seconds; the first one after a window says how many were left out.
+
+    While the broker is away every client call fails and logs (about 100 lines a second from one worker); the
+    first lines say what is wrong, the rest would bury everything else. Lower levels pass untouched.
+    """
+
+    def __init__(self, burst: int = 3, window: float = 10.0, clock=time.monotonic):
+        super().__init__()
+        self.burst = burst
+        self.window = window
+        self.clock = clock
+        self._seen: dict[tuple[str, str], list] = {}  # (logger, template) -> [window start, passed, left out]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.ERROR:
+            return True
+        now = self.clock()
+        key = (record.name, str(record.msg))
+        seen = self._seen.get(key)
+        if seen is None or now - seen[0] >= self.window:
+            if seen is not None and seen[2]:
+                record.msg = f"{record.msg} [{seen[2]} more like this in {self.window:.0f}s not logged]"
+            if len(self._seen) >= 1000:  # templates are few; this only bounds a pathological caller
+                self._seen.clear()
+            self._seen[key] = [now, 1, 0]
+            return True
+        if seen[1] < self.burst:
+            seen[1] += 1
+            return True
+        seen[2] += 1
+        return False

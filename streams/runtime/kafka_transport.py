@@ -36,6 +36,8 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types.tuples import ConsumerMessage, ack_lock
 from mode.utils.futures import notify
 
+from streams.runtime.changelog_catchup import LossTolerantTableManager
+
 FETCH_MAX_WAIT_MS = 20
 REBALANCE_FETCH_TIMEOUT = 0.05  # seconds: a fetch while rebalancing returns soon, so streams resume at once after
 CHUNK = 1000  # messages of one partition handed to its streams at once
@@ -372,7 +374,19 @@ class WireReportApp(faust.App):
 
     Faust's default ``Monitor`` sensor does bookkeeping on every message in and out; it only feeds Faust's web
     views, which we do not run (``web_enabled=False``; our metrics come from the read model and the API).
+    Its tables recover with :class:`LossTolerantRecovery` (a changelog the broker lost does not hang the start);
+    ``on_broker_lost`` callbacks hear why when the app notices the broker lost data.
     """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("TableManager", LossTolerantTableManager)
+        super().__init__(*args, **kwargs)
+        self.on_broker_lost: list = []
+
+    def broker_lost(self, reason: str) -> None:
+        """Tell the ``on_broker_lost`` callbacks (the worker's readiness) that the broker lost data, and why."""
+        for callback in self.on_broker_lost:
+            callback(reason)
 
     def _new_transport(self):
         return LowLatencyTransport(self.conf.broker_consumer, self)

@@ -326,6 +326,10 @@ class Outbox:
             [(r["command_id"], r["at"]) for r in receipts],
         )
 
+    def resend_receipts(self) -> int:
+        """Mark every receipt unsent again (the broker lost ``tweet-receipts``); return how many."""
+        return self._db.execute("UPDATE receipts SET sent = 0 WHERE sent = 1").rowcount
+
     def receipt(self, command_id: str) -> dict[str, Any] | None:
         cur = self._db.execute("SELECT * FROM receipts WHERE command_id = ?", (command_id,))
         row = cur.fetchone()

@@ -149,6 +149,11 @@ class TweetPublisher(Effector):
         self.requeue_held()
         return True
 
+    def on_positions_lost(self, lost: dict[tuple[str, int], tuple[int, int]]) -> None:
+        # the broker lost tweet-receipts too: what was posted is published again (the games worker rebuilds its
+        # budgets from it, the API its publish status)
+        log.warning("%s: sending %d tweet receipt(s) again", self.name, self.outbox.resend_receipts())
+
     def requeue_held(self) -> int:
         """Try the held accounts once more (a restart is how fixed credentials are taken up)."""
         return self.outbox.requeue_held()
