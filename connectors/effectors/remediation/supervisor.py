@@ -1,7 +1,9 @@
 """League-server supervisor: runs one process and carries out the remediation commands of its server.
 
 - ``restart_process``: SIGTERM to the child's process group, SIGKILL after ``stop_timeout``, start again
-  (a child that dies on its own is restarted too, with backoff);
+  (a child that dies on its own is restarted too, with backoff: 1 s doubling to 30 s while it keeps dying
+  within ``stable_seconds`` of its start, back to 1 s once it had run that long -- a deploy's restart command
+  may stop it on purpose, and each deploy must not leave the server down longer than the one before);
 - ``shed_load``: runs the configured shed-load command (env ``WIREREPORT_SHED_FRACTION``, ``_SERVER_ID``,
   ``_COMMAND_ID``, ``_CHILD_PID``), else sends the configured signal (default SIGUSR1) to the child, which
   should drop low-priority work (a child without a handler for it dies and is restarted);
@@ -63,6 +65,9 @@ class Supervisor(Effector):
         league: str | None = None,
         scale_up_multiplier: float = 1.5,
         scale_up_duration: int = 900,
+        stable_seconds: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ):
         if not command:
             raise InputError("no command to supervise: wirereport supervisor --server-id ID -- CMD [ARGS...]")
@@ -81,6 +86,8 @@ class Supervisor(Effector):
         self.child: subprocess.Popen | None = None
         self.restarts = 0
         self._crash_backoff = 1.0
+        self.stable_seconds, self._clock, self._sleep = stable_seconds, clock, sleep
+        self._started_at = 0.0
         self._events_producer: EdgeProducer | None = None  # its own: a broker outage must not stop supervising
         self._retry_at = 0.0
 
@@ -90,6 +97,7 @@ class Supervisor(Effector):
             self.child = subprocess.Popen(self.command, start_new_session=True)
         except OSError as exc:
             raise InputError(f"cannot start {self.command[0]!r}: {exc.strerror or exc}") from None
+        self._started_at = self._clock()
 
     def stop_child(self) -> None:
         child, self.child = self.child, None
@@ -254,10 +262,12 @@ class Supervisor(Effector):
         self.save()
 
     def _watch_child(self) -> None:
-        """Restart a child that died on its own, with backoff (1 s doubling to 30 s)."""
+        """Restart a child that died on its own, with backoff (see the module docstring)."""
         if self.child is None or self.child.poll() is None:
             return
         code = self.child.returncode
-        time.sleep(self._crash_backoff)
+        if self._clock() - self._started_at >= self.stable_seconds:
+            self._crash_backoff = 1.0
+        self._sleep(self._crash_backoff)
         self._crash_backoff = min(30.0, self._crash_backoff * 2)
         self.restart_child(f"exited with status {code}")

@@ -7,8 +7,12 @@ Each sample the metrics agent scrapes the server's text endpoint and compares it
 * ``latency_ms`` = the mean request time over the interval, from a histogram's ``_sum``/``_count`` deltas;
 * ``version`` = the ``version`` label of a ``*_build_info`` gauge.
 
-A counter that went down was reset (the server restarted, e.g. for a deploy): its value since the reset is the
-delta, as Prometheus's ``rate`` reads it. With no previous scrape, or no request in the interval, there is no
+A counter that went down, or a new version, means the server restarted (e.g. for a deploy): a restart resets every
+counter of the process, so each one's value is then the delta (counted since the restart). Judging each counter
+alone, as Prometheus's ``rate`` does per series, goes wrong when the old process was young (a rollback soon after
+a deploy): a new process that already served more requests than the old one but had fewer errors would read as
+a reset of the errors only, and the error rate of the interval would be errors since the restart over requests
+since the previous scrape. With no previous scrape, or no request in the interval, there is no
 rate: ``error_rate``/``latency_ms`` are ``None`` (canary analysis skips missing values). An unreachable endpoint
 gives ``None`` for all three and one log line per outage, not one per sample.
 """
@@ -103,10 +107,23 @@ def read_counters(text: str, names: SignalNames) -> Counters:
     return Counters(requests, errors, latency_sum, latency_count, version)
 
 
-def _delta(previous: float | None, current: float | None) -> float | None:
+def _restarted(previous: Counters, current: Counters) -> bool:
+    """Did the server restart between the two scrapes? (A counter went down, or it runs another version.)"""
+    pairs = (
+        (previous.requests, current.requests),
+        (previous.errors, current.errors),
+        (previous.latency_sum, current.latency_sum),
+        (previous.latency_count, current.latency_count),
+    )
+    if any(p is not None and c is not None and c < p for p, c in pairs):
+        return True
+    return previous.version is not None and current.version is not None and previous.version != current.version
+
+
+def _delta(previous: float | None, current: float | None, restarted: bool) -> float | None:
     if previous is None or current is None:
         return None
-    return current if current < previous else current - previous  # went down: reset, counted from 0
+    return current if restarted else current - previous  # restarted: counted from 0
 
 
 def signals_between(previous: Counters | None, current: Counters) -> AppSignals:
@@ -114,13 +131,14 @@ def signals_between(previous: Counters | None, current: Counters) -> AppSignals:
     if previous is None:
         return AppSignals(version=current.version)
     error_rate = latency_ms = None
-    requests = _delta(previous.requests, current.requests)
-    errors = _delta(previous.errors, current.errors)
+    restarted = _restarted(previous, current)
+    requests = _delta(previous.requests, current.requests, restarted)
+    errors = _delta(previous.errors, current.errors, restarted)
     if requests and errors is not None:
-        # a reset between scrapes can leave errors > requests for one interval: a rate is at most 1
+        # errors are some of the requests; the bounds hold even if a server's label sets come and go
         error_rate = min(max(errors / requests, 0.0), 1.0)
-    count = _delta(previous.latency_count, current.latency_count)
-    total = _delta(previous.latency_sum, current.latency_sum)
+    count = _delta(previous.latency_count, current.latency_count, restarted)
+    total = _delta(previous.latency_sum, current.latency_sum, restarted)
     if count and total is not None:
         latency_ms = max(total / count, 0.0) * 1000.0
     return AppSignals(error_rate, latency_ms, current.version)

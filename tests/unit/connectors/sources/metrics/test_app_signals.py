@@ -67,10 +67,28 @@ def test_a_restarted_server_counts_from_zero():
     assert (signals.error_rate, signals.latency_ms, signals.version) == (pytest.approx(0.1), pytest.approx(50), "v2")
 
 
-def test_a_reset_between_counters_never_gives_a_rate_above_one():
-    before = Counters(requests=100, errors=10)
-    after = Counters(requests=101, errors=5)  # errors reset, requests did not (two scrapes straddled a restart)
-    assert signals_between(before, after).error_rate == 1.0
+def test_one_counter_that_went_down_means_every_counter_restarted_from_zero():
+    # a young process (restarted soon after a deploy) is replaced by one that already served more requests
+    # than it did, with fewer errors: every counter counts since the restart, not only the errors
+    before = Counters(requests=100, errors=20, latency_sum=12, latency_count=100)
+    after = Counters(requests=150, errors=1, latency_sum=6, latency_count=150)
+    signals = signals_between(before, after)
+    assert signals.error_rate == pytest.approx(1 / 150)
+    assert signals.latency_ms == pytest.approx(6 / 150 * 1000)
+
+
+def test_a_new_version_is_a_restart_even_when_every_counter_went_up():
+    before = Counters(requests=100, errors=1, latency_sum=4, latency_count=100, version="v3-bad")
+    after = Counters(requests=150, errors=3, latency_sum=6, latency_count=150, version="v2-good")
+    signals = signals_between(before, after)
+    assert (signals.error_rate, signals.latency_ms) == (pytest.approx(3 / 150), pytest.approx(40))
+
+
+def test_without_a_restart_the_interval_is_the_difference():
+    before = Counters(requests=100, errors=1, latency_sum=4, latency_count=100, version="v1")
+    after = Counters(requests=150, errors=3, latency_sum=6, latency_count=150, version="v1")
+    signals = signals_between(before, after)
+    assert (signals.error_rate, signals.latency_ms) == (pytest.approx(2 / 50), pytest.approx(40))
 
 
 def test_names_are_configurable_and_untyped_counters_work():
