@@ -3,11 +3,13 @@ steps, 304s, a 500 burst, a malformed body, a corrected play), followed by a ``w
 the embedded broker and decided by a ``wirereport worker``, give the tweet commands the backtest decides over the
 final files; every play reaches ``plays`` once (the correction twice); the feed's circuit breaker opened and
 closed again. The games follow one another on the Sunday, so revealing them one after the other is the order a
-live day delivers their plays in, the order the backtest reads."""
+live day delivers their plays in, the order the backtest reads. And ``wirereport up --feed nfl`` runs the stack on
+a local feed server replaying the recorded Sunday."""
 
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import time
 from collections import Counter
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.kafka.broker import free_port
 from connectors.kafka.edge import consume_raw, consume_records
 from connectors.sources.feeds.nfl_gamecenter import NflGamecenterAdapter
 from connectors.sources.feeds.positions import content_hash
@@ -182,3 +185,23 @@ def test_a_live_feed_through_the_pipeline_tweets_what_the_backtest_decides(serve
     assert statuses[304] > 0 and statuses[500] == 4
     assert breaker_changes == [("CLOSED", "OPEN"), ("OPEN", "HALF_OPEN"), ("HALF_OPEN", "CLOSED")]
     assert "malformed document" in poller_output
+
+
+def test_up_with_a_local_feed_shows_live_game_state(tmp_path):
+    env = {
+        "WIREREPORT_BROKER_PORT": str(free_port()),
+        "WIREREPORT_DATA_DIR": str(tmp_path),
+        "WIREREPORT_FEED_BACKOFF_MAX_SECONDS": "2",
+    }
+    up = WirereportProcess(["up", "--feed", "nfl", "--speed", "2000", "--no-api", "--no-scaling"], env=env).start()
+    try:
+        up.wait_for_output("worker ready", timeout=90)
+        up.wait_for_output("[feed-server]", timeout=30)
+        wait_until(lambda: up.output.count("[game-state]") >= 10, timeout=60, message=lambda: up.output[-2000:])
+    finally:
+        up.signal(signal.SIGINT)
+        up.process.wait(60)
+    assert up.process.returncode == 0, up.output[-2000:]
+    assert "following a live feed of 13 recorded NFL games" in up.output
+    assert "[replay]" not in up.output  # the feed, not the file replay, gave the plays
+    assert (tmp_path / "up-feed" / "feed-nfl.sqlite").exists()
