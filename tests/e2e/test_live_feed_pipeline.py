@@ -167,6 +167,7 @@ def test_a_live_feed_through_the_pipeline_tweets_what_the_backtest_decides(serve
     assert [p for p in plays if p is not corrected[1]] == [original[(r["game_id"], r["play_id"])] for r in recorded]
     assert Counter(content_hash(p) for p in plays).most_common(1)[0][1] == 1
     assert poller.process.returncode == 0 and "(1 corrections)" in poller_output
+    assert f"NFL {CORRECTED[0]} TB@NO: 1 corrected play(s) sent again ({CORRECTED[1]})" in poller_output
 
     # the tweets: the backtest's decisions over the final files (the correction included, the schedule known)
     schedule = [game.scheduled_game() for game in games]
