@@ -119,7 +119,7 @@ def test_a_live_feed_through_the_pipeline_tweets_what_the_backtest_decides(serve
         with WirereportProcess(
             [*feed_args, "--interval", "0.05"], bootstrap=bootstrap, env={**env, **FEED_ENV}
         ) as poller:
-            # the feed sends each game's ScheduledGame on its first (empty) document: the day is known before kickoff
+            # the feed announces the games it follows at start: the day is known before the first kickoff
             wait_until(lambda: stored_schedule(bootstrap) >= len(GAMES), timeout=left(), message="no schedule")
             correction_sent = False
             for game in games:
@@ -138,7 +138,9 @@ def test_a_live_feed_through_the_pipeline_tweets_what_the_backtest_decides(serve
                     if (game.game_id, CORRECTED[1]) == CORRECTED and CORRECTED[1] in released and not correction_sent:
                         # the touchdown is tweeted; then the feed corrects its description
                         wait_until(
-                            lambda: any(c["play_id"] == CORRECTED[1] for c in records(bootstrap, "tweet-commands")),
+                            lambda: any(
+                                (c["game_id"], c["play_id"]) == CORRECTED for c in records(bootstrap, "tweet-commands")
+                            ),
                             timeout=left(),
                             message=lambda: f"the touchdown was not tweeted; worker said:\n{worker.output[-2000:]}",
                         )
