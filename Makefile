@@ -31,7 +31,7 @@ browser:
 	  else echo "note: no chromium and not root: the console's browser tests will be skipped"; fi
 
 run: install
-	$(BIN)/wirereport up --replay demo
+	$(BIN)/wirereport up --replay demo $(if $(FEED),--feed $(FEED))
 
 test: install browser
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from datetime import date
 from pathlib import Path
 
 from connectors.exceptions import InputError
@@ -21,6 +22,7 @@ from streams.settings import get_settings
 SAMPLE_DATA = Path(__file__).resolve().parents[1] / "sample_data"
 DEMO_PLAYS = SAMPLE_DATA / "nfl_2018_week1_sunday.jsonl.gz"
 DEMO_SCHEDULE = SAMPLE_DATA / "nfl_2018_week1_schedule.jsonl"
+DEMO_FEED_DAY = ("2018", "1", "2018-09-09")  # season, week, Eastern date: the demo Sunday, served as a live feed
 
 
 def _cli(*args: str) -> list[str]:
@@ -28,7 +30,7 @@ def _cli(*args: str) -> list[str]:
 
 
 def _replay_files(args) -> tuple[Path | None, Path | None]:
-    if args.replay == "none":
+    if args.replay == "none" or getattr(args, "feed", None):
         return None, None
     if args.replay == "demo":
         return DEMO_PLAYS, DEMO_SCHEDULE
@@ -77,6 +79,30 @@ def _start_load_replay(group: ProcessGroup, settings, env: dict[str, str]) -> No
     )
 
 
+def _start_local_feed(group: ProcessGroup, settings, env: dict[str, str], speed: float) -> None:
+    """A local feed server revealing the demo Sunday's recorded games as they were played, and the feed poller
+    following it into ``plays`` (and each game's ScheduledGame into ``league-events``) as it would a real feed."""
+    from connectors.cli.cmd_feed_server import served_games
+    from connectors.kafka.broker import free_port
+
+    season, week, day = DEMO_FEED_DAY
+    games = served_games(int(season), int(week), date.fromisoformat(day))
+    port = free_port()
+    server_args = ["feed-server", "--season", season, "--week", week, "--date", day, "--port", str(port)]
+    server = group.start(Child("feed-server", _cli(*server_args, "--speed", f"{speed:g}"), critical=False, env=env))
+    group.wait_for(server, lambda: server.printed("serving"), 60, "the feed server was serving")
+    # The positions say what this broker already has; the embedded broker starts empty each session, so the
+    # recorded day is sent again from its first play (a real feed's positions stay in WIREREPORT_DATA_DIR).
+    feed_dir = Path(settings.data_dir) / "up-feed"
+    if settings.uses_embedded_broker:
+        for stale in feed_dir.glob("feed-nfl.sqlite*"):
+            stale.unlink()
+    url = f"http://127.0.0.1:{port}/{{game_id}}.json"
+    poll_args = ["feed", "nfl", "--url-template", url, "--games", ",".join(games), "--interval", "1"]
+    group.say("up", f"following a live feed of {len(games)} recorded NFL games at {speed:g}x ({url})")
+    group.start(Child("feed", _cli(*poll_args), critical=False, env={**env, "WIREREPORT_DATA_DIR": str(feed_dir)}))
+
+
 def run_up(args) -> int:
     settings = get_settings()
     plays, schedule = _replay_files(args)
@@ -120,6 +146,8 @@ def run_up(args) -> int:
                     "schedule", _cli("replay", "league-events", str(schedule), "--speed", "0"), critical=False, env=env
                 )
             )
+        if getattr(args, "feed", None) == "nfl":
+            _start_local_feed(group, settings, env, args.speed)
         if plays:
             group.say("up", f"replaying {plays.name} at {args.speed:g}x")
             group.start(

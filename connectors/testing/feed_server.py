@@ -14,14 +14,17 @@ malformed body, and a corrected play. Documents are served at ``/{game_id}.json`
 
 from __future__ import annotations
 
+import bisect
 import copy
 import gzip
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -240,6 +243,71 @@ class _FeedHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args) -> None:  # quiet: tests read ``feed.requests``
         pass
+
+
+def nfl_play_times(eid: str, document: dict[str, Any]) -> list[float]:
+    """When each play of the game's document happened (epoch seconds, its record's ``occurred_at``), in play order.
+
+    A play the importer gives no record of is taken to happen with the play before it."""
+    info = next((g for g in nfl.load_schedule() if g["eid"] == eid), None)
+    if info is None:
+        raise LookupError(f"{eid} is not in the nflgame schedule")
+    at = {r["play_id"]: _epoch(r["occurred_at"]) for r in nfl.game_plays(info, document[eid])}
+    times, last = [], nfl.kickoff_utc(info).timestamp()
+    for key in nfl.play_keys(document[eid]):
+        last = at.get(key, last)
+        times.append(last)
+    return times
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+class ReplayReveal:
+    """Reveals each served game's plays when their recorded time comes, ``speed`` times faster than they were
+    played; the hours when no game is on (between kickoffs, overnight) are skipped.
+
+    ``times`` maps a served game id to its plays' times (:func:`nfl_play_times`); ``tick()`` reveals what is due
+    now and says whether plays remain; ``run(stop)`` ticks until every game is final."""
+
+    def __init__(
+        self,
+        feed: RecordedFeed,
+        times: dict[str, list[float]],
+        speed: float,
+        clock: Callable[[], float] = time.monotonic,
+        report: Callable[[str], None] | None = None,
+    ) -> None:
+        if speed <= 0:
+            raise ValueError(f"speed {speed} is not above 0")
+        self.feed, self.times, self.speed, self.clock = feed, times, speed, clock
+        self.report = report or (lambda line: None)
+        self.replay_start = min(t[0] for t in times.values() if t)
+        self.started_at = clock()
+        self.skipped = 0.0
+
+    def replay_time(self) -> float:
+        """The recorded moment the replay is at."""
+        return self.replay_start + (self.clock() - self.started_at) * self.speed + self.skipped
+
+    def tick(self) -> bool:
+        now = self.replay_time()
+        pending = {g: t for g, t in self.times.items() if self.feed.revealed(g) < len(t)}
+        if pending and all(t[0] > now for t in pending.values()):  # no game on: go to the next kickoff
+            self.skipped += min(t[0] for t in pending.values()) - now
+            now = self.replay_time()
+        for game_id, times in pending.items():
+            count = bisect.bisect_right(times, now)
+            if count > self.feed.revealed(game_id):
+                self.feed.reveal(game_id, count)
+                if count == len(times):
+                    self.report(f"{game_id}: final ({count} plays)")
+        return any(self.feed.revealed(g) < len(t) for g, t in self.times.items())
+
+    def run(self, stop: threading.Event, every: float = 0.2) -> None:
+        while self.tick() and not stop.wait(every):
+            pass
 
 
 @contextmanager

@@ -188,11 +188,36 @@ class FeedPoller:
         return max(0.0, min(due) - self.clock())
 
     def run(self, stop: threading.Event, longest_sleep: float = 60.0) -> None:
+        self.announce_schedule()
         while not stop.is_set():
             wait = self.step()
             if wait is None:
                 return
             stop.wait(min(wait, longest_sleep))
+
+    def announce_schedule(self) -> int:
+        """Produce the ScheduledGame of every game still to follow that was not sent yet; the number sent.
+
+        The games step reserves tweets for the games still to come in the day, so it must know them before the
+        first kickoff (as the backtest does), not only from each game's first document."""
+        games = [f.game for f in self.games if f.state in (SCHEDULED, LIVE)]
+        new = []
+        for game in games:
+            schedule = game.scheduled_game()
+            if content_hash(schedule) != self.positions.position(game.league, game.game_id).schedule_hash:
+                new.append((game, schedule))
+        if not new:
+            return 0
+        try:
+            for _game, schedule in new:
+                self.producer.send("league-events", from_json("ScheduledGame", schedule), schema="ScheduledGame")
+            self.producer.flush()
+        except BrokerUnavailable as exc:  # each game's first document sends it again
+            log.warning("schedule not announced (%s); each game's is sent with its first document", exc)
+            return 0
+        for game, schedule in new:
+            self.positions.record_delivered(game.league, game.game_id, [], content_hash(schedule))
+        return len(new)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -283,9 +308,12 @@ class FeedPoller:
         self.positions.record_delivered(
             game.league, game.game_id, plays, schedule_hash if send_schedule else None, snapshot.final
         )
-        corrections = sum(1 for p in plays if p["play_id"] in position.sent)
+        corrections = [p["play_id"] for p in plays if p["play_id"] in position.sent]
+        if corrections:  # the games step takes them as redeliveries: a tweet already sent about them stands
+            shown = ", ".join(corrections[:5]) + (", ..." if len(corrections) > 5 else "")
+            self.report(f"{game.label}: {len(corrections)} corrected play(s) sent again ({shown})")
         self.stats.plays_sent += len(plays)
-        self.stats.corrections += corrections
+        self.stats.corrections += len(corrections)
         return len(plays)
 
     # -- outcomes -----------------------------------------------------------------------------------------------

@@ -245,6 +245,23 @@ def test_a_corrected_play_is_sent_again_with_its_new_content(feed, tmp_path):
     assert again[0]["description"].startswith("(corrected on review) ")
     assert {**again[0], "description": first[target]["description"]} == first[target]
     assert poller.stats.corrections == 1
+    assert _lines[-1] == f"NFL {EID} BUF@BAL: 1 corrected play(s) sent again ({target})"
+
+
+def test_the_schedule_of_the_games_to_follow_is_announced_once_before_kickoff(feed, tmp_path):
+    producer, clock = RecordingProducer(), Clock(KICKOFF.timestamp() - 3600)
+    old = FeedGame("NFL", "2018090600", "PHI", "ATL", datetime(2018, 9, 7, 0, 20, tzinfo=UTC), 2018, "REG")
+    poller, _lines = _poller(feed, tmp_path, producer, clock, games=(old, GAME), named=())
+    assert poller.announce_schedule() == 1  # the skipped game is not announced
+    assert [(t, r["game_id"]) for t, r in producer.delivered] == [("league-events", EID)]
+    assert poller.announce_schedule() == 0
+    clock.at = KICKOFF.timestamp()
+    feed.reveal(EID, 10)
+    poller.step()  # the game's first document does not send its ScheduledGame again
+    assert [t for t, _r in producer.delivered].count("league-events") == 1
+    poller.positions.close()
+    restarted, _lines = _poller(feed, tmp_path, producer, clock, games=(old, GAME), named=())
+    assert restarted.announce_schedule() == 0
 
 
 def test_a_failed_delivery_is_fetched_and_sent_again(feed, tmp_path, imported):
