@@ -218,7 +218,7 @@ def same_moment(game: GameDecisionState, sig: dict[str, Any], play: dict[str, An
     """
     if game["last_tweet_index"] is None:
         return False
-    if sig["decisive"] > 0 and play["league"] != "NFL":
+    if sig.get("decisive", 0.0) > 0 and play.get("league", "NFL") != "NFL":
         return False  # a late basketball go-ahead or equalizer turns the lead: its own moment, however soon
     if game["plays_seen"] - game["last_tweet_index"] < MOMENT_PLAYS:
         new_situation = leader(play["home_score"], play["away_score"]) != game.get("last_tweet_leader")
