@@ -96,6 +96,7 @@ def summary_markdown(report: dict) -> str:
             f"| {ours['tweets_per_day_mean']}, {ours['tweets_per_day_median']:g} "
             f"| {', '.join(f'{a} {n}' for a, n in ours['most_in_24_hours'].items()) or 'none'} |"
         )
+    lines += _coverage_markdown(report)
     for budget, row in report["budgets"].items():
         lines += _misses_markdown(budget, row)
     lines += ["", "Calibration (predicted vs observed home win rate):", ""]
@@ -129,4 +130,28 @@ def _misses_markdown(budget: str, row: dict) -> list[str]:
             f"{m['day_tweets_on_moments']} | {m['game_id']} {m['kind']}, Q{m['period']} {clock} "
             f"| {m['decisive']:.3f} | {m['rank']} of {m['day_candidates']} | {'yes' if m['hindsight_caught'] else 'no'} |"
         )
+    return lines
+
+
+def _coverage_markdown(report: dict) -> list[str]:
+    """Close games with at least one tweet, and the budget used on busy days, per budget."""
+    rows = [(b, r["close_game_coverage"], r["busy_day_budget_use"]) for b, r in report["budgets"].items()
+            if "close_game_coverage" in r]  # fmt: skip
+    if not rows:
+        return []
+    lines = [
+        "",
+        "| budget/day | close games (final margin <= 8) with a tweet | budget used on days with 8+ games |",
+        "|---|---|---|",
+    ]
+    for budget, close, busy in rows:
+        close_text = f"{close['close_games_tweeted']}/{close['close_games']}" + (
+            f" ({close['share']:.1%})" if close["share"] is not None else ""
+        )
+        busy_text = (
+            f"{busy['tweets']} of {int(budget) * busy['days']} over {busy['days']} days ({busy['used_share']:.1%})"
+            if busy["used_share"] is not None
+            else "no such day"
+        )
+        lines.append(f"| {budget} | {close_text} | {busy_text} |")
     return lines

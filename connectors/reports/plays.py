@@ -15,6 +15,8 @@ import matplotlib.pyplot as plt
 def render(report: dict[str, Any], out: Path, example: dict[str, Any] | None = None) -> list[Path]:
     """Calibration, decisive moments caught vs the baseline, tweets per day; and a game's WP chart."""
     files = [_calibration(report, out / "calibration.png"), _caught(report, out / "decisive_caught.png")]
+    if all("close_game_coverage" in row for row in report["budgets"].values()):
+        files.append(_coverage(report, out / "coverage.png"))
     if example:
         files.append(_game_chart(example, out / "example_game.png"))
     return files
@@ -51,6 +53,30 @@ def _caught(report: dict[str, Any], path: Path) -> Path:
     ax.set_ylabel("decisive moments tweeted (%)")
     ax.set_title(f"{report['decisive_moments']} decisive moments")
     ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _coverage(report: dict[str, Any], path: Path) -> Path:
+    """Per budget: the share of close games with a tweet and the share of the budget used on busy days."""
+    budgets = list(report["budgets"])
+    rows = [report["budgets"][b] for b in budgets]
+    close = [100 * (r["close_game_coverage"]["share"] or 0) for r in rows]
+    busy = [100 * (r["busy_day_budget_use"]["used_share"] or 0) for r in rows]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = range(len(budgets))
+    ax.bar([i - 0.2 for i in x], close, width=0.4, label="close games with at least one tweet")
+    ax.bar([i + 0.2 for i in x], busy, width=0.4, label="budget used on days with 8+ games")
+    for i, (a, b) in enumerate(zip(close, busy, strict=True)):
+        ax.text(i - 0.2, a + 1, f"{a:.0f}%", ha="center")
+        ax.text(i + 0.2, b + 1, f"{b:.0f}%", ha="center")
+    ax.set_xticks(list(x), [f"{b} tweets/day" for b in budgets])
+    ax.set_ylim(0, 110)
+    ax.set_ylabel("%")
+    ax.set_title("Coverage")
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

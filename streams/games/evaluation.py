@@ -283,6 +283,52 @@ def tweets_per_day(plays: Sequence[dict[str, Any]], tweeted: Sequence[bool], tz:
     return dict(days)
 
 
+CLOSE_MARGIN = {"NFL": 8, "NBA": 5, "WNBA": 5}  # a final margin this small or smaller: a close game
+BUSY_DAY_GAMES = 8
+
+
+def close_game_coverage(plays: Sequence[dict[str, Any]], tweeted: Sequence[bool]) -> dict[str, Any]:
+    """Close games (final margin within CLOSE_MARGIN of the league) with at least one tweet about them."""
+    last: dict[str, dict[str, Any]] = {}
+    with_tweet: set[str] = set()
+    for play, t in zip(plays, tweeted, strict=True):
+        last[play["game_id"]] = play
+        if t:
+            with_tweet.add(play["game_id"])
+    close = [
+        gid for gid, p in last.items() if abs(p["home_score"] - p["away_score"]) <= CLOSE_MARGIN.get(p["league"], 5)
+    ]
+    covered = sum(1 for gid in close if gid in with_tweet)
+    return {
+        "close_games": len(close),
+        "close_games_tweeted": covered,
+        "share": round(covered / len(close), 4) if close else None,
+    }
+
+
+def busy_day_budget_use(
+    plays: Sequence[dict[str, Any]],
+    tweeted: Sequence[bool],
+    budget: int,
+    tz: str = "America/New_York",
+    min_games: int = BUSY_DAY_GAMES,
+) -> dict[str, Any]:
+    """Tweets used on the days (account, slate of a game's first play) with ``min_games`` games or more, as a
+    share of their budget."""
+    day_of_game: dict[str, tuple[str, str]] = {}
+    for play in plays:
+        if play["game_id"] not in day_of_game:
+            day_of_game[play["game_id"]] = (play["league"], tweet_budget.slate_of(play["occurred_at"], tz))
+    games_per_day = Counter(day_of_game.values())
+    busy = {day for day, n in games_per_day.items() if n >= min_games}
+    used = sum(1 for play, t in zip(plays, tweeted, strict=True) if t and day_of_game[play["game_id"]] in busy)
+    return {
+        "days": len(busy),
+        "tweets": used,
+        "used_share": round(used / (budget * len(busy)), 4) if busy else None,
+    }
+
+
 def brier(plays: Sequence[dict[str, Any]], win_probs: Sequence[float]) -> float:
     """Brier score of the per-play home win probabilities against each game's result in the input."""
     outcomes = fitting.game_outcomes(plays)
@@ -353,6 +399,8 @@ def evaluate_season(
             "styles": dict(styles),
             "caught_by_kind": _caught_by_kind(moments, caught(plays, tweeted, moments)),
             "gap": gap_split(len(moments), oracle, sum(hindsight_hits), ours["decisive_caught"]),
+            "close_game_coverage": close_game_coverage(plays, tweeted),
+            "busy_day_budget_use": busy_day_budget_use(plays, tweeted, budget, tz),
             "misses": miss_diagnosis(plays, decisions, unlimited, budget, tz),
         }
     outcomes = fitting.game_outcomes(plays)

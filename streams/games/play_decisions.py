@@ -223,10 +223,14 @@ def same_moment(game: GameDecisionState, sig: dict[str, Any], play: dict[str, An
 
     Within ``MOMENT_PLAYS`` plays of the last tweet only a new situation (another leader, or a tie turned
     into a lead) that is at least as valuable passes; with the same leader as the last tweet, the same style
-    never repeats within SAME_STYLE_SECONDS (no "tied again" three times in a minute).
+    never repeats within SAME_STYLE_SECONDS (no "tied again" three times in a minute). In basketball a late
+    go-ahead or equalizer is always a moment of its own: the lead can turn on every possession of a close
+    ending, and each turn may be the one that decides the game.
     """
     if game["last_tweet_index"] is None:
         return False
+    if sig.get("decisive", 0.0) > 0 and play.get("league", "NFL") != "NFL":
+        return False  # a late basketball go-ahead or equalizer turns the lead: its own moment, however soon
     if game["plays_seen"] - game["last_tweet_index"] < MOMENT_PLAYS:
         new_situation = leader(play["home_score"], play["away_score"]) != game.get("last_tweet_leader")
         if not (new_situation and sig["value"] >= game["last_tweet_value"]):

@@ -1,4 +1,8 @@
-"""Fitting the moment-rate tables and the decisive-moment model from past games (pure: plays in, model out)."""
+"""Fitting the moment-rate tables and the decisive-moment model from past games (pure: plays in, model out).
+
+NFL models learn from the real seasons; NBA and WNBA ones from simulated seasons (``connectors/sources/simulation``):
+the functions only see Play records, whatever made them.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from scipy.stats import rankdata
 
 from streams.games import moment_rates, team_ratings
 from streams.games.play_decisions import assess, mark_tweeted, new_game_state, same_moment
-from streams.games.significance import DECISIVE_FEATURES, decisive_features
+from streams.games.significance import decisive_feature_names, decisive_features
 from streams.games.win_probability import fitting
 from streams.games.win_probability.nfl_training import game_results
 
@@ -64,7 +68,7 @@ def decisive_samples(plays: Sequence[dict[str, Any]]) -> tuple[list[tuple[float,
             play = plays[i]
             wp, sig, pending = assess(play, game)
             if sig["decisive_raw"] > 0 and sig["should_tweet"]:
-                x.append(decisive_features(sig["decisive_raw"], sig["tie"]))
+                x.append(decisive_features(sig["decisive_raw"], sig["tie"], league, sig["minutes_left"]))
                 y.append(int(any(j in decisive for j in idx[max(0, k - CATCH_WINDOW) : k + 1])))
             _advance(game, play, wp, pending)
     return x, y
@@ -81,14 +85,15 @@ def _scores(p: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 
 def fit_decisive(train_plays: Sequence[dict[str, Any]], validation_plays: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """The decisive-moment model (logistic on DECISIVE_FEATURES), scored on the validation plays beside the
-    raw rule it recalibrates."""
+    """The decisive-moment model (logistic on the league's decisive features), scored on the validation plays
+    beside the raw rule it recalibrates."""
+    league = train_plays[0]["league"] if train_plays else "NFL"
     x, y = decisive_samples(train_plays)
     weights = fitting.fit_logistic(np.array(x), np.array(y, dtype=float), 1e-5)
     model: dict[str, Any] = {
-        "league": "NFL",
+        "league": league,
         "kind": "logistic",
-        "features": list(DECISIVE_FEATURES),
+        "features": list(decisive_feature_names(league)),
         "weights": [round(float(w), 6) for w in weights],
         "train": {"samples": len(y), "positives": int(sum(y))},
     }

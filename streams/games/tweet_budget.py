@@ -39,6 +39,9 @@ from streams.games.team_ratings import TeamRatings
 # (2018 validates, 2019 is held out): floor 0.1 -> 76.7% / 99.0% of decisive moments caught at 6 / 17 a day,
 # 0.3 -> 75.3% / 97.3%; scaling the bar by 0.9 or 1.1 changes nothing or loses.
 SPEND_FLOOR = 0.1
+# Basketball: a tie with 20 seconds left forces overtime about once in ten; on a quiet night with tweets to spare
+# it is worth one (the stopping bar still decides). Chosen on simulated seeds 2-3.
+BASKETBALL_SPEND_FLOOR = 0.03
 DP_STEPS = 16
 # Surplus tweets: beyond a reserve for the decisive moments still to come (their count's RESERVE_QUANTILE
 # quantile plus RESERVE_EXTRA), the budget is spent on the day's best other moments, quality first: scores,
@@ -48,6 +51,16 @@ RESERVE_LEVEL = 0.3
 RESERVE_EXTRA = 1
 SURPLUS_FACTOR = 1.0
 SURPLUS_MIN_VALUE = 0.1
+# Basketball on a quiet night (a slate of at most QUIET_NIGHT_GAMES games): every basket can turn the lead
+# and overtime can always come, so a moment before the last five minutes leaves LAST_FIVE_HOLD of the limit
+# untouched, and one before overtime OVERTIME_HOLD more (3 and 4 tweets of 17): the moment tables, learned
+# from ordinary nights with 6% overtimes, would spend them on 4th-quarter lead changes. A moment at least
+# HOLD_EXEMPT likely to decide the game is what the tweets are held for. Chosen on simulated seeds 2-3 (see
+# docs/basketball-decisions.md); the evaluation seeds start at 1001.
+QUIET_NIGHT_GAMES = 2
+LAST_FIVE_HOLD = 3 / 17
+OVERTIME_HOLD = 4 / 17
+HOLD_EXEMPT = 0.4
 SLATE_START_HOUR = 6  # a slate runs from 06:00 to 06:00 in the account's time zone
 WINDOW_SECONDS = 24 * 3600.0  # X's per-user window
 
@@ -353,7 +366,9 @@ def reserve_for(expected_decisive: float) -> int:
     return poisson_quantile(RESERVE_QUANTILE, expected_decisive) + RESERVE_EXTRA
 
 
-def should_spend(state: BudgetState, decisive: float, curve: list[float], left: int | None = None) -> bool:
+def should_spend(
+    state: BudgetState, decisive: float, curve: list[float], left: int | None = None, floor: float = SPEND_FLOOR
+) -> bool:
     """Spend a tweet on a probably decisive moment if it beats what the tweet would crowd out later.
 
     ``curve``: expected decisive moments still to come today at each level of the value grid; ``left``: the
@@ -361,9 +376,21 @@ def should_spend(state: BudgetState, decisive: float, curve: list[float], left: 
     """
     if left is None:
         left = state["limit"] - state["used"]
-    if left < 1 or decisive < SPEND_FLOOR:
+    if left < 1 or decisive < floor:
         return False
     return decisive >= stopping_threshold(curve, left)
+
+
+def basketball_hold_back(state: BudgetState, sig: dict[str, Any], league: str, schedule: ScheduleIndex | None) -> int:
+    """Tweets a quiet basketball night (a slate of at most QUIET_NIGHT_GAMES games) keeps for the last five
+    minutes and overtime: 0 on a busier night, in overtime and for a probably decisive moment; the last five
+    minutes keep only the overtime's. On a busy night the other games' endings use what one game leaves."""
+    games = set(state["games"])
+    if schedule is not None:
+        games.update(schedule.games_on(league, state["day"]))
+    if len(games) > QUIET_NIGHT_GAMES or sig["overtime"] or sig["decisive"] >= HOLD_EXEMPT:
+        return 0
+    return round(state["limit"] * (OVERTIME_HOLD + (0.0 if sig["clutch"] else LAST_FIVE_HOLD)))
 
 
 def choose(
@@ -376,14 +403,17 @@ def choose(
     """
     if left is None:
         left = state["limit"] - state["used"]
+    if league != "NFL":
+        left -= basketball_hold_back(state, sig, league, schedule)
     decisive, value = sig["decisive"], sig["value"]
-    if left < 1 or (decisive < SPEND_FLOOR and value < SURPLUS_MIN_VALUE):
+    floor = SPEND_FLOOR if league == "NFL" else BASKETBALL_SPEND_FLOOR
+    if left < 1 or (decisive < floor and value < SURPLUS_MIN_VALUE):
         return False
     table = moment_rates.load(league)
     decisive_curve = None
-    if decisive >= SPEND_FLOOR:
+    if decisive >= floor:
         decisive_curve = expected_curve(state, league, schedule, table, "decisive_")
-        if should_spend(state, decisive, decisive_curve, left):
+        if should_spend(state, decisive, decisive_curve, left, floor):
             return True
     if value < SURPLUS_MIN_VALUE or sig["style"] == "update":  # surplus tweets tell of events, not mere plays
         return False
