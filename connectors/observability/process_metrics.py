@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
-TWEET_OUTCOMES = ("decided", "posted", "failed", "held")
+TWEET_OUTCOMES = ("decided", "posted", "failed", "held", "over_limit")
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 _REASON_MAX = 40
@@ -86,7 +86,7 @@ class ProcessMetrics:
         )
         self.tweets = Counter(
             "wirereport_tweets",
-            "Tweets by account and outcome (decided, posted, failed, held).",
+            "Tweets by account and outcome (decided, posted, failed, held, over_limit).",
             ["account", "outcome"],
             registry=r,
         )

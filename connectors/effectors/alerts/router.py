@@ -100,6 +100,8 @@ class AlertRouter(Effector):
     def tick(self, consumed: int) -> None:
         self.queue_due()
         self.deliver()
+        if self.observer is not None:
+            self.observer.alerts_firing(self.grouper.state["alerts"].values())
 
     # -- notifications ----------------------------------------------------------------------------------
     def queue_due(self) -> list[dict[str, Any]]:

@@ -144,6 +144,11 @@ class TweetPublisher(Effector):
         self.requeue_held()
         return True
 
+    def observe(self, metrics, readiness=None) -> None:
+        super().observe(metrics, readiness)
+        if self.breaker is not None:
+            self.observer.watch_breaker(self.breaker)
+
     def requeue_held(self) -> int:
         """Try the held accounts once more (a restart is how fixed credentials are taken up)."""
         return self.outbox.requeue_held()
@@ -154,6 +159,8 @@ class TweetPublisher(Effector):
                 self.stats["other_accounts"] += 1  # another account's publisher posts it
                 continue
             command = to_json("TweetCommand", record.value)
+            if self.observer is not None:
+                self.observer.metrics.tweet(record.value["account"], "decided")
             self._accepted.append((command, local_day(record.value["occurred_at"], self.tz)))
 
     def commit(self, positions: dict[tuple[str, int], int]) -> None:
@@ -203,6 +210,9 @@ class TweetPublisher(Effector):
                 break
             self.outbox.mark_receipts_sent(rows)
             sent += len(rows)
+            if self.observer is not None:
+                for row in rows:
+                    self.observer.tweet_receipt(row["account"], row["status"])
         self.stats["receipts"] += sent
         return sent
 
