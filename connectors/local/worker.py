@@ -73,6 +73,10 @@ def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0
         async def _forget(sender, revoked, **kwargs) -> None:
             sensor.forget(revoked)
 
+        from connectors.observability.worker_outputs import WorkerOutputs
+
+        app.wirereport.observer = WorkerOutputs(metrics)
+
     # override_logging=False: the process's logging (redaction, text or JSON) stays; Faust would replace it
     worker = ReadyWorker(
         app,

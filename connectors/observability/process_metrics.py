@@ -114,6 +114,22 @@ class ProcessMetrics:
             ["breaker"],
             registry=r,
         )
+        # the worker's view of each league's load and agents (from its load-forecasts and scaling-state outputs)
+        self.load_actual = Gauge(
+            "wirereport_load_actual", "Workload measured now, per league (work units/s).", ["league"], registry=r
+        )
+        self.load_forecast = Gauge(
+            "wirereport_load_forecast",
+            "Workload forecast at the forecaster's horizon, per league (bound: expected or upper).",
+            ["league", "bound"],
+            registry=r,
+        )
+        self.scaling_agents = Gauge(
+            "wirereport_scaling_agents",
+            "Agents per league: desired (the scaling state's) and active (counted on the servers).",
+            ["league", "kind"],
+            registry=r,
+        )
         self.ready = Gauge("wirereport_ready", "1 when the process reports ready, else 0.", ["process"], registry=r)
         self.build_info = Gauge(
             "wirereport_build_info", "Always 1; the labels say what runs.", ["process", "version"], registry=r

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +23,9 @@ from streams.settings import Settings
 from streams.topics import TopicSpec, topic
 
 log = logging.getLogger(__name__)
+
+# Sees every batch of outputs the agents send, as ``(topic, record)`` pairs (e.g. to export metrics from them)
+OutputObserver = Callable[[list[tuple[str, dict[str, Any]]]], None]
 
 
 def _take_queued(queue, pending: list, max_events: int) -> None:
@@ -60,6 +63,8 @@ class AgentContext:
         self._topics: dict[str, faust.TopicT] = {}
         self.tables: dict[str, faust.Table] = {}  # shared between agents, e.g. "games"
         self.dead_letter_count = 0
+        # Set by the process that runs the app (streams/ knows no metrics library); None costs one test a batch.
+        self.observer: OutputObserver | None = None
         self._crashing: set[asyncio.Future] = set()
 
     def topic(self, name: str) -> faust.TopicT:
@@ -202,6 +207,8 @@ class AgentContext:
         and callback bookkeeping per message. ``producer.send`` only queues the record, so a batch's outputs travel
         in a few produce requests.
         """
+        if self.observer is not None:
+            self._observe(outputs)
         send = self.app.producer.send
         encode = self.codec.encode
         futures = []
@@ -211,6 +218,12 @@ class AgentContext:
             value = encode(spec.schema, record)
             futures.append(await send(spec.name, key, value, spec.partition_of(record), None, None))
         return futures
+
+    def _observe(self, outputs: list[tuple[str, dict[str, Any]]]) -> None:
+        try:
+            self.observer(outputs)
+        except Exception:  # observing must never stop an agent: its outputs still go out
+            log.warning("the output observer failed", exc_info=True)
 
     def write_behind(self, depth: int = 2) -> WriteBehind:
         """A :class:`WriteBehind` for one agent (its batches in order)."""
