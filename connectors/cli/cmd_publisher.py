@@ -24,12 +24,16 @@ def run(args) -> int:
     from connectors.effectors.base import stop_on_signals
     from connectors.effectors.tweets.publisher import setup_publisher
     from connectors.observability.cli_options import observe_effector
+    from connectors.observability.tracing import configure_tracing
     from streams.settings import get_settings
 
     settings = get_settings()
     setup = setup_publisher(settings, account=args.account)
     publisher = setup.publisher
     server = observe_effector(publisher, args, settings, "publisher")
+    tracing = configure_tracing("publisher", settings.tracing, settings.otlp_endpoint)
+    if tracing.enabled:
+        publisher.trace(tracing)
     stop = stop_on_signals()
     try:
         if args.once:
@@ -46,6 +50,7 @@ def run(args) -> int:
         publisher.close()
         if server is not None:
             server.stop()
+        tracing.shutdown()
     print(
         "tweet publisher stopped: {consumed} consumed, {queued} queued, {duplicate} duplicate, "
         "{over_limit} over the rolling limit, {posted} posted, {held} held, {duplicate_content} refused as "

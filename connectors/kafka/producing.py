@@ -9,6 +9,7 @@ from pathlib import Path
 
 from connectors.jsonl import read_jsonl
 from connectors.kafka.edge import EdgeProducer
+from connectors.observability.tracing import configure_tracing
 from schemas.exceptions import SchemaError
 from schemas.json_form import from_json
 from streams.exceptions import InvalidRecord, StreamsError
@@ -38,6 +39,8 @@ def produce_file(
     result = ProduceResult()
     interval = 1.0 / rate if rate > 0 else 0.0
     next_at = time.monotonic()
+    tracing = configure_tracing("producer")
+    send = _traced_send(tracing, topic_name, name) if tracing.enabled else None
     with EdgeProducer(bootstrap) as producer:
         for number, obj in read_jsonl(path):
             try:
@@ -47,7 +50,10 @@ def produce_file(
                 producer.codec.validate(name, record)
                 if check:
                     check(record)
-                producer.send(topic_name, record, schema=name)
+                if send is None:
+                    producer.send(topic_name, record, schema=name)
+                else:
+                    send(producer, record)
             except (SchemaError, InvalidRecord, ValueError, KeyError, TypeError) as exc:
                 result.invalid += 1
                 print(f"{path}:{number}: {exc}", file=sys.stderr)
@@ -58,4 +64,19 @@ def produce_file(
                 delay = next_at - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+    tracing.shutdown()
     return result
+
+
+def _traced_send(tracing, topic_name: str, schema: str):
+    """Send one record in a producer span whose context travels in the record's headers (a trace starts here)."""
+
+    def send(producer: EdgeProducer, record: dict) -> None:
+        attributes = {"messaging.destination.name": topic_name, "wirereport.schema": schema}
+        for field in ("play_id", "game_id"):
+            if record.get(field) is not None:
+                attributes[f"wirereport.{field}"] = str(record[field])
+        with tracing.span(f"produce {topic_name}", attributes=attributes, kind="producer"):
+            producer.send(topic_name, record, schema=schema, headers=tracing.inject())
+
+    return send

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import faust
 
 from connectors.observability.metrics_server import Readiness, serve_metrics
+from connectors.observability.tracing import configure_tracing
 from streams.app import create_app
 from streams.settings import Settings
 from streams.topics import topic
@@ -62,6 +63,9 @@ def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0
     (settings.data_dir / "faust").mkdir(parents=True, exist_ok=True)
     app = create_app(settings)
     metrics, readiness, server = serve_metrics("worker", metrics_port, settings.metrics_host)
+    tracing = configure_tracing("worker", settings.tracing, settings.otlp_endpoint)
+    if tracing.enabled:  # a span per record, continued from the record's headers into its outputs' headers
+        app.wirereport.tracer = tracing
     if server is not None:
         from connectors.observability.faust_sensor import MetricsSensor
 
@@ -96,4 +100,5 @@ def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0
     finally:
         if server is not None:
             server.stop()
+        tracing.shutdown()
     return 0

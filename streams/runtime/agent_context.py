@@ -65,6 +65,8 @@ class AgentContext:
         self.dead_letter_count = 0
         # Set by the process that runs the app (streams/ knows no metrics library); None costs one test a batch.
         self.observer: OutputObserver | None = None
+        # A tracer (see streams.runtime.traced_step) when the process traces; None: no per-record work at all.
+        self.tracer: Any = None
         self._crashing: set[asyncio.Future] = set()
 
     def topic(self, name: str) -> faust.TopicT:
@@ -224,6 +226,22 @@ class AgentContext:
             self.observer(outputs)
         except Exception:  # observing must never stop an agent: its outputs still go out
             log.warning("the output observer failed", exc_info=True)
+
+    async def send_traced_outputs(
+        self, outputs: list[tuple[str, dict[str, Any], list[tuple[str, bytes]] | None]]
+    ) -> list[asyncio.Future]:
+        """:meth:`send_outputs` of ``(topic, record, headers)`` outputs: each sent with its headers (a trace's)."""
+        if self.observer is not None:
+            self._observe([(name, record) for name, record, _ in outputs])
+        send = self.app.producer.send
+        encode = self.codec.encode
+        futures = []
+        for name, record, headers in outputs:
+            spec = topic(name)
+            key = spec.key_of(record).encode()
+            value = encode(spec.schema, record)
+            futures.append(await send(spec.name, key, value, spec.partition_of(record), None, headers))
+        return futures
 
     def write_behind(self, depth: int = 2) -> WriteBehind:
         """A :class:`WriteBehind` for one agent (its batches in order)."""

@@ -135,6 +135,7 @@ class TweetPublisher(Effector):
         self.stats.update({"posted": 0, "retry": 0, "waiting": 0, "held": 0, "duplicate_content": 0})
         self.stats.update({"failed": 0, "blocked": 0, "receipts": 0, "alerts": 0, "other_accounts": 0})
         self._accepted: list[tuple[dict[str, Any], str]] = []
+        self._trace_contexts = None  # command_id -> its record's headers, when tracing (see trace)
 
     # -- the effector's hooks: commands and positions go into the outbox in one transaction ------------
     def start_positions(self) -> dict[tuple[str, int], int]:
@@ -149,6 +150,13 @@ class TweetPublisher(Effector):
         if self.breaker is not None:
             self.observer.watch_breaker(self.breaker)
 
+    def trace(self, tracing) -> None:
+        """Post each command in a span continuing the trace its record's headers carry (``tracing`` enabled)."""
+        from connectors.observability.traced_sender import TraceContexts, TracedSender
+
+        self._trace_contexts = TraceContexts()
+        self.sender = TracedSender(self.sender, tracing, self._trace_contexts)
+
     def requeue_held(self) -> int:
         """Try the held accounts once more (a restart is how fixed credentials are taken up)."""
         return self.outbox.requeue_held()
@@ -161,6 +169,8 @@ class TweetPublisher(Effector):
             command = to_json("TweetCommand", record.value)
             if self.observer is not None:
                 self.observer.metrics.tweet(record.value["account"], "decided")
+            if self._trace_contexts is not None:
+                self._trace_contexts.remember(record.value["command_id"], record.message.headers())
             self._accepted.append((command, local_day(record.value["occurred_at"], self.tz)))
 
     def commit(self, positions: dict[tuple[str, int], int]) -> None:
