@@ -58,10 +58,11 @@ class StepRunner:
     async def process(self, items: list[Input], failed: list[Failure], events: list[faust.EventT]) -> None:
         ctx = self.ctx
         view = TableView({name: table.data for name, table in self.tables.items()}, self.step.scratch)
-        if ctx.tracer is None:
+        tracer = getattr(ctx, "tracer", None)  # set by the process after the agents were installed, if it traces
+        if tracer is None:
             outputs, failures = run_step(self.step, items, view)
         else:
-            traced, failures = run_step_traced(self.step, items, view, ctx.tracer, self.span_name)
+            traced, failures = run_step_traced(self.step, items, view, tracer, self.span_name)
         # The tables' memory first, before anything awaits: a timer's step that runs while this batch's outputs
         # are being sent decides on this batch's state.
         writes = []
@@ -70,7 +71,7 @@ class StepRunner:
             if changes:
                 ctx.update_memory(table, changes)
                 writes.append((table, changes))
-        if ctx.tracer is None:
+        if tracer is None:
             futures = await ctx.send_outputs(outputs)
         else:
             futures = await ctx.send_traced_outputs(traced)
