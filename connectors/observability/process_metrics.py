@@ -130,6 +130,19 @@ class ProcessMetrics:
             ["league", "kind"],
             registry=r,
         )
+        # the worker's view of each league server (from its server-health outputs)
+        self.server_resource = Gauge(
+            "wirereport_server_resource_percent",
+            "A league server's last cpu, memory and disk use (percent).",
+            ["server_id", "league", "resource"],
+            registry=r,
+        )
+        self.server_status = Gauge(
+            "wirereport_server_status",
+            "A league server's health status: 0 ok, 1 warning, 2 critical, 3 down.",
+            ["server_id", "league"],
+            registry=r,
+        )
         self.ready = Gauge("wirereport_ready", "1 when the process reports ready, else 0.", ["process"], registry=r)
         self.build_info = Gauge(
             "wirereport_build_info", "Always 1; the labels say what runs.", ["process", "version"], registry=r

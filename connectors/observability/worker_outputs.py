@@ -8,7 +8,8 @@ context's observer, and this one reads the few topics a dashboard needs:
 - ``scaling-commands``: ``wirereport_scaling_decisions`` per league and action (forecast-only ones included);
 - ``load-forecasts``: ``wirereport_load_actual`` and ``wirereport_load_forecast`` per league;
 - ``scaling-state``: ``wirereport_scaling_agents`` (desired and active) per league;
-- ``alerts``: ``wirereport_alerts_firing`` per alert name and severity (alerts known firing, by fingerprint).
+- ``alerts``: ``wirereport_alerts_firing`` per alert name and severity (alerts known firing, by fingerprint);
+- ``server-health``: ``wirereport_server_status`` and ``wirereport_server_resource_percent`` per server.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections import Counter
 from typing import Any
 
 from connectors.observability.process_metrics import ProcessMetrics
+
+SERVER_STATUS = {"ok": 0, "warning": 1, "critical": 2, "down": 3}
 
 
 class WorkerOutputs:
@@ -33,6 +36,7 @@ class WorkerOutputs:
             "load-forecasts": self._forecast,
             "scaling-state": self._scaling_state,
             "alerts": self._alert,
+            "server-health": self._server_health,
         }
 
     def __call__(self, outputs: list[tuple[str, dict[str, Any]]]) -> None:
@@ -67,6 +71,14 @@ class WorkerOutputs:
         league = str(record["league"])
         self.metrics.scaling_agents.labels(league, "desired").set(record["agents"])
         self.metrics.scaling_agents.labels(league, "active").set(record["active_agents"])
+
+    def _server_health(self, record: dict[str, Any]) -> None:
+        server, league = record["server_id"], str(record["league"])
+        self.metrics.server_status.labels(server, league).set(SERVER_STATUS.get(record["status"], 3))
+        for resource in ("cpu", "memory", "disk"):
+            value = record.get(f"{resource}_percent")
+            if value is not None:
+                self.metrics.server_resource.labels(server, league, resource).set(value)
 
     def _alert(self, record: dict[str, Any]) -> None:
         if record["status"] == "firing":

@@ -54,3 +54,14 @@ def test_alerts_firing_follow_their_fingerprints_until_resolved():
     assert value(metrics, "wirereport_alerts_firing", alertname="HighCpu", severity="warning") == 2
     observe([("alerts", alert("a", "resolved")), ("alerts", alert("b", "resolved"))])
     assert value(metrics, "wirereport_alerts_firing", alertname="HighCpu", severity="warning") == 0
+
+
+def test_server_health_status_and_resources_per_server():
+    metrics = ProcessMetrics("unit-worker-health")
+    health = {"server_id": "nba-1", "league": "NBA", "status": "critical", "cpu_percent": 97.5}
+    WorkerOutputs(metrics)([("server-health", {**health, "memory_percent": 40.0, "disk_percent": None})])
+    assert value(metrics, "wirereport_server_status", server_id="nba-1", league="NBA") == 2
+    assert value(metrics, "wirereport_server_resource_percent", server_id="nba-1", league="NBA", resource="cpu") == 97.5
+    assert (
+        value(metrics, "wirereport_server_resource_percent", server_id="nba-1", league="NBA", resource="disk") is None
+    )
