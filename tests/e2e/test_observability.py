@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import shlex
 import subprocess
 import sys
 import urllib.error
@@ -122,37 +123,12 @@ def run(tmp_path_factory):
             counter.write_text("0")
             repo = tmp / "repo"
             subprocess.run(["git", "init", "-q", str(repo)], check=True)
-            subprocess.run(
-                [
-                    "git",
-                    "-C",
-                    str(repo),
-                    "-c",
-                    "user.name=t",
-                    "-c",
-                    "user.email=t@t",
-                    "commit",
-                    "-q",
-                    "--allow-empty",
-                    "-m",
-                    "v1",
-                ],
-                check=True,
-            )
+            git_commit = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q"]
+            subprocess.run([*git_commit, "--allow-empty", "-m", "v1"], check=True)
             feed_schedule = tmp / "feed.jsonl"
             later = (datetime.now(UTC) + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
-            feed_schedule.write_text(
-                json.dumps(
-                    {
-                        "league": "NFL",
-                        "game_id": "obs-1",
-                        "home_team": "KC",
-                        "away_team": "BUF",
-                        "scheduled_start": later,
-                    }
-                )
-                + "\n"
-            )
+            game = {"league": "NFL", "game_id": "obs-1", "home_team": "KC", "away_team": "BUF"}
+            feed_schedule.write_text(json.dumps({**game, "scheduled_start": later}) + "\n")
             commands = {
                 "worker": (["worker", "--metrics-port", port("worker")], traced),
                 "publisher": (["publisher", "--metrics-port", port("publisher")], traced),
@@ -162,58 +138,30 @@ def run(tmp_path_factory):
                     {**env, "WIREREPORT_SLACK_WEBHOOK_URL": f"{webhook}/hook"},
                 ),
                 "agent": (
-                    [
-                        "agent",
-                        "--server-id",
-                        "nfl-obs-1",
-                        "--league",
-                        "NFL",
-                        "--workload-file",
-                        str(counter),
-                        "--interval",
-                        "0.5",
-                        "--metrics-port",
-                        port("agent"),
-                    ],
+                    shlex.split(
+                        f"agent --server-id nfl-obs-1 --league NFL --workload-file {counter} --interval 0.5"
+                        f" --metrics-port {port('agent')}"
+                    ),
                     env,
                 ),
                 "supervisor": (
-                    [
-                        "supervisor",
-                        "--server-id",
-                        "nfl-obs-1",
-                        "--metrics-port",
-                        port("supervisor"),
-                        "--",
-                        sys.executable,
-                        "-c",
-                        "import time; time.sleep(3600)",
-                    ],
+                    shlex.split(
+                        f"supervisor --server-id nfl-obs-1 --metrics-port {port('supervisor')}"
+                        f" -- {sys.executable} -c 'import time; time.sleep(3600)'"
+                    ),
                     env,
                 ),
                 "deploy-agent": (
-                    [
-                        "deploy-agent",
-                        "--server-id",
-                        "nfl-obs-1",
-                        "--repo",
-                        str(repo),
-                        "--metrics-port",
-                        port("deploy-agent"),
-                    ],
+                    shlex.split(
+                        f"deploy-agent --server-id nfl-obs-1 --repo {repo} --metrics-port {port('deploy-agent')}"
+                    ),
                     env,
                 ),
                 "feed-nfl": (
-                    [
-                        "feed",
-                        "nfl",
-                        "--url-template",
-                        "http://127.0.0.1:9/{game_id}.json",
-                        "--schedule",
-                        str(feed_schedule),
-                        "--metrics-port",
-                        port("feed-nfl"),
-                    ],
+                    shlex.split(
+                        f"feed nfl --url-template http://127.0.0.1:9/{{game_id}}.json --schedule {feed_schedule}"
+                        f" --metrics-port {port('feed-nfl')}"
+                    ),
                     env,
                 ),
                 "api": (["api", "--port", port("api")], {**env, **api_env()}),
