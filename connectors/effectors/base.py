@@ -16,6 +16,10 @@ wait for), from the positions it stored itself with its own state (outbox, state
 
 A crash anywhere repeats at most the records after the last ``commit``; command ids make that harmless.
 ``stop`` (set on SIGTERM/SIGINT by :func:`stop_on_signals`) ends the loop after the current round.
+
+A process that serves metrics calls :meth:`Effector.observe`: each round then reports its records, batch time,
+decision latency, dead letters and consumer lag, and the effector says it is ready once :meth:`on_start` is done
+(see :mod:`connectors.observability.effector_metrics`); without it the loop pays one ``is None`` test a round.
 """
 
 from __future__ import annotations
