@@ -17,7 +17,6 @@ from connectors.observability.metrics_server import Readiness, serve_metrics
 from connectors.observability.tracing import configure_tracing
 from streams.app import create_app
 from streams.settings import Settings
-from streams.topics import topic
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0
     if server is not None:
         from connectors.observability.faust_sensor import MetricsSensor
 
-        sensor = MetricsSensor(metrics, topic("dead-letters").name)
+        sensor = MetricsSensor(metrics)
         app.sensors.add(sensor)
         metrics.on_scrape(sensor.refresh_lag)
 

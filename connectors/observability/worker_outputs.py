@@ -9,7 +9,9 @@ context's observer, and this one reads the few topics a dashboard needs:
 - ``load-forecasts``: ``wirereport_load_actual`` and ``wirereport_load_forecast`` per league;
 - ``scaling-state``: ``wirereport_scaling_agents`` (desired and active) per league;
 - ``alerts``: ``wirereport_alerts_firing`` per alert name and severity (alerts known firing, by fingerprint);
-- ``server-health``: ``wirereport_server_status`` and ``wirereport_server_resource_percent`` per server.
+- ``server-health``: ``wirereport_server_status`` and ``wirereport_server_resource_percent`` per server;
+- ``dead-letters``: ``wirereport_dead_letters`` per source topic and reason class (the agents send their dead
+  letters straight to the producer, past Faust's sensors).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class WorkerOutputs:
             "scaling-state": self._scaling_state,
             "alerts": self._alert,
             "server-health": self._server_health,
+            "dead-letters": self._dead_letter,
         }
 
     def __call__(self, outputs: list[tuple[str, dict[str, Any]]]) -> None:
@@ -49,6 +52,9 @@ class WorkerOutputs:
                 alerts = alerts or name == "alerts"
         if alerts:
             self._export_alerts()
+
+    def _dead_letter(self, record: dict[str, Any]) -> None:
+        self.metrics.dead_letter(record["source_topic"], record["reason"])
 
     def _tweet(self, record: dict[str, Any]) -> None:
         self.metrics.tweet(record["account"], "decided")

@@ -193,6 +193,8 @@ class AgentContext:
             letter = dead_letter_record(
                 msg.topic, msg.partition, msg.offset, msg.key, msg.value, reason, self.settings.app_id, now
             )
+            if self.observer is not None:
+                self._observe([("dead-letters", letter)])
             futures.append(
                 await self.send_raw("dead-letters", msg.topic.encode(), self.codec.encode("DeadLetter", letter))
             )

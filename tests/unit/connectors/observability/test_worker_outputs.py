@@ -65,3 +65,11 @@ def test_server_health_status_and_resources_per_server():
     assert (
         value(metrics, "wirereport_server_resource_percent", server_id="nba-1", league="NBA", resource="disk") is None
     )
+
+
+def test_dead_letters_per_source_topic_and_reason_class():
+    metrics = ProcessMetrics("unit-worker-letters")
+    letter = {"source_topic": "plays", "reason": "not an Avro single-object encoded message (bad magic bytes)"}
+    WorkerOutputs(metrics)([("dead-letters", letter), ("dead-letters", letter)])
+    reason = "not_an_avro_single_object_encoded_messag"  # cut at 40 characters: a bounded label
+    assert value(metrics, "wirereport_dead_letters_total", topic="plays", reason=reason) == 2

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 
 from streams.runtime.agent_context import AgentContext
+from streams.runtime.steps import Failure
 from streams.settings import Settings
 
 
@@ -56,3 +58,16 @@ async def test_a_failing_observer_does_not_stop_the_outputs():
     ctx.observer = lambda outputs: 1 / 0
     await ctx.send_outputs([("tweet-budgets", budget("nfl-main"))])
     assert [key for _, key in app.producer.sent] == [b"nfl-main"]
+
+
+async def test_the_observer_sees_each_dead_letter_with_its_source_and_reason():
+    app = App()
+    ctx = AgentContext(app, Settings())  # type: ignore[arg-type]
+    seen = []
+    ctx.observer = seen.extend
+    message = SimpleNamespace(topic="plays", partition=2, offset=7, key=b"g1", value=b"\x00garbage")
+    await ctx.send_dead_letters([Failure(SimpleNamespace(message=message), "bad magic bytes")])
+    assert [(name, letter["source_topic"], letter["offset"], letter["reason"]) for name, letter in seen] == [
+        ("dead-letters", "plays", 7, "bad magic bytes")
+    ]
+    assert [topic for topic, _ in app.producer.sent] == ["dead-letters"]
