@@ -9,7 +9,7 @@ from pathlib import Path
 
 from connectors.jsonl import read_jsonl
 from connectors.kafka.edge import EdgeProducer
-from connectors.observability.tracing import configure_tracing
+from connectors.observability.tracing import configure_tracing, record_sender
 from schemas.exceptions import SchemaError
 from schemas.json_form import from_json
 from streams.exceptions import InvalidRecord, StreamsError
@@ -40,7 +40,7 @@ def produce_file(
     interval = 1.0 / rate if rate > 0 else 0.0
     next_at = time.monotonic()
     tracing = configure_tracing("producer")
-    send = _traced_send(tracing, topic_name, name) if tracing.enabled else None
+    send = record_sender(tracing, topic_name, name)  # each record in a span that travels in its headers, if on
     with EdgeProducer(bootstrap) as producer:
         for number, obj in read_jsonl(path):
             try:
@@ -50,10 +50,7 @@ def produce_file(
                 producer.codec.validate(name, record)
                 if check:
                     check(record)
-                if send is None:
-                    producer.send(topic_name, record, schema=name)
-                else:
-                    send(producer, record)
+                send(producer, record)
             except (SchemaError, InvalidRecord, ValueError, KeyError, TypeError) as exc:
                 result.invalid += 1
                 print(f"{path}:{number}: {exc}", file=sys.stderr)
@@ -66,17 +63,3 @@ def produce_file(
                     time.sleep(delay)
     tracing.shutdown()
     return result
-
-
-def _traced_send(tracing, topic_name: str, schema: str):
-    """Send one record in a producer span whose context travels in the record's headers (a trace starts here)."""
-
-    def send(producer: EdgeProducer, record: dict) -> None:
-        attributes = {"messaging.destination.name": topic_name, "wirereport.schema": schema}
-        for field in ("play_id", "game_id"):
-            if record.get(field) is not None:
-                attributes[f"wirereport.{field}"] = str(record[field])
-        with tracing.span(f"produce {topic_name}", attributes=attributes, kind="producer"):
-            producer.send(topic_name, record, schema=schema, headers=tracing.inject())
-
-    return send

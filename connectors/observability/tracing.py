@@ -157,6 +157,27 @@ def configure_tracing(service: str, mode: str | None = None, endpoint: str | Non
     return Tracing(service, provider)
 
 
+def record_sender(tracing: Tracing, topic_name: str, schema: str):
+    """``send(producer, record)`` for an edge producer: with tracing on, each record is sent in a producer span
+    whose context travels in the record's headers (its trace starts here); off, a plain ``producer.send``."""
+    if not tracing.enabled:
+
+        def send_plain(producer, record: dict) -> None:
+            producer.send(topic_name, record, schema=schema)
+
+        return send_plain
+
+    def send_traced(producer, record: dict) -> None:
+        attributes = {"messaging.destination.name": topic_name, "wirereport.schema": schema}
+        for field in ("play_id", "game_id"):
+            if record.get(field) is not None:
+                attributes[f"wirereport.{field}"] = str(record[field])
+        with tracing.span(f"produce {topic_name}", attributes=attributes, kind="producer"):
+            producer.send(topic_name, record, schema=schema, headers=tracing.inject())
+
+    return send_traced
+
+
 def in_memory_tracing(service: str) -> tuple[Tracing, Any]:
     """Tracing whose finished spans land, synchronously, in the returned ``InMemorySpanExporter`` (for tests:
     ``exporter.get_finished_spans()``)."""

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from opentelemetry import trace
 
-from connectors.observability.tracing import configure_tracing, extract_context, in_memory_tracing, inject_headers
+from connectors.observability.tracing import (
+    Tracing,
+    configure_tracing,
+    extract_context,
+    in_memory_tracing,
+    inject_headers,
+    record_sender,
+)
 
 
 def test_a_trace_continues_from_producer_to_worker_to_publisher():
@@ -82,3 +89,30 @@ def test_the_setting_picks_the_mode(monkeypatch):
         get_settings.cache_clear()
     with pytest.raises(ValueError, match="tracing 'zipkin'"):
         configure_tracing("unit", mode="zipkin")
+
+
+class RecordingProducer:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, topic_name, record, *, schema=None, headers=None):
+        self.sent.append((topic_name, record["play_id"], schema, headers))
+
+
+def test_a_record_sender_starts_a_trace_per_record_in_its_headers():
+    tracing, exporter = in_memory_tracing("producer")
+    producer = RecordingProducer()
+    send = record_sender(tracing, "plays", "Play")
+    send(producer, {"play_id": "p1", "game_id": "g1"})
+    send(producer, {"play_id": "p2", "game_id": "g1"})
+    first, second = exporter.get_finished_spans()
+    assert (first.name, first.attributes["wirereport.play_id"], first.kind.name) == ("produce plays", "p1", "PRODUCER")
+    assert first.context.trace_id != second.context.trace_id  # each record a trace of its own
+    carried = trace.get_current_span(extract_context(producer.sent[0][3])).get_span_context()
+    assert (carried.trace_id, carried.span_id) == (first.context.trace_id, first.context.span_id)
+
+
+def test_a_record_sender_without_tracing_sends_plain_records():
+    producer = RecordingProducer()
+    record_sender(Tracing("off"), "plays", "Play")(producer, {"play_id": "p1"})
+    assert producer.sent == [("plays", "p1", "Play", None)]
