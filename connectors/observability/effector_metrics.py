@@ -30,6 +30,8 @@ class EffectorObserver:
         self._positions: dict[tuple[str, int], int] = {}  # next offset to read, per partition seen
         self._lag_read_at = float("-inf")
         self._firing_labels: set[tuple[str, str]] = set()
+        self._accounts: set[str] = set()
+        self._limits_read_at = float("-inf")
 
     def round(self, messages: list[Any], ends: dict[tuple[str, int], int], seconds: float, consumer: Any) -> None:
         """A round's messages (their topics, timestamps and offsets), the partition ends it reached, its duration."""
@@ -76,6 +78,20 @@ class EffectorObserver:
             self.readiness.set_not_ready("stopping")
 
     # -- domain metrics the effectors add ---------------------------------------------------------------
+    def tweet_decided(self, account: str) -> None:
+        self._accounts.add(account)
+        self.metrics.tweet(account, "decided")
+
+    def tweet_limits(self, limit: Any, outbox: Any, now: float, every: float = 5.0) -> None:
+        """``wirereport_tweet_limit_remaining`` of every account posted or decided for: the rolling ``limit`` on
+        the outbox's post times (read at most every ``every`` seconds: it is a query)."""
+        if time.monotonic() - self._limits_read_at < every:
+            return
+        self._limits_read_at = time.monotonic()
+        history = outbox.post_history(now - limit.window_seconds)
+        for account in sorted(self._accounts | history.keys()):
+            self.metrics.tweet_limit_remaining.labels(account).set(limit.remaining(history.get(account, ()), now))
+
     def tweet_receipt(self, account: str, status: str) -> None:
         """A tweet's final outcome from its receipt status (posted, dry_run, failed, duplicate, held,
         skipped_limit)."""

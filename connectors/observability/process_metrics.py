@@ -93,6 +93,12 @@ class ProcessMetrics:
         self.tweet_budget_remaining = Gauge(
             "wirereport_tweet_budget_remaining", "Tweets an account may still post today.", ["account"], registry=r
         )
+        self.tweet_limit_remaining = Gauge(
+            "wirereport_tweet_limit_remaining",
+            "Posts X still allows an account in its rolling 24-hour window (the publisher's count).",
+            ["account"],
+            registry=r,
+        )
         self.scaling_decisions = Counter(
             "wirereport_scaling_decisions",
             "Scaling decisions by league and direction.",

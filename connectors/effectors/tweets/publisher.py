@@ -168,7 +168,7 @@ class TweetPublisher(Effector):
                 continue
             command = to_json("TweetCommand", record.value)
             if self.observer is not None:
-                self.observer.metrics.tweet(record.value["account"], "decided")
+                self.observer.tweet_decided(record.value["account"])
             if self._trace_contexts is not None:
                 self._trace_contexts.remember(record.value["command_id"], record.message.headers())
             self._accepted.append((command, local_day(record.value["occurred_at"], self.tz)))
@@ -193,6 +193,8 @@ class TweetPublisher(Effector):
         self.deliver_once()
         self.send_receipts()
         self.send_alerts()
+        if self.observer is not None:
+            self.observer.tweet_limits(self.limit, self.outbox, self.clock())
 
     # -- delivery ---------------------------------------------------------------------------------------
     def deliver_once(self) -> dict[str, int]:

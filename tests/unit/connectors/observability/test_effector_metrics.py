@@ -209,3 +209,27 @@ def test_a_breaker_state_is_read_when_scraped():
     breaker.state = "OPEN"
     metrics.refresh()
     assert value(metrics, "wirereport_circuit_breaker_state", breaker="x-api") == 2
+
+
+def test_rolling_limit_left_per_account_from_the_outbox_post_times():
+    from connectors.effectors.tweets.rolling_limit import RollingLimit
+
+    class Outbox:
+        def __init__(self):
+            self.asked = []
+
+        def post_history(self, since: float) -> dict[str, list[float]]:
+            self.asked.append(since)
+            return {"nfl-main": [since + 10, since + 20]}
+
+    metrics = ProcessMetrics("unit-limits")
+    observer = EffectorObserver(metrics)
+    observer.tweet_decided("nba-main")  # decided, never posted: the whole limit left
+    outbox = Outbox()
+    observer.tweet_limits(RollingLimit(17), outbox, now=100_000.0)
+    assert outbox.asked == [100_000.0 - 86_400]
+    assert value(metrics, "wirereport_tweet_limit_remaining", account="nfl-main") == 15
+    assert value(metrics, "wirereport_tweet_limit_remaining", account="nba-main") == 17
+    assert value(metrics, "wirereport_tweets_total", account="nba-main", outcome="decided") == 1
+    observer.tweet_limits(RollingLimit(17), outbox, now=100_001.0)  # read again only after a few seconds
+    assert len(outbox.asked) == 1
