@@ -86,8 +86,9 @@ class ProcessMetrics:
         )
         self.tweets = Counter(
             "wirereport_tweets",
-            "Tweets by account and outcome (decided, posted, failed, held, over_limit).",
-            ["account", "outcome"],
+            "Tweets by account and outcome (decided, posted, failed, held, over_limit); the worker counts what it"
+            " decides, the publisher what it accepts and what became of it.",
+            ["process", "account", "outcome"],
             registry=r,
         )
         self.tweet_budget_remaining = Gauge(
@@ -101,8 +102,8 @@ class ProcessMetrics:
         )
         self.scaling_decisions = Counter(
             "wirereport_scaling_decisions",
-            "Scaling decisions by league and direction.",
-            ["league", "direction"],
+            "Scaling decisions by league and direction: the worker's decided, the scaler's applied.",
+            ["process", "league", "direction"],
             registry=r,
         )
         self.scaling_failures = Counter(
@@ -201,13 +202,13 @@ class ProcessMetrics:
     def tweet(self, account: str, outcome: str) -> None:
         if outcome not in TWEET_OUTCOMES:
             raise ValueError(f"tweet outcome {outcome!r} is not one of {', '.join(TWEET_OUTCOMES)}")
-        self.tweets.labels(account, outcome).inc()
+        self.tweets.labels(self.process, account, outcome).inc()
 
     def budget_left(self, account: str, tweets: int) -> None:
         self.tweet_budget_remaining.labels(account).set(tweets)
 
     def scaling_decision(self, league: str, direction: str) -> None:
-        self.scaling_decisions.labels(league, direction).inc()
+        self.scaling_decisions.labels(self.process, league, direction).inc()
 
     def scaling_failure(self, league: str, reason: str | BaseException) -> None:
         self.scaling_failures.labels(league, reason_class(reason)).inc()

@@ -181,7 +181,7 @@ def test_receipts_count_as_tweet_outcomes_per_account():
     for status in ("posted", "dry_run", "failed", "duplicate", "held", "skipped_limit"):
         observer.tweet_receipt("nfl-main", status)
     counts = {
-        outcome: value(metrics, "wirereport_tweets_total", account="nfl-main", outcome=outcome)
+        outcome: value(metrics, "wirereport_tweets_total", process=metrics.process, account="nfl-main", outcome=outcome)
         for outcome in ("posted", "failed", "held", "over_limit")
     }
     assert counts == {"posted": 2, "failed": 2, "held": 1, "over_limit": 1}
@@ -230,6 +230,8 @@ def test_rolling_limit_left_per_account_from_the_outbox_post_times():
     assert outbox.asked == [100_000.0 - 86_400]
     assert value(metrics, "wirereport_tweet_limit_remaining", account="nfl-main") == 15
     assert value(metrics, "wirereport_tweet_limit_remaining", account="nba-main") == 17
-    assert value(metrics, "wirereport_tweets_total", account="nba-main", outcome="decided") == 1
+    assert (
+        value(metrics, "wirereport_tweets_total", process=metrics.process, account="nba-main", outcome="decided") == 1
+    )
     observer.tweet_limits(RollingLimit(17), outbox, now=100_001.0)  # read again only after a few seconds
     assert len(outbox.asked) == 1

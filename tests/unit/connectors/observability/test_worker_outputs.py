@@ -26,7 +26,9 @@ def test_tweets_decided_and_budget_left_per_account():
             ("game-states", {"account": "ignored"}),
         ]
     )
-    assert value(metrics, "wirereport_tweets_total", account="nfl-main", outcome="decided") == 2
+    assert (
+        value(metrics, "wirereport_tweets_total", process=metrics.process, account="nfl-main", outcome="decided") == 2
+    )
     assert value(metrics, "wirereport_tweet_budget_remaining", account="nfl-main") == 14
 
 
@@ -39,7 +41,12 @@ def test_scaling_decisions_forecasts_and_agents_per_league():
             ("scaling-state", {"league": "NBA", "agents": 4, "active_agents": 3}),
         ]
     )
-    assert value(metrics, "wirereport_scaling_decisions_total", league="NBA", direction="scale_up") == 1
+    assert (
+        value(
+            metrics, "wirereport_scaling_decisions_total", process=metrics.process, league="NBA", direction="scale_up"
+        )
+        == 1
+    )
     assert value(metrics, "wirereport_load_actual", league="NBA") == 40.0
     assert value(metrics, "wirereport_load_forecast", league="NBA", bound="expected") == 55.5
     assert value(metrics, "wirereport_load_forecast", league="NBA", bound="upper") is None
