@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import psutil
@@ -126,7 +127,7 @@ def expected_tweets(plays: list[dict], budget: int) -> int:
     return sum(1 for decision in backtest(plays, (), budget=budget) if decision["tweet"])
 
 
-def measure_throughput(bootstrap: str, count: int, budget: int = 17) -> dict:
+def measure_throughput(bootstrap: str, count: int, budget: int = 17, worker_env: dict | None = None) -> dict:
     """Plays/s through the worker, with ``count`` plays waiting in the topic when it starts.
 
     Done when every game's last play is in ``game-state`` and every tweet the backtest makes for the same input
@@ -153,7 +154,7 @@ def measure_throughput(bootstrap: str, count: int, budget: int = 17) -> dict:
     with EdgeProducer(bootstrap, **{"linger.ms": 20, "batch.num.messages": 10000}) as producer:
         for play in plays:
             producer.send("plays", play)
-    worker = start_worker(bootstrap, {"WIREREPORT_TWEETS_PER_DAY": str(budget)})
+    worker = start_worker(bootstrap, {"WIREREPORT_TWEETS_PER_DAY": str(budget), **(worker_env or {})})
     process = psutil.Process(worker.process.pid)
     cpu_before = sum(process.cpu_times()[:2])
     started = time.perf_counter()
@@ -175,6 +176,49 @@ def measure_throughput(bootstrap: str, count: int, budget: int = 17) -> dict:
         "rate": count / elapsed,
         "worker_cpu_us_per_play": cpu / count * 1e6,  # all its threads; steadier than the rate on a shared machine
     }
+
+
+class _DiscardTraces(BaseHTTPRequestHandler):
+    """An OTLP/HTTP endpoint that accepts every export and keeps nothing (the worker pays the real export cost)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+
+def measure_observability_cost(count: int, report=print) -> dict:
+    """Plays/s of the same pipeline run three times, each on a fresh broker: metrics and tracing off (as the
+    throughput figure above), metrics served (the Faust sensor and the output observer), and metrics plus a span
+    per play exported over OTLP/HTTP to a local endpoint that discards them."""
+    from connectors.kafka.broker import free_port
+    from connectors.testing import running_broker
+    from connectors.testing.http_server import serving
+
+    results = {}
+    with serving(_DiscardTraces) as collector:
+        variants = {
+            "off": {},
+            "metrics": {"WIREREPORT_METRICS_PORT": str(free_port())},
+            "metrics+tracing": {
+                "WIREREPORT_METRICS_PORT": str(free_port()),
+                "WIREREPORT_TRACING": "otlp",
+                "WIREREPORT_OTLP_ENDPOINT": f"{collector}/v1/traces",
+            },
+        }
+        for name, env in variants.items():
+            with running_broker() as bootstrap:
+                results[name] = measure_throughput(bootstrap, count, worker_env=env)
+            report(
+                f"    {name:<16} {results[name]['rate']:>10,.0f} plays/s  worker CPU "
+                f"{results[name]['worker_cpu_us_per_play']:.0f} µs/play"
+                + ("" if name == "off" else f"  ({results[name]['rate'] / results['off']['rate'] - 1:+.1%} plays/s)")
+            )
+    return results
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -255,7 +299,9 @@ def measure_empty_agent(bootstrap: str, count: int, mode: str = "batches") -> fl
     raise RuntimeError(f"empty agent benchmark failed: {result.stderr[-500:]}")
 
 
-def run_pipeline_benchmark(count: int = 100_000, rate: float = 1000.0, seconds: float = 20.0, report=print) -> dict:
+def run_pipeline_benchmark(
+    count: int = 100_000, rate: float = 1000.0, seconds: float = 20.0, report=print, observability: bool = True
+) -> dict:
     """Throughput, the Faust and raw aiokafka ceilings on the same data, and latency at a steady rate.
 
     Uses a fresh embedded broker so the topics hold exactly the benchmark's data.
@@ -297,7 +343,12 @@ def run_pipeline_benchmark(count: int = 100_000, rate: float = 1000.0, seconds: 
             f"    raw produce -> aiokafka consume of `plays`, same run      p50 {raw_latency['p50_ms']:6.1f} ms  "
             f"p99 {raw_latency['p99_ms']:6.1f} ms  ({raw_latency['samples']} samples)"
         )
+    observability_cost = None
+    if observability:
+        report(f"  metrics and tracing cost: the pipeline on {count:,} plays, three runs, each on a fresh broker")
+        observability_cost = measure_observability_cost(count, report)
     return {
+        "observability": observability_cost,
         "throughput": throughput,
         "raw_aiokafka": raw,
         "empty_agent": empty,

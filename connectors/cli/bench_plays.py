@@ -21,6 +21,11 @@ def register(subparsers) -> None:
     p.add_argument("--rate", type=float, default=1000.0, help="steady plays/s for the latency run (default 1000)")
     p.add_argument("--seconds", type=float, default=15.0, help="length of the latency run (default 15)")
     p.add_argument("--pure-only", action="store_true", help="skip the broker pipeline part")
+    p.add_argument(
+        "--no-observability",
+        action="store_true",
+        help="skip the pipeline runs with metrics served and with tracing on (their plays/s beside the plain run)",
+    )
     p.set_defaults(func=run)
 
 
@@ -49,6 +54,6 @@ def run(args) -> int:
     if not args.pure_only:
         from connectors.benchmarks.pipeline import run_pipeline_benchmark
 
-        run_pipeline_benchmark(args.pipeline_plays, args.rate, args.seconds)
+        run_pipeline_benchmark(args.pipeline_plays, args.rate, args.seconds, observability=not args.no_observability)
         print("  targets: pipeline >= 20,000 plays/s on one worker; p99 produce -> tweet command < 100 ms")
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from connectors.observability.cli_options import add_metrics_port_argument
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -11,6 +13,7 @@ def register(subparsers) -> None:
     p.add_argument("--group-interval", type=float, help="seconds (default 300)")
     p.add_argument("--repeat-interval", type=float, help="seconds (default 14400)")
     p.add_argument("--outbox", help="SQLite outbox file (default DATA_DIR/alert-router.sqlite3)")
+    add_metrics_port_argument(p)
     p.set_defaults(func=run)
 
 
@@ -49,6 +52,15 @@ def run(args) -> int:
         retry_max=s.alert_retry_max_seconds,
         timeout=s.alert_webhook_timeout_seconds,
     )
-    router.run(stop_on_signals())
+    from connectors.observability.cli_options import observe_effector
+
+    server = observe_effector(router, args, s, "alert-router")
+    if server is not None:
+        router.observer.watch_breaker(router.breaker)
+    try:
+        router.run(stop_on_signals())
+    finally:
+        if server is not None:
+            server.stop()
     print("alert router stopped", flush=True)
     return 0

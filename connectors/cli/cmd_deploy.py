@@ -6,6 +6,8 @@ import re
 import uuid
 from datetime import UTC, datetime
 
+from connectors.observability.cli_options import add_metrics_port_argument
+
 LEAGUES = ("NFL", "NBA", "WNBA")
 
 
@@ -36,6 +38,7 @@ def register(subparsers) -> None:
     st.set_defaults(func=run_status)
 
     mg = sub.add_parser("manager", help="run the deployment manager on Kafka (without the Faust worker)")
+    add_metrics_port_argument(mg)
     mg.set_defaults(func=run_manager)
 
 
@@ -122,11 +125,19 @@ def run_manager(args) -> int:
     settings = get_settings()
     policy = DeploymentPolicy.from_settings(settings)
     create_topics(settings.bootstrap, replication_factor=settings.replication_factor)
+    from connectors.observability.cli_options import observe_effector
+
     runner = DeploymentRunner(settings.bootstrap, policy, settings.data_dir / "deploy-manager.json")
+    server = observe_effector(runner, args, settings, "deploy-manager")
     stop = stop_on_signals()
     windows = settings.deploy_windows or "always"
-    runner.run(
-        stop, on_ready=lambda: print(f"deploy manager ready on {settings.bootstrap} (windows: {windows})", flush=True)
-    )
+    try:
+        runner.run(
+            stop,
+            on_ready=lambda: print(f"deploy manager ready on {settings.bootstrap} (windows: {windows})", flush=True),
+        )
+    finally:
+        if server is not None:
+            server.stop()
     print("deploy manager stopped", flush=True)
     return 0

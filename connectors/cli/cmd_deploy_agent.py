@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from connectors.observability.cli_options import add_metrics_port_argument
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("deploy-agent", help="apply deployment decisions for one server (git checkout + restart)")
@@ -14,6 +16,7 @@ def register(subparsers) -> None:
         default=None,
         help="shell command run after a checkout (default: WIREREPORT_DEPLOY_RESTART_CMD)",
     )
+    add_metrics_port_argument(p)
     p.set_defaults(func=run)
 
 
@@ -37,6 +40,13 @@ def run(args) -> int:
     )
     stop = stop_on_signals()
     ready = f"deploy agent ready: server {args.server_id}, repo {executor.repo}, at {executor.current_version()}"
-    agent.run(stop, on_ready=lambda: print(ready, flush=True))
+    from connectors.observability.cli_options import observe_effector
+
+    server = observe_effector(agent, args, settings, "deploy-agent")
+    try:
+        agent.run(stop, on_ready=lambda: print(ready, flush=True))
+    finally:
+        if server is not None:
+            server.stop()
     print(f"deploy agent {args.server_id} stopped", flush=True)
     return 0

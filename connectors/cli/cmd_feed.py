@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import threading
 
+from connectors.observability.cli_options import add_metrics_port_argument
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("feed", help="poll a live play-by-play feed while each scheduled game is live")
@@ -20,6 +22,7 @@ def register(subparsers) -> None:
         )
         sub.add_argument("--interval", type=_positive, help="seconds between polls of a game (default: settings)")
         sub.add_argument("--games", type=_ids, help="only these game ids, comma-separated (followed even if past)")
+        add_metrics_port_argument(sub)
         sub.set_defaults(func=run, league=league.upper())
     p.set_defaults(func=lambda args: p.print_help() or 2)
 
@@ -89,9 +92,17 @@ def run(args) -> int:
         + f") every {config.interval:g} s",
         flush=True,
     )
+    from connectors.observability.cli_options import serve_process_metrics
+
+    metrics, readiness, server = serve_process_metrics(args, settings, f"feed-{args.league.lower()}")
+    if server is not None:
+        poller.observe(metrics)
+        readiness.set_ready()  # following the schedule from now on; a failing feed shows in its breaker's state
     try:
         poller.run(stop)
     finally:
+        if server is not None:
+            server.stop()
         http.close()
         positions.close()
         producer.flush()

@@ -3,6 +3,8 @@ else the legacy bearer token, else a dry-run log) and produce a receipt of each 
 
 from __future__ import annotations
 
+from connectors.observability.cli_options import add_metrics_port_argument
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -14,16 +16,24 @@ def register(subparsers) -> None:
         metavar="NAME",
         help="post only this account's commands (its own outbox tweets-NAME.sqlite and positions); default: all",
     )
+    add_metrics_port_argument(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from connectors.effectors.base import stop_on_signals
     from connectors.effectors.tweets.publisher import setup_publisher
+    from connectors.observability.cli_options import observe_effector
+    from connectors.observability.tracing import configure_tracing
     from streams.settings import get_settings
 
-    setup = setup_publisher(get_settings(), account=args.account)
+    settings = get_settings()
+    setup = setup_publisher(settings, account=args.account)
     publisher = setup.publisher
+    server = observe_effector(publisher, args, settings, "publisher")
+    tracing = configure_tracing("publisher", settings.tracing, settings.otlp_endpoint)
+    if tracing.enabled:
+        publisher.trace(tracing)
     stop = stop_on_signals()
     try:
         if args.once:
@@ -38,6 +48,9 @@ def run(args) -> int:
     finally:
         stats = publisher.stats
         publisher.close()
+        if server is not None:
+            server.stop()
+        tracing.shutdown()
     print(
         "tweet publisher stopped: {consumed} consumed, {queued} queued, {duplicate} duplicate, "
         "{over_limit} over the rolling limit, {posted} posted, {held} held, {duplicate_content} refused as "

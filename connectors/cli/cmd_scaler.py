@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from connectors.observability.cli_options import add_metrics_port_argument
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("scaler", help="carry out scaling commands through an executor")
     p.add_argument("--executor", choices=["local", "kubernetes"], help="settings default: local")
     p.add_argument("--league", action="append", choices=["NFL", "NBA", "WNBA"], help="only these leagues")
     p.add_argument("--worker-cmd", help="local: a worker's command ({league} and {index} are filled in)")
+    add_metrics_port_argument(p)
     p.set_defaults(func=run)
 
 
@@ -55,11 +58,19 @@ def run(args) -> int:
         retry_max_seconds=settings.scaler_retry_max_seconds,
         reconcile_seconds=settings.scaler_reconcile_seconds,
     )
+    from connectors.observability.cli_options import serve_process_metrics
+
+    metrics, readiness, server = serve_process_metrics(args, settings, "scaler")
     try:
-        run_scaler(scaler, settings.bootstrap, stop_on_signals())
+        if server is None:
+            run_scaler(scaler, settings.bootstrap, stop_on_signals())
+        else:
+            run_scaler(scaler, settings.bootstrap, stop_on_signals(), metrics, readiness)
     except KeyboardInterrupt:
         pass
     finally:
+        if server is not None:
+            server.stop()
         executor.close()
         applied.close()
     print("scaler stopped", flush=True)

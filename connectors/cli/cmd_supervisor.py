@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from connectors.observability.cli_options import add_metrics_port_argument
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -24,6 +26,7 @@ def register(subparsers) -> None:
     p.add_argument("--league", help="league of this server, for scale-up requests whose command has none")
     p.add_argument("--scale-up-multiplier", type=float, help="load multiplier of a scale-up request (default 1.5)")
     p.add_argument("--scale-up-duration", type=int, help="seconds a scale-up request lasts (default 900)")
+    add_metrics_port_argument(p)
     p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     p.set_defaults(func=run)
 
@@ -78,6 +81,13 @@ def run(args) -> int:
         scale_up_multiplier=multiplier,
         scale_up_duration=duration,
     )
-    sup.run(stop_on_signals())
+    from connectors.observability.cli_options import observe_effector
+
+    server = observe_effector(sup, args, s, "supervisor")
+    try:
+        sup.run(stop_on_signals())
+    finally:
+        if server is not None:
+            server.stop()
     print(f"supervisor stopped ({sup.restarts} restart(s))", flush=True)
     return 0

@@ -22,6 +22,10 @@ a place in the topic the effector read. The effector then says so once (a warnin
 alert), reads those partitions from their new beginning and calls :meth:`Effector.on_positions_lost`; what it
 already carried out is not done again because its state (the outbox, the state file) dedupes by command id.
 ``stop`` (set on SIGTERM/SIGINT by :func:`stop_on_signals`) ends the loop after the current round.
+
+A process that serves metrics calls :meth:`Effector.observe`: each round then reports its records, batch time,
+decision latency, dead letters and consumer lag, and the effector says it is ready once :meth:`on_start` is done
+(see :mod:`connectors.observability.effector_metrics`); without it the loop pays one ``is None`` test a round.
 """
 
 from __future__ import annotations
@@ -107,6 +111,7 @@ class Effector:
     poll_seconds = 0.2
     retry_initial_seconds = 1.0
     retry_max_seconds = 60.0
+    observer = None  # an EffectorObserver when the process serves metrics (see :meth:`observe`)
 
     def __init__(self, bootstrap: str, producer: EdgeProducer | None = None):
         self.bootstrap = bootstrap
@@ -152,6 +157,13 @@ class Effector:
     def on_retry(self, record: Record, error: TransientError, attempt: int, delay: float) -> None:
         log.warning("%s failed (attempt %d, retry in %.3gs): %s", record.where, attempt, delay, error)
 
+    def observe(self, metrics, readiness=None) -> None:
+        """Report this effector's rounds into ``metrics`` (a ``ProcessMetrics``) and its readiness (ready once the
+        consumer is assigned and :meth:`on_start` caught up); subclasses add their domain metrics here."""
+        from connectors.observability.effector_metrics import EffectorObserver
+
+        self.observer = EffectorObserver(metrics, readiness)
+
     # -- clients ----------------------------------------------------------------------------------------
     @property
     def producer(self) -> EdgeProducer:
@@ -187,11 +199,15 @@ class Effector:
             self.consumer  # noqa: B018 (opened before anything else: an unreachable broker fails here)
             if not self.on_start():
                 return
+            if self.observer is not None:
+                self.observer.ready()
             if on_ready:
                 on_ready()
             while not stop.is_set():
                 self.step()
         finally:
+            if self.observer is not None:
+                self.observer.stopping()
             self.close()
 
     def step(self, timeout: float | None = None) -> int:
@@ -203,16 +219,19 @@ class Effector:
     def poll_once(self, timeout: float | None = None) -> int:
         """One round: consume a batch, dead-letter what is bad, handle the rest, flush, commit; return how many
         messages were consumed (end-of-partition events and consume errors not counted)."""
-        messages = []
+        started = time.perf_counter()
+        messages, ends = [], {}
         for msg in self.consumer.consume(self.batch_size, self.poll_seconds if timeout is None else timeout):
             error = msg.error()
             if error is None:
                 messages.append(msg)
             elif error.code() == KafkaError._PARTITION_EOF:
-                self.reached_end[(msg.topic(), msg.partition())] = msg.offset()
+                self.reached_end[(msg.topic(), msg.partition())] = ends[(msg.topic(), msg.partition())] = msg.offset()
             else:
                 log.warning("%s: consume error: %s", self.name, error.str())
         if not messages:
+            if self.observer is not None:
+                self.observer.round(messages, ends, 0.0, self.consumer)
             return 0
         records: list[Record] = []
         index_of: dict[int, int] = {}  # record number -> its message's number
@@ -224,6 +243,8 @@ class Effector:
         done = self.handle_retrying(records)
         carried = messages if done == len(records) else messages[: index_of[done]]
         self._settle(_positions(carried))
+        if self.observer is not None:
+            self.observer.round(messages, ends, time.perf_counter() - started, self.consumer)
         return len(messages)
 
     def handle_retrying(self, records: list[Record]) -> int:
@@ -261,6 +282,8 @@ class Effector:
         msg = getattr(msg, "message", msg)
         self.producer.dead_letter(msg, reason, self.name)
         self.dead_letters += 1
+        if self.observer is not None:
+            self.observer.dead_letter(msg.topic(), reason)
         self.on_dead_letter(where(msg), reason)
 
     def close(self) -> None:

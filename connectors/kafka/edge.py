@@ -66,18 +66,34 @@ class EdgeProducer:
             self._errors.append(err.str())
 
     def send(
-        self, topic_name: str, record: dict[str, Any], *, schema: str | None = None, validate: bool = False
+        self,
+        topic_name: str,
+        record: dict[str, Any],
+        *,
+        schema: str | None = None,
+        validate: bool = False,
+        headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
-        """Encode ``record`` (schema defaults to the topic's main one) and produce it with its key."""
+        """Encode ``record`` (schema defaults to the topic's main one) and produce it with its key (and ``headers``,
+        e.g. a trace context)."""
         spec = topic(topic_name)
         name = schema or spec.schema
         value = self.codec.encode(name, record, validate_first=validate)
-        self.send_raw(spec, spec.key_of(record).encode(), value, spec.partition_of(record))
+        self.send_raw(spec, spec.key_of(record).encode(), value, spec.partition_of(record), headers)
 
-    def send_raw(self, spec: TopicSpec | str, key: bytes | None, value: bytes, partition: int | None = None) -> None:
+    def send_raw(
+        self,
+        spec: TopicSpec | str,
+        key: bytes | None,
+        value: bytes,
+        partition: int | None = None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
         """Produce bytes as they are (used for replay, tests, and dead letters)."""
         name = spec if isinstance(spec, str) else spec.name
         kwargs = {"partition": partition} if partition is not None else {}
+        if headers:
+            kwargs["headers"] = headers
         while True:
             try:
                 self._producer.produce(name, value=value, key=key, on_delivery=self._on_delivery, **kwargs)

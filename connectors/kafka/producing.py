@@ -17,6 +17,7 @@ from typing import Any
 
 from connectors.jsonl import read_jsonl
 from connectors.kafka.edge import EdgeProducer
+from connectors.observability.tracing import configure_tracing
 from schemas.codec import Codec, get_codec
 from schemas.exceptions import SchemaError
 from schemas.json_form import from_json
@@ -57,6 +58,7 @@ class Encoded:
     key: bytes
     value: bytes
     partition: int | None
+    ids: dict[str, str]  # the record's play and game ids, for a trace's attributes
 
 
 def encode_line(codec: Codec, spec: TopicSpec, schema: str, obj: Any) -> Encoded:
@@ -78,7 +80,8 @@ def encode_line(codec: Codec, spec: TopicSpec, schema: str, obj: Any) -> Encoded
             f"the record encodes to {size} bytes, over the broker's message limit"
             f" ({MAX_MESSAGE_BYTES - MESSAGE_OVERHEAD_BYTES} bytes with its batch's fields)"
         )
-    return Encoded(key, value, spec.partition_of(record))
+    ids = {f"wirereport.{f}": str(record[f]) for f in ("play_id", "game_id") if record.get(f) is not None}
+    return Encoded(key, value, spec.partition_of(record), ids)
 
 
 def validate_file(
@@ -111,13 +114,20 @@ def produce_file(
     result = ProduceResult(invalid=invalid)
     interval = 1.0 / rate if rate > 0 else 0.0
     next_at = time.monotonic()
+    tracing = configure_tracing("producer")
     with EdgeProducer(bootstrap) as producer:
         for line in valid:
-            producer.send_raw(spec, line.key, line.value, line.partition)
+            if tracing.enabled:  # each record in a producer span whose context travels in its headers
+                attributes = {"messaging.destination.name": topic_name, "wirereport.schema": name, **line.ids}
+                with tracing.span(f"produce {topic_name}", attributes=attributes, kind="producer"):
+                    producer.send_raw(spec, line.key, line.value, line.partition, headers=tracing.inject())
+            else:
+                producer.send_raw(spec, line.key, line.value, line.partition)
             result.sent += 1
             if interval:
                 next_at += interval
                 delay = next_at - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
+    tracing.shutdown()
     return result

@@ -15,10 +15,10 @@ from collections.abc import Callable
 import faust
 
 from connectors.observability.metrics_server import Readiness, serve_metrics
+from connectors.observability.tracing import configure_tracing
 from streams.app import create_app
 from streams.runtime.agent_context import RepeatedErrorLimiter
 from streams.settings import Settings
-from streams.topics import topic
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +72,23 @@ def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0
     app = create_app(settings)
     metrics, readiness, server = serve_metrics("worker", metrics_port, settings.metrics_host)
     watch_broker_loss(app, readiness)
+    tracing = configure_tracing("worker", settings.tracing, settings.otlp_endpoint)
+    if tracing.enabled:  # a span per record, continued from the record's headers into its outputs' headers
+        app.wirereport.tracer = tracing
     if server is not None:
         from connectors.observability.faust_sensor import MetricsSensor
 
-        sensor = MetricsSensor(metrics, topic("dead-letters").name)
+        sensor = MetricsSensor(metrics)
         app.sensors.add(sensor)
         metrics.on_scrape(sensor.refresh_lag)
 
         @app.on_partitions_revoked.connect
         async def _forget(sender, revoked, **kwargs) -> None:
             sensor.forget(revoked)
+
+        from connectors.observability.worker_outputs import WorkerOutputs
+
+        app.wirereport.observer = WorkerOutputs(metrics)
 
     # override_logging=False: the process's logging (redaction, text or JSON) stays; Faust would replace it
     worker = ReadyWorker(
@@ -105,4 +112,5 @@ def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0
     finally:
         if server is not None:
             server.stop()
+        tracing.shutdown()
     return 0

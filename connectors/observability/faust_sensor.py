@@ -1,9 +1,10 @@
 """A Faust sensor that fills a worker's :class:`ProcessMetrics` from what Faust already reports.
 
 Records processed and produce -> decision latency come from ``on_message_out`` (a message every agent finished
-with: its offset is committable), dead letters from ``on_send_initiated`` to the dead-letters topic (the letter
-names its source topic and reason). Consumer lag is computed when scraped, from the last offset seen per
-partition and the consumer's high watermark, so the per-message cost is a dict assignment.
+with: its offset is committable). Consumer lag is computed when scraped, from the last offset seen per partition
+and the consumer's high watermark, so the per-message cost is a dict assignment. Dead letters are counted by the
+worker's output observer (:mod:`connectors.observability.worker_outputs`): the agents send them straight to the
+producer, which calls no sensor.
 
 The sensor is added only when the worker serves metrics: without it Faust's per-message sensor calls are skipped.
 """
@@ -11,7 +12,6 @@ The sensor is added only when the worker serves metrics: without it Faust's per-
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from typing import Any
 
@@ -19,17 +19,13 @@ from faust.sensors import Sensor
 
 from connectors.observability.process_metrics import ProcessMetrics
 
-log = logging.getLogger(__name__)
-
 
 class MetricsSensor(Sensor):
-    """Faust sensor -> ``ProcessMetrics`` (records, decision latency, dead letters, consumer lag)."""
+    """Faust sensor -> ``ProcessMetrics`` (records, decision latency, consumer lag)."""
 
-    def __init__(self, metrics: ProcessMetrics, dead_letter_topic: str, codec: Any | None = None, **kwargs):
+    def __init__(self, metrics: ProcessMetrics, **kwargs):
         super().__init__(**kwargs)
         self.metrics = metrics
-        self.dead_letter_topic = dead_letter_topic
-        self._codec = codec
         self._last_offset: dict[Any, int] = {}  # TP -> offset of the last message read
         self._processed: dict[str, Any] = {}  # topic -> counter child (labels() is a lookup we do once)
         self._latency: dict[str, Any] = {}
@@ -47,26 +43,6 @@ class MetricsSensor(Sensor):
         counter.inc()
         if message.timestamp:
             self._latency[topic].observe(max(time.time() - message.timestamp, 0.0))
-
-    def on_send_initiated(self, producer, topic: str, message, keysize: int, valsize: int) -> Any:
-        if topic == self.dead_letter_topic:
-            source, reason = self._letter(message)
-            self.metrics.dead_letter(source, reason)
-        return None
-
-    def _letter(self, message) -> tuple[str, str]:
-        key = message.key
-        source = key.decode("utf-8", "replace") if isinstance(key, bytes) else str(key or "unknown")
-        try:
-            if self._codec is None:
-                from schemas.codec import get_codec
-
-                self._codec = get_codec()
-            _, letter = self._codec.decode(message.value, ("DeadLetter",))
-            return letter["source_topic"], letter["reason"]
-        except Exception:  # counting must never fail a send: the letter itself still goes out
-            log.debug("could not read a dead letter's reason", exc_info=True)
-            return source, "unreadable_dead_letter"
 
     def forget(self, partitions) -> None:
         """Partitions revoked: their lag is another worker's now."""

@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 BATCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
-TWEET_OUTCOMES = ("decided", "posted", "failed", "held")
+TWEET_OUTCOMES = ("decided", "posted", "failed", "held", "over_limit")
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 _REASON_MAX = 40
@@ -86,17 +86,24 @@ class ProcessMetrics:
         )
         self.tweets = Counter(
             "wirereport_tweets",
-            "Tweets by account and outcome (decided, posted, failed, held).",
-            ["account", "outcome"],
+            "Tweets by account and outcome (decided, posted, failed, held, over_limit); the worker counts what it"
+            " decides, the publisher what it accepts and what became of it.",
+            ["process", "account", "outcome"],
             registry=r,
         )
         self.tweet_budget_remaining = Gauge(
             "wirereport_tweet_budget_remaining", "Tweets an account may still post today.", ["account"], registry=r
         )
+        self.tweet_limit_remaining = Gauge(
+            "wirereport_tweet_limit_remaining",
+            "Posts X still allows an account in its rolling 24-hour window (the publisher's count).",
+            ["account"],
+            registry=r,
+        )
         self.scaling_decisions = Counter(
             "wirereport_scaling_decisions",
-            "Scaling decisions by league and direction.",
-            ["league", "direction"],
+            "Scaling decisions by league and direction: the worker's decided, the scaler's applied.",
+            ["process", "league", "direction"],
             registry=r,
         )
         self.scaling_failures = Counter(
@@ -112,6 +119,35 @@ class ProcessMetrics:
             "wirereport_circuit_breaker_state",
             "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
             ["breaker"],
+            registry=r,
+        )
+        # the worker's view of each league's load and agents (from its load-forecasts and scaling-state outputs)
+        self.load_actual = Gauge(
+            "wirereport_load_actual", "Workload measured now, per league (work units/s).", ["league"], registry=r
+        )
+        self.load_forecast = Gauge(
+            "wirereport_load_forecast",
+            "Workload forecast at the forecaster's horizon, per league (bound: expected or upper).",
+            ["league", "bound"],
+            registry=r,
+        )
+        self.scaling_agents = Gauge(
+            "wirereport_scaling_agents",
+            "Agents per league: desired (the scaling state's) and active (counted on the servers).",
+            ["league", "kind"],
+            registry=r,
+        )
+        # the worker's view of each league server (from its server-health outputs)
+        self.server_resource = Gauge(
+            "wirereport_server_resource_percent",
+            "A league server's last cpu, memory and disk use (percent).",
+            ["server_id", "league", "resource"],
+            registry=r,
+        )
+        self.server_status = Gauge(
+            "wirereport_server_status",
+            "A league server's health status: 0 ok, 1 warning, 2 critical, 3 down.",
+            ["server_id", "league"],
             registry=r,
         )
         self.ready = Gauge("wirereport_ready", "1 when the process reports ready, else 0.", ["process"], registry=r)
@@ -166,13 +202,13 @@ class ProcessMetrics:
     def tweet(self, account: str, outcome: str) -> None:
         if outcome not in TWEET_OUTCOMES:
             raise ValueError(f"tweet outcome {outcome!r} is not one of {', '.join(TWEET_OUTCOMES)}")
-        self.tweets.labels(account, outcome).inc()
+        self.tweets.labels(self.process, account, outcome).inc()
 
     def budget_left(self, account: str, tweets: int) -> None:
         self.tweet_budget_remaining.labels(account).set(tweets)
 
     def scaling_decision(self, league: str, direction: str) -> None:
-        self.scaling_decisions.labels(league, direction).inc()
+        self.scaling_decisions.labels(self.process, league, direction).inc()
 
     def scaling_failure(self, league: str, reason: str | BaseException) -> None:
         self.scaling_failures.labels(league, reason_class(reason)).inc()

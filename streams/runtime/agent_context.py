@@ -28,6 +28,9 @@ from streams.topics import TopicSpec, topic
 
 log = logging.getLogger(__name__)
 
+# Sees every batch of outputs the agents send, as ``(topic, record)`` pairs (e.g. to export metrics from them)
+OutputObserver = Callable[[list[tuple[str, dict[str, Any]]]], None]
+
 
 def _take_queued(queue, pending: list, max_events: int) -> None:
     """Move up to ``max_events - len(pending)`` queued items to ``pending`` at once.
@@ -64,6 +67,10 @@ class AgentContext:
         self._topics: dict[str, faust.TopicT] = {}
         self.tables: dict[str, faust.Table] = {}  # shared between agents, e.g. "games"
         self.dead_letter_count = 0
+        # Set by the process that runs the app (streams/ knows no metrics library); None costs one test a batch.
+        self.observer: OutputObserver | None = None
+        # A tracer (see streams.runtime.traced_step) when the process traces; None: no per-record work at all.
+        self.tracer: Any = None
         self._crashing: set[asyncio.Future] = set()
 
     def topic(self, name: str) -> faust.TopicT:
@@ -232,6 +239,8 @@ class AgentContext:
             letter = dead_letter_record(
                 msg.topic, msg.partition, msg.offset, msg.key, msg.value, reason, self.settings.app_id, now
             )
+            if self.observer is not None:
+                self._observe([("dead-letters", letter)])
             futures.append(
                 await self.send_raw("dead-letters", msg.topic.encode(), self.codec.encode("DeadLetter", letter))
             )
@@ -248,6 +257,8 @@ class AgentContext:
         and callback bookkeeping per message. ``producer.send`` only queues the record, so a batch's outputs travel
         in a few produce requests.
         """
+        if self.observer is not None:
+            self._observe(outputs)
         send = self.app.producer.send
         encode = self.codec.encode
         futures = []
@@ -256,6 +267,28 @@ class AgentContext:
             key = spec.key_of(record).encode()
             value = encode(spec.schema, record)
             futures.append(await send(spec.name, key, value, spec.partition_of(record), None, None))
+        return futures
+
+    def _observe(self, outputs: list[tuple[str, dict[str, Any]]]) -> None:
+        try:
+            self.observer(outputs)
+        except Exception:  # observing must never stop an agent: its outputs still go out
+            log.warning("the output observer failed", exc_info=True)
+
+    async def send_traced_outputs(
+        self, outputs: list[tuple[str, dict[str, Any], list[tuple[str, bytes]] | None]]
+    ) -> list[asyncio.Future]:
+        """:meth:`send_outputs` of ``(topic, record, headers)`` outputs: each sent with its headers (a trace's)."""
+        if self.observer is not None:
+            self._observe([(name, record) for name, record, _ in outputs])
+        send = self.app.producer.send
+        encode = self.codec.encode
+        futures = []
+        for name, record, headers in outputs:
+            spec = topic(name)
+            key = spec.key_of(record).encode()
+            value = encode(spec.schema, record)
+            futures.append(await send(spec.name, key, value, spec.partition_of(record), None, headers))
         return futures
 
     def write_behind(self, depth: int = 2) -> WriteBehind:

@@ -21,6 +21,7 @@ import faust
 
 from streams.runtime.agent_context import AgentContext
 from streams.runtime.steps import Failure, Input, Step, TableView, describe, run_step
+from streams.runtime.traced_step import run_step_traced
 from streams.topics import TopicSpec
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class StepRunner:
         self.step = step
         self.tables = {name: tables[name] for name in step.tables}
         self.finishing = ctx.write_behind()
+        self.span_name = f"step {type(step).__name__}"
         ctx.topic("dead-letters")  # declared on the app, so the worker creates it
 
     async def run(self, stream: faust.StreamT, spec: TopicSpec, validate=None) -> None:
@@ -56,7 +58,11 @@ class StepRunner:
     async def process(self, items: list[Input], failed: list[Failure], events: list[faust.EventT]) -> None:
         ctx = self.ctx
         view = TableView({name: table.data for name, table in self.tables.items()}, self.step.scratch)
-        outputs, failures = run_step(self.step, items, view)
+        tracer = getattr(ctx, "tracer", None)  # set by the process after the agents were installed, if it traces
+        if tracer is None:
+            outputs, failures = run_step(self.step, items, view)
+        else:
+            traced, failures = run_step_traced(self.step, items, view, tracer, self.span_name)
         # The tables' memory first, before anything awaits: a timer's step that runs while this batch's outputs
         # are being sent decides on this batch's state.
         writes = []
@@ -65,7 +71,10 @@ class StepRunner:
             if changes:
                 ctx.update_memory(table, changes)
                 writes.append((table, changes))
-        futures = await ctx.send_outputs(outputs)
+        if tracer is None:
+            futures = await ctx.send_outputs(outputs)
+        else:
+            futures = await ctx.send_traced_outputs(traced)
         letters = failed + [f for f in failures if f.ref is not None]
         for failure in failures:
             if failure.ref is None:  # a timer's input has no message to dead-letter

@@ -120,6 +120,8 @@ class AlertRouter(Effector):
         self.summarize_dead_letters()
         self.queue_due()
         self.deliver()
+        if self.observer is not None:
+            self.observer.alerts_firing(self.grouper.state["alerts"].values())
 
     # -- dead letters -----------------------------------------------------------------------------------
     def count_dead_letter(self, letter: dict[str, Any]) -> None:

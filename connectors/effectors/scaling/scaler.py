@@ -221,13 +221,18 @@ class ScalingCommands(Effector):
                 continue
             command = record.value
             try:
-                self.scaler.handle(command)
+                applied = self.scaler.handle(command)
             except PermanentScaleError as exc:
+                if self.observer is not None:
+                    self.observer.metrics.scaling_failure(command["league"], exc)
                 self.dead_letter(record, f"permanent scaling failure of {command['command_id']}: {exc}")
                 # flushed with the dead letter, before the positions past the command are stored
                 self.producer.send("alerts", failure_alert(command, str(exc)))
             except ScaleError as exc:
                 raise TransientError(str(exc), done=i) from exc
+            else:
+                if applied and self.observer is not None:
+                    self.observer.metrics.scaling_decision(command["league"], command["action"])
 
     def _remember(self, record: Record) -> None:
         command = record.value
@@ -251,6 +256,8 @@ class ScalingCommands(Effector):
 
     def on_retry(self, record: Record, error: TransientError, attempt: int, delay: float) -> None:
         self.scaler.failures += 1
+        if self.observer is not None:
+            self.observer.metrics.scaling_failure(record.value["league"], error.__cause__ or error)
         self.scaler.on_event(
             f"scaling failed (attempt {attempt}, retry in {delay:.3g}s): {error} [{record.value['command_id']}]"
         )
@@ -275,7 +282,7 @@ def failure_alert(command: dict, error: str) -> dict:
     )
 
 
-def run_scaler(scaler: Scaler, bootstrap: str, stop: threading.Event) -> None:
+def run_scaler(scaler: Scaler, bootstrap: str, stop: threading.Event, metrics=None, readiness=None) -> None:
     """Consume ``scaling-commands`` until ``stop``, resuming where the scaler left off.
 
     Positions are kept with the applied ids and never pass a command that was not carried out: a command that
@@ -283,6 +290,9 @@ def run_scaler(scaler: Scaler, bootstrap: str, stop: threading.Event) -> None:
     redelivered on the next start; ids make redeliveries harmless. Undecodable or invalid commands, and commands
     that fail permanently (``PermanentScaleError``), go to ``dead-letters``. Partitions without a saved position
     are caught up first (:meth:`ScalingCommands.catch_up`). The executor is reconciled at start and every
-    ``scaler.reconcile_seconds``.
+    ``scaler.reconcile_seconds``. ``metrics``/``readiness``: report into a process's metrics (when served).
     """
-    ScalingCommands(scaler, bootstrap).run(stop)
+    commands = ScalingCommands(scaler, bootstrap)
+    if metrics is not None:
+        commands.observe(metrics, readiness)
+    commands.run(stop)

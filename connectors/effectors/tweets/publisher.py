@@ -140,6 +140,7 @@ class TweetPublisher(Effector):
         self.stats.update({"paused": 0, "controls_applied": 0, "controls_refused": 0, "controls_unchanged": 0})
         self.stats["controls_duplicate"] = 0
         self._accepted: list[tuple[str, Any]] = []  # ("command", (command, day)) or ("control", control)
+        self._trace_contexts = None  # command_id -> its record's headers, when tracing (see trace)
 
     # -- the effector's hooks: commands and positions go into the outbox in one transaction ------------
     def start_positions(self) -> dict[tuple[str, int], int]:
@@ -154,6 +155,18 @@ class TweetPublisher(Effector):
         # budgets from it, the API its publish status)
         log.warning("%s: sending %d tweet receipt(s) again", self.name, self.outbox.resend_receipts())
 
+    def observe(self, metrics, readiness=None) -> None:
+        super().observe(metrics, readiness)
+        if self.breaker is not None:
+            self.observer.watch_breaker(self.breaker)
+
+    def trace(self, tracing) -> None:
+        """Post each command in a span continuing the trace its record's headers carry (``tracing`` enabled)."""
+        from connectors.observability.traced_sender import TraceContexts, TracedSender
+
+        self._trace_contexts = TraceContexts()
+        self.sender = TracedSender(self.sender, tracing, self._trace_contexts)
+
     def requeue_held(self) -> int:
         """Try the held accounts once more (a restart is how fixed credentials are taken up)."""
         return self.outbox.requeue_held()
@@ -167,6 +180,10 @@ class TweetPublisher(Effector):
                 self._accepted.append(("control", record.value))
                 continue
             command = to_json("TweetCommand", record.value)
+            if self.observer is not None:
+                self.observer.tweet_decided(record.value["account"])
+            if self._trace_contexts is not None:
+                self._trace_contexts.remember(record.value["command_id"], record.message.headers())
             self._accepted.append(("command", (command, local_day(record.value["occurred_at"], self.tz))))
 
     def commit(self, positions: dict[tuple[str, int], int]) -> None:
@@ -208,6 +225,8 @@ class TweetPublisher(Effector):
         self.deliver_once()
         self.send_receipts()
         self.send_alerts()
+        if self.observer is not None:
+            self.observer.tweet_limits(self.limit, self.outbox, self.clock())
 
     # -- delivery ---------------------------------------------------------------------------------------
     def deliver_once(self) -> dict[str, int]:
@@ -235,6 +254,9 @@ class TweetPublisher(Effector):
                 break
             self.outbox.mark_receipts_sent(rows)
             sent += len(rows)
+            if self.observer is not None:
+                for row in rows:
+                    self.observer.tweet_receipt(row["account"], row["status"])
         self.stats["receipts"] += sent
         return sent
 

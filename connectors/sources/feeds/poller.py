@@ -154,6 +154,7 @@ class FeedPoller:
         self.rng = rng or random.Random()
         self.report = report or (lambda line: log.info("%s", line))
         self.stats = PollerStats()
+        self.metrics = None  # a ProcessMetrics when the process serves metrics (see observe)
         now = clock()
         self.games: list[FollowedGame] = []
         for game in games:
@@ -165,6 +166,14 @@ class FeedPoller:
             ):
                 followed.state = SKIPPED
             self.games.append(followed)
+
+    def observe(self, metrics) -> None:
+        """Report plays produced (``wirereport_records_processed{topic="plays"}``) and the breaker's state."""
+        self.metrics = metrics
+        if self.breaker is not None:
+            breaker = self.breaker
+            metrics.breaker(breaker.name, breaker.state)
+            metrics.on_scrape(lambda: metrics.breaker(breaker.name, breaker.state))
 
     # -- the loop -----------------------------------------------------------------------------------------------
     def step(self) -> float | None:
@@ -314,6 +323,8 @@ class FeedPoller:
             self.report(f"{game.label}: {len(corrections)} corrected play(s) sent again ({shown})")
         self.stats.plays_sent += len(plays)
         self.stats.corrections += len(corrections)
+        if self.metrics is not None:
+            self.metrics.processed("plays", len(plays))
         return len(plays)
 
     # -- outcomes -----------------------------------------------------------------------------------------------

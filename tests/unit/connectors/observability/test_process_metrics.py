@@ -48,10 +48,21 @@ def test_tweets_budget_scaling_alerts_breakers():
     metrics.alerts("HighCPU", "critical", 2)
     metrics.breaker("x-api", "HALF_OPEN")
     found = samples(metrics)
-    assert found[("wirereport_tweets_total", (("account", "nfl-main"), ("outcome", "posted")))] == 2
-    assert found[("wirereport_tweets_total", (("account", "nfl-main"), ("outcome", "held")))] == 1
+    assert (
+        found[("wirereport_tweets_total", (("account", "nfl-main"), ("outcome", "posted"), ("process", "publisher")))]
+        == 2
+    )
+    assert (
+        found[("wirereport_tweets_total", (("account", "nfl-main"), ("outcome", "held"), ("process", "publisher")))]
+        == 1
+    )
     assert found[("wirereport_tweet_budget_remaining", (("account", "nfl-main"),))] == 14
-    assert found[("wirereport_scaling_decisions_total", (("direction", "up"), ("league", "NBA")))] == 1
+    assert (
+        found[
+            ("wirereport_scaling_decisions_total", (("direction", "up"), ("league", "NBA"), ("process", "publisher")))
+        ]
+        == 1
+    )
     assert found[("wirereport_scaling_failures_total", (("league", "NBA"), ("reason", "TimeoutError")))] == 1
     assert found[("wirereport_alerts_firing", (("alertname", "HighCPU"), ("severity", "critical")))] == 2
     assert found[("wirereport_circuit_breaker_state", (("breaker", "x-api"),))] == 1

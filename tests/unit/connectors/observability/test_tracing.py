@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 from opentelemetry import trace
 
-from connectors.observability.tracing import configure_tracing, extract_context, in_memory_tracing, inject_headers
+from connectors.observability.tracing import (
+    configure_tracing,
+    extract_context,
+    in_memory_tracing,
+    inject_headers,
+)
 
 
 def test_a_trace_continues_from_producer_to_worker_to_publisher():
@@ -82,3 +87,13 @@ def test_the_setting_picks_the_mode(monkeypatch):
         get_settings.cache_clear()
     with pytest.raises(ValueError, match="tracing 'zipkin'"):
         configure_tracing("unit", mode="zipkin")
+
+
+class RecordingProducer:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, topic_name, record, *, schema=None, headers=None):
+        self.sent.append((topic_name, record["play_id"], schema, headers))
+
+
