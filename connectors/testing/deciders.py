@@ -188,7 +188,7 @@ def plays_decider(limit: int = 17, tz: str = "America/New_York") -> Decider:
     from connectors.jsonl import read_jsonl
     from connectors.testing.records import SAMPLE_DATA
     from schemas.json_form import from_json
-    from streams.games.account_decisions import decide_for_account, new_account_state
+    from streams.games.steps import decide_for_account, new_account_state
     from streams.games.tweet_budget import ScheduleIndex
 
     def records(name: str, schema: str) -> list[dict[str, Any]]:

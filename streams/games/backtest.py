@@ -1,7 +1,7 @@
 """``wirereport backtest plays``: the game agent's exact decisions over recorded plays, without a broker.
 
 Deterministic and strictly online: plays are decided one by one in input order with
-``account_decisions.decide_for_account`` on the play's account (``play_decisions.account_for``), the same
+``steps.decide_for_account`` on the play's account (``play_decisions.account_for``), the same
 step and the same account record the games agent keeps, so a day rollover drops finished games here too;
 each decision only sees earlier plays and the schedule.
 """
@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from streams.exceptions import InvalidRecord
-from streams.games.account_decisions import decide_for_account
 from streams.games.play_decisions import account_for
+from streams.games.steps import decide_for_account
 from streams.games.tweet_budget import ScheduleIndex
 
 OUTPUT_FIELDS = ("game_id", "play_id", "win_prob_home", "significance", "tweet", "urgency", "style", "text")

@@ -42,7 +42,7 @@ class PendingTouchdown(TypedDict):
 
 
 class GameDecisionState(TypedDict):
-    """A game's decision state (JSON-able; one per game in the account's state, see ``account_decisions``)."""
+    """A game's decision state (JSON-able; one per game in the account's state, see ``steps.AccountState``)."""
 
     game_id: str
     league: str

@@ -1,6 +1,6 @@
 """The games agent's step: plays decided against their league account's day, schedules kept for the budget.
 
-``Play`` -> ``account_decisions.decide_for_account`` (the code path of ``wirereport backtest plays``) and
+``Play`` -> :func:`decide_for_account` (the code path of ``wirereport backtest plays``) and
 ``game_state.apply_play``: tables ``games`` (GameState per game) and ``account_decisions`` (budget and game
 decision states of each league account, one record so it updates atomically); outputs ``tweet-commands``, and
 once per batch ``game-state`` per changed game and ``tweet-budgets`` per changed account. ``ScheduledGame``
@@ -20,18 +20,67 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypedDict
 
 from streams.exceptions import InvalidRecord
-from streams.games.account_decisions import decide_for_account
 from streams.games.game_state import apply_play
 from streams.games.game_state import validate_scheduled_game as validate_schedule_record
-from streams.games.play_decisions import account_for
-from streams.games.tweet_budget import WINDOW_SECONDS, ScheduleIndex, epoch, local_day, new_state, seeded, slate_of
+from streams.games.play_decisions import Decision, GameDecisionState, account_for, decide
+from streams.games.tweet_budget import (
+    WINDOW_SECONDS,
+    BudgetState,
+    ScheduleIndex,
+    epoch,
+    local_day,
+    new_state,
+    seeded,
+    slate_of,
+)
 from streams.games.tweet_budget import to_record as budget_record
 from streams.runtime.feature_flags import TWEETS_ACTIONS, validate_flag
 from streams.runtime.steps import NO_EFFECTS, Effects, Input, TableView
 from streams.topics import topic
+
+# A league account's whole decision state is one record, its day budget and the state of each of its games: a
+# table update is then atomic, so after a crash the recovered budget and game states always belong together and
+# redelivered plays are recognised and decided exactly as before (a budget that missed a spend, or a game that
+# missed a tweet, could otherwise change later decisions). ``wirereport backtest plays`` decides through
+# ``decide_for_account`` too.
+
+
+class AccountState(TypedDict):
+    """A league account's decision state (JSON-able: the ``account_decisions`` table keeps it as JSON)."""
+
+    budget: BudgetState | None  # None before the account's first play
+    games: dict[str, GameDecisionState]  # game_id -> state, the games of the budget's day
+
+
+def new_account_state() -> AccountState:
+    return {"budget": None, "games": {}}
+
+
+def decide_for_account(
+    play: dict[str, Any],
+    state: AccountState | None,
+    schedule: ScheduleIndex,
+    *,
+    limit: int,
+    tz: str,
+) -> tuple[Decision, AccountState]:
+    """``play_decisions.decide`` on the account's state; returns ``(decision, new account state)``.
+
+    When the budget moves to a new day, the states of games that are not carried into it are dropped, so
+    the record holds one day's games.
+    """
+    state = state or new_account_state()
+    game_id = play["game_id"]
+    decision, game, budget = decide(play, state["games"].get(game_id), state["budget"], schedule, limit=limit, tz=tz)
+    games = {**state["games"], game_id: game}
+    previous = state["budget"]
+    if previous is not None and budget["day"] != previous["day"]:
+        games = {gid: g for gid, g in games.items() if gid == game_id or gid in budget["games"]}
+    return decision, {"budget": budget, "games": games}
+
 
 FLAGS_FEED = topic("games-flags")
 

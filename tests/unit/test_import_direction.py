@@ -142,7 +142,7 @@ def test_a_forbidden_import_is_reported(module, source, imported):
             "from streams.games.play_decisions import decide\nfrom streams.runtime import codecs",
         ),
         ("streams.games.tweet_budget", "from streams.settings import get_settings\nfrom schemas.codec import encode"),
-        ("streams.agents.games", "from streams.games import account_decisions\nfrom streams.scaling import policy"),
+        ("streams.agents.games", "from streams.games import steps\nfrom streams.scaling import policy"),
         ("streams.app", "from streams.health import rules"),
         ("connectors.cli.main", "from connectors.effectors.tweets import publisher\nimport streams.app"),
         ("api.main", "from connectors.auth import tokens\nfrom streams.topics import topic"),
