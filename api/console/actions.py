@@ -104,6 +104,10 @@ class Action:
     def asks_reason(self) -> bool:
         return "reason" in self.model.model_fields
 
+    @property
+    def needs_reason(self) -> bool:
+        return self.asks_reason and self.model.model_fields["reason"].is_required()
+
     def button_for(self, record: Mapping[str, Any]) -> str:
         if callable(self.button):
             return self.button(record)

@@ -8,11 +8,13 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import BaseModel
 
 from api.console import pages
-from api.console.actions import ACTIONS
+from api.console.actions import ACTIONS, Action
 from api.console.events import console_events
 from api.deps import Visibility
+from api.models import Accepted
 from api.security import Principal
 from schemas.codec import get_codec
 from tests.unit.api.console.test_console import csrf_of, signed_in
@@ -64,6 +66,7 @@ def test_an_override_is_cancelled_from_its_row_and_then_shows_as_cancelled(app):
     before = row(client.get("/console/scaling").text, oid)
     assert "s-active" in before and 'action="/console/actions/cancel_override"' in before
     assert f'name="override_id" value="{oid}"' in before
+    assert re.search(r'<input name="reason"[^>]* required minlength="3"', before)  # a cancel is audited with a reason
     form = {"csrf_token": csrf_of(client), "override_id": oid, "reason": "game postponed"}
     r = client.post("/console/actions/cancel_override", data=form, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/console/scaling"
@@ -307,3 +310,66 @@ def test_the_stream_replays_overrides_of_the_callers_leagues(app):
 
     events = asyncio.run(first_two())
     assert [e["event"] for e in events] == ["overrides", "ready"] and '"o-NBA"' in events[0]["data"]
+
+
+def test_a_tweet_row_action_is_one_entry_in_actions(app, monkeypatch):
+    """How the publisher's controls plug in: an Action with target "tweet" shows on each tweet row it applies to,
+    names the row's command, and runs with it."""
+    calls = []
+
+    async def retry(body, state, principal, key, path):
+        calls.append((path["command_id"], body.reason, principal.subject, key))
+        return Accepted(command_id="control-1", topic="publisher-controls", record={})
+
+    class RetryBody(BaseModel):  # like the publisher controls' body: the reason may be left out
+        reason: str = ""
+
+    action = Action(
+        "Retry tweet",
+        RetryBody,
+        retry,
+        "tweets",
+        path_fields=("command_id",),
+        target="tweet",
+        applies=lambda t: t.get("publish_status") == "failed",
+        button="Retry",
+    )
+    monkeypatch.setitem(ACTIONS, "tweet_retry", action)
+    codec, rm = get_codec(), app.state.wirereport.read_model
+    for i, status in enumerate(["failed", "posted"]):
+        command = {
+            "command_id": f"c{i}",
+            "account": "NFL",
+            "league": "NFL",
+            "game_id": "g1",
+            "play_id": f"p{i}",
+            "text": "Touchdown!",
+            "style": "score",
+            "urgency": "high",
+            "significance": 80.0,
+            "win_prob_home": 0.7,
+            "occurred_at": NOW,
+        }
+        rm.apply("tweet-commands", command["command_id"].encode(), codec.encode("TweetCommand", command))
+        receipt = {
+            "command_id": f"c{i}",
+            "account": "NFL",
+            "status": status,
+            "tweet_id": None,
+            "attempts": 1,
+            "detail": "",
+            "at": NOW,
+        }
+        rm.apply("tweet-receipts", receipt["command_id"].encode(), codec.encode("TweetReceipt", receipt))
+    client = signed_in(app)
+    html = client.get("/console/tweets").text
+    assert 'name="command_id" value="c0"' in row(html, "c0") and ">Retry<" in row(html, "c0")
+    assert "tweet_retry" not in row(html, "c1")  # a posted tweet is not retried
+    reason_field = re.search(r'<input name="reason"[^>]*>', row(html, "c0")).group(0)
+    assert "required" not in reason_field  # the model's reason is optional: so is the field
+    form = {"csrf_token": csrf_of(client, "/console/tweets"), "command_id": "c0", "reason": "X is back"}
+    r = client.post("/console/actions/tweet_retry", data=form, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/tweets"
+    assert calls == [("c0", "X is back", "ops", None)]
+    assert "Retry tweet: accepted as control-1 on publisher-controls" in client.get("/console/tweets").text
+    assert "/console/actions/" not in signed_in(app, scopes="read").get("/console/tweets").text
