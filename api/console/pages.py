@@ -13,6 +13,8 @@ from jinja2 import Undefined
 
 from api.deps import Visibility
 from api.read_model import ReadModel
+from connectors.auth.tokens import LEAGUES
+from streams.runtime.feature_flags import FLAGS, SCALING_ACTIONS, TWEETS_ACTIONS, flag_id, normalized_value
 
 STATUS_ORDER = {"live": 0, "scheduled": 1, "final": 2}
 RECEIPT_STATUS = {  # the publisher's receipt status -> what the operator is told
@@ -25,6 +27,7 @@ RECEIPT_STATUS = {  # the publisher's receipt status -> what the operator is tol
 FEED_SIZE = 100
 DASH = "\N{EN DASH}"  # what a page shows for a value not known
 HISTORY_SIZE = 50
+OBJECTS_SHOWN = 20  # overrides and events: the ones still in effect first, then the latest ended ones
 
 
 # --- formatting (the same rules as console.js) ------------------------------------------------------------
@@ -150,7 +153,12 @@ def tweets(rm: ReadModel, visible: Visibility, account: str | None = None) -> di
         rows.append({**tweet, "publish_status": publish_status(receipt), "receipt": receipt})
     accounts = {str(t.get("account")) for t in rm.logs["tweets"].recent(visible.keeps)}
     accounts |= {str(b.get("account")) for b in rm.keyed["budgets"].select(visible.keeps)}
-    return {"rows": rows, "accounts": sorted(accounts), "account": account}
+    return {
+        "rows": rows,
+        "accounts": sorted(accounts),
+        "account": account,
+        "account_rows": [{"account": lg, **flag_row(rm, TWEETS_ACTIONS, lg)} for lg in visible_leagues(visible)],
+    }
 
 
 def scaling(rm: ReadModel, visible: Visibility) -> dict[str, Any]:
@@ -169,12 +177,73 @@ def scaling(rm: ReadModel, visible: Visibility) -> dict[str, Any]:
     for league, forecast in forecasts.items():
         at = epoch_ms(forecast.get("computed_at"))
         series[league]["workload"].append([at, forecast.get("workload")])
+    now = datetime.now(UTC)
+    overrides = [{**o, "status": override_status(o, now)} for o in rm.keyed["overrides"].select(visible.keeps)]
+    events = [{**e, "status": event_status(e, now)} for e in rm.keyed["events"].select(visible.keeps)]
     return {
         "scaled_leagues": leagues,
         "states": states,
         "forecasts": forecasts,
         "series": series,
         "history": history[:HISTORY_SIZE],
+        "overrides": in_effect_first(overrides, "created_at"),
+        "events": in_effect_first(events, "starts_at"),
+        "flags": [flag_row(rm, SCALING_ACTIONS, lg) for lg in visible_leagues(visible)],
+    }
+
+
+# --- overrides, events and flags: what an operator may cancel or switch ---------------------------------------
+def override_status(override: dict[str, Any], now: datetime) -> str:
+    """``cancelled``, ``active`` (until it expires) or ``expired``."""
+    if override.get("cancelled"):
+        return "cancelled"
+    expires = epoch_ms(override.get("expires_at"))
+    return "active" if expires is not None and expires > now.timestamp() * 1000 else "expired"
+
+
+def event_status(event: dict[str, Any], now: datetime) -> str:
+    """``cancelled``, ``upcoming`` (not started), ``active`` (started, not over) or ``ended``."""
+    if event.get("cancelled"):
+        return "cancelled"
+    starts = epoch_ms(event.get("starts_at"))
+    if starts is None:
+        return "ended"
+    at = now.timestamp() * 1000
+    if starts > at:
+        return "upcoming"
+    return "active" if starts + float(event.get("duration_seconds") or 0) * 1000 > at else "ended"
+
+
+def in_effect_first(records: list[dict[str, Any]], time_field: str) -> list[dict[str, Any]]:
+    """Those still in effect first, then the others; newest first within each; at most ``OBJECTS_SHOWN``."""
+    records = sorted(records, key=lambda r: str(r.get(time_field) or ""), reverse=True)
+    records.sort(key=lambda r: r["status"] not in ("active", "upcoming"))
+    return records[:OBJECTS_SHOWN]
+
+
+def visible_leagues(visible: Visibility) -> list[str]:
+    return sorted(lg for lg in LEAGUES if visible.principal.may_see(lg))
+
+
+def flag_row(rm: ReadModel, name: str, league: str) -> dict[str, Any]:
+    """Flag ``name`` as it applies to ``league``: its value, where the value comes from (the league's own flag,
+    the flag of every league, or the default) and the value a switch would set."""
+    view = rm.keyed.get("flags")
+    own = view.get(flag_id(name, league)) if view is not None else None
+    every = view.get(name) if view is not None else None
+    record = own or every
+    allowed = FLAGS[name][0]
+    value = normalized_value(record["value"]) if record else allowed[0]
+    source = "own" if own else "global" if every else "default"
+    return {
+        "flag_id": flag_id(name, league),
+        "name": name,
+        "league": league,
+        "value": value,
+        "source": source,
+        "set_by": (record or {}).get("set_by"),
+        "values": list(allowed),
+        "next_value": next((v for v in allowed if v != value), allowed[0]),  # every flag has two values
     }
 
 
@@ -185,7 +254,10 @@ def health(rm: ReadModel, visible: Visibility) -> dict[str, Any]:
     return {
         "servers": rm.keyed["servers"].select(visible.keeps),
         "alerts": firing,
-        "silences": rm.keyed["silences"].select(lambda s: visible.keeps(s) and str(s.get("ends_at", "")) > now),
+        "silences": [
+            {**s, "status": "active"}
+            for s in rm.keyed["silences"].select(lambda s: visible.keeps(s) and str(s.get("ends_at", "")) > now)
+        ],
         "breakers": rm.keyed["breakers"].select(visible.keeps),
     }
 

@@ -243,13 +243,14 @@ async def today_page(request: Request, session: Session) -> Response:
 @router.get("/tweets")
 async def tweets_page(request: Request, session: Session, account: str | None = None) -> Response:
     context = pages.tweets(_state(request).read_model, _visible(session), account[:100] if account else None)
-    return render(request, session, "tweets.html", "tweets", **context, views=("tweets", "tweet_receipts"))
+    views = ("tweets", "tweet_receipts", "flags")
+    return render(request, session, "tweets.html", "tweets", **context, views=views, actions=ACTIONS)
 
 
 @router.get("/scaling")
 async def scaling_page(request: Request, session: Session) -> Response:
     context = pages.scaling(_state(request).read_model, _visible(session))
-    views = ("scaling", "forecasts", "scaling_history")
+    views = ("scaling", "forecasts", "scaling_history", "overrides", "events", "flags")
     return render(request, session, "scaling.html", "scaling", **context, views=views, actions=ACTIONS)
 
 

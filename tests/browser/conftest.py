@@ -88,9 +88,27 @@ def _operations_records(now: datetime) -> list[tuple[str, str, dict]]:
          "phase": "baking", "reason": "canary applied; baking", "requested_at": now - timedelta(minutes=12),
          "updated_at": now}),
         *_tweets_with_receipts(now),
+        *_reversible_records(now),
         ("dead-letters", "DeadLetter", {"source_topic": "plays", "partition": 0, "offset": 42,
          "key": b"2018090900", "value": b'{"league":"NFL","game_id":"2018090900","sequence":"x"}',
          "reason": "SchemaError: sequence is not an int", "agent": "games", "failed_at": now}),
+    ]
+
+
+def _reversible_records(now: datetime) -> list[tuple[str, str, dict]]:
+    """What the console can cancel or switch: an override, a league event and a silence in force, and a flag."""
+    return [
+        ("scaling-overrides", "ScalingOverride", {"override_id": "override-console-1", "league": "NFL",
+         "predictive_enabled": True, "min_agents": 4, "max_agents": None, "reason": "season opener",
+         "expires_at": now + timedelta(hours=3), "created_at": now - timedelta(minutes=20), "created_by": "ops"}),
+        ("league-events", "LeagueEvent", {"event_id": "event-console-1", "league": "NFL", "kind": "breaking_news",
+         "multiplier": 1.5, "starts_at": now - timedelta(minutes=5), "duration_seconds": 3600,
+         "description": "trade rumours"}),
+        ("silences", "Silence", {"silence_id": "silence-console-1", "matchers": {"alertname": "HighCpu",
+         "server_id": "nfl-web-1", "league": "NFL"}, "starts_at": now - timedelta(minutes=2),
+         "ends_at": now + timedelta(hours=1), "created_by": "ops", "comment": "known hot server"}),
+        ("feature-flags", "FeatureFlag", {"flag_id": "scaling.actions@NBA", "name": "scaling.actions",
+         "value": "forecast-only", "league": "NBA", "set_by": "ops", "set_at": now, "reason": "new model on trial"}),
     ]
 
 

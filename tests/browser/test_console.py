@@ -105,14 +105,79 @@ def test_an_override_created_in_the_console_reaches_scaling_overrides(chromium, 
 
     override = wait_until(produced, 15, message="the console's override never reached scaling-overrides")
     assert (override["league"], override["min_agents"], override["created_by"]) == ("NFL", 6, "ops")
+
+    # Cancel it from its row: the row comes live (or with a reload) with a Cancel button naming it
+    row = f'[data-view="overrides"] [data-key="{override["override_id"]}"]'
+    page.wait_for_selector(f"{row} form button", timeout=15000)
+    assert page.inner_text(f'{row} [data-field="status"]') == "active"
+    page.fill(f"{row} input[name=reason]", "opponent forfeited")
+    with page.expect_navigation():
+        page.click(f"{row} button[type=submit]")
+    assert f"Cancel override: accepted as {override['override_id']} on scaling-overrides" in page.inner_text(
+        ".flash.ok"
+    )
+    page.wait_for_selector(f'{row} [data-field="status"] .s-cancelled', timeout=15000)
+    assert page.inner_text(f'{row} [data-field="status"]') == "cancelled" and page.is_hidden(f"{row} form")
+
+    def cancelled():
+        found = [r for _, r in consume_records(stack.bootstrap, "scaling-overrides", timeout=1.0)]
+        return next((r for r in found if r["override_id"] == override["override_id"] and r["cancelled"]), None)
+
+    record = wait_until(cancelled, 15, message="the console's cancellation never reached scaling-overrides")
+    assert (record["league"], record["min_agents"], record["reason"]) == ("NFL", 6, reason)  # the original's fields
+    page.reload()
+    assert page.inner_text(f'{row} [data-field="status"]') == "cancelled" and page.locator(f"{row} form").count() == 0
+    assert page.errors == []
+    page.context.close()
+
+
+def flag_records(stack, flag_id: str) -> list[dict]:
+    return [r for _, r in consume_records(stack.bootstrap, "feature-flags", timeout=1.0) if r["flag_id"] == flag_id]
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "values"),
+    [
+        ("/console/scaling", "scaling.actions", ("on", "forecast-only")),
+        ("/console/tweets", "tweets.actions", ("on", "off")),
+    ],
+    ids=["scaling", "tweets"],
+)
+def test_a_flag_switched_in_the_console_reaches_feature_flags(chromium, stack, path, name, values):
+    page = sign_in(chromium, stack)
+    page.goto(path)
+    page.wait_for_selector("#live-status.on")
+    row = f'tr[data-flag="{name}"][data-flag-league="NFL"]'
+    assert page.inner_text(f'{row} [data-field="value"]') == values[0]
+    before = len(flag_records(stack, f"{name}@NFL"))
+    for value, back in (values[::-1], values):  # there and back: the row follows the flag live
+        assert page.inner_text(f"{row} button") == f"Switch to {value}"
+        with page.expect_navigation():
+            page.click(f"{row} button")
+        assert f"accepted as {name}@NFL on feature-flags" in page.inner_text(".flash.ok")
+        page.wait_for_selector(f'{row} [data-field="value"] .s-{value}', timeout=15000)
+        assert page.inner_text(f'{row} [data-field="source"]') == "set for NFL"
+        assert page.inner_text(f"{row} button") == f"Switch to {back}"
+
+    def both_switches():
+        records = flag_records(stack, f"{name}@NFL")[before:]
+        return records if len(records) >= 2 else None
+
+    records = wait_until(both_switches, 15, message=f"the console's {name} switches never reached feature-flags")
+    assert [(r["value"], r["league"], r["set_by"], r["reason"]) for r in records] == [
+        (values[1], "NFL", "ops", "switched in the console"),
+        (values[0], "NFL", "ops", "switched in the console"),
+    ]
+    assert page.errors == []
     page.context.close()
 
 
 def test_a_read_only_user_sees_no_action_and_is_refused_when_posting(chromium, stack):
     page = sign_in(chromium, stack, token_value=token("read", subject="viewer"))
-    for path in ("/console/scaling", "/console/health", "/console/deployments"):
+    for path in ("/console/scaling", "/console/health", "/console/deployments", "/console/tweets"):
         page.goto(path)
         assert page.locator("form.action, form.inline").count() == 0, path
+        assert page.locator("main button").count() == 0, path
     csrf = page.get_attribute("form[action='/console/logout'] input[name=csrf_token]", "value")
     r = page.request.post(
         "/console/actions/override",

@@ -7,6 +7,7 @@
     games: "game_id", tweets: "command_id", tweet_receipts: "command_id", budgets: "account", scaling: "league",
     forecasts: "league", scaling_history: "command_id", servers: "server_id", alerts: "fingerprint",
     silences: "silence_id", breakers: "breaker", deployments: "deployment_id", decisions: "decision_id",
+    overrides: "override_id", events: "event_id", flags: "flag_id",
   };
   const PUBLISH = { posted: "posted", failed: "failed", dry_run: "dry run", skipped_limit: "held", duplicate: "held" };
   const DASH = "\u2013";
@@ -51,12 +52,23 @@
     return y === null ? (fallback ?? null) : y;
   };
   const epoch = (iso) => (iso ? new Date(iso).getTime() : null);
+  // Whether an override, event or silence is still in effect (the same rules as pages.py).
+  const until = (end) => (end !== null && end > Date.now() ? "active" : "expired");
+  const eventStatus = (r) => {
+    const starts = epoch(r.starts_at);
+    if (starts === null) return "ended";
+    if (starts > Date.now()) return "upcoming";
+    return until(starts + (r.duration_seconds || 0) * 1000) === "active" ? "active" : "ended";
+  };
 
   // Fields a page shows that are derived from a record.
   const enrich = {
     budgets: (r) => ({ ...r, left: Math.max(0, (r.limit || 0) - (r.used || 0)) }),
     deployments: (r) => ({ ...r, canary_verdict: r.canary ? `${r.canary.verdict} \u2014 ${r.canary.reason}` : null }),
     tweets: (r) => ({ publish_status: "decided", ...r }),
+    overrides: (r) => ({ ...r, status: r.cancelled ? "cancelled" : until(epoch(r.expires_at)) }),
+    events: (r) => ({ ...r, status: r.cancelled ? "cancelled" : eventStatus(r) }),
+    silences: (r) => ({ ...r, status: r.cancelled ? "cancelled" : until(epoch(r.ends_at)) === "active" ? "active" : "ended" }),
   };
 
   const esc = (s) => String(s).replace(/["\\]/g, "\\$&");
@@ -86,6 +98,7 @@
     if (!tpl) return null;
     const el = tpl.content.firstElementChild.cloneNode(true);
     el.dataset.key = key;
+    for (const input of el.querySelectorAll("input[data-key-input]")) input.value = key; // what a row action acts on
     const log = Number(container.dataset.log || 0);
     if (log) {
       container.insertBefore(el, container.firstElementChild);
@@ -101,6 +114,7 @@
     const record = enrich[view] ? enrich[view](raw) : raw;
     const key = String(record[KEYS[view]]);
     if (view === "tweet_receipts") return receipt(record);
+    if (view === "flags") return flag(record);
     const selector = `[data-view="${view}"] [data-key="${esc(key)}"], [data-view="${view}"][data-key="${esc(key)}"]`;
     let els = [...document.querySelectorAll(selector)];
     const container = containerFor(view, record);
@@ -126,6 +140,23 @@
       fill(row, { publish_status: status, receipt_detail: r.tweet_id || r.detail || "" });
       const badge = row.querySelector('[data-field="publish_status"] .badge');
       if (badge) badge.className = `badge s-${status.replace(/ /g, "-")}`;
+    }
+  }
+
+  // A flag row shows the value that applies to its league: the league's own flag, else the flag of every league;
+  // its switch sets the other value.
+  function flag(r) {
+    const value = String(r.value); // true -> "true", like normalized_value
+    for (const row of document.querySelectorAll(`tr[data-flag="${esc(r.name)}"]`)) {
+      const own = r.league === row.dataset.flagLeague;
+      if (!own && (r.league || row.dataset.own === "yes")) continue;
+      if (own) row.dataset.own = "yes";
+      fill(row, { value, source: own ? `set for ${r.league}` : "set for every league" });
+      const next = row.dataset.values.split(",").find((v) => v !== value) || value;
+      const input = row.querySelector('form input[name="value"]');
+      if (input) input.value = next;
+      const button = row.querySelector("form button");
+      if (button) button.textContent = `Switch to ${next}`;
     }
   }
 

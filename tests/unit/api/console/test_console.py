@@ -8,7 +8,6 @@ import base64
 import re
 
 import jwt
-import pytest
 from fastapi.testclient import TestClient
 
 from api.console import pages
@@ -18,16 +17,8 @@ from api.deps import Visibility
 from api.read_model import WinProbHistory, raw_preview
 from api.security import Principal
 from schemas.codec import get_codec
-from tests.unit.api.test_app import NBA_ADMIN_KEY, NFL_KEY, make_app, token
-from tests.unit.api.test_league_isolation import RecordingSender
+from tests.unit.api.test_app import NBA_ADMIN_KEY, NFL_KEY, token
 from tests.unit.api.test_views import game
-
-
-@pytest.fixture
-def app():
-    app = make_app(api_rate_per_second=10_000, api_rate_burst=10_000)
-    app.state.wirereport.sender = RecordingSender()
-    return app
 
 
 def signed_in(app, *, scopes: str = "admin", api_key: str | None = None, subject: str = "ops") -> TestClient:
