@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.models import (
     CancelBody,
+    ControlCreate,
     DeploymentCreate,
     FlagSet,
     LeagueEventCreate,
@@ -28,7 +29,7 @@ from api.models import (
     RollbackCreate,
     SilenceCreate,
 )
-from api.routers import admin, deployments, flags
+from api.routers import accounts, admin, deployments, flags, tweets
 from streams.runtime.feature_flags import SCALING_ACTIONS, TWEETS_ACTIONS
 
 FORM_ONLY = {"csrf_token", "idempotency_key"}  # fields of every action form that are not the command's
@@ -161,6 +162,34 @@ def _set_flag(name: str) -> Callable[..., Awaitable[Any]]:
     return run
 
 
+def _control(endpoint, action: str, id_field: str) -> Callable[..., Awaitable[Any]]:
+    """The runner of a publisher control (retry / cancel a tweet, pause / resume an account) on one row's object."""
+
+    async def run(body, state, principal, key, path):
+        return await endpoint(path[id_field][:200], action, state, principal, body, key)
+
+    return run
+
+
+def _receipt_status(tweet: Mapping[str, Any]) -> str | None:
+    """The publisher's own status of a tweet row (None: no receipt yet, still to be posted)."""
+    receipt = tweet.get("receipt")
+    return str(receipt.get("status")) if receipt else None
+
+
+def _publisher(label: str, endpoint, action: str, id_field: str, target: str, applies) -> Action:
+    return Action(
+        label,
+        ControlCreate,
+        _control(endpoint, action, id_field),
+        "tweets",
+        path_fields=(id_field,),
+        target=target,
+        applies=applies,
+        button=action.capitalize(),
+    )
+
+
 def _cancel(label: str, run, page: str, id_field: str, target: str) -> Action:
     return Action(
         label, CancelBody, run, page, path_fields=(id_field,), target=target, applies=cancellable, button="Cancel"
@@ -192,6 +221,28 @@ ACTIONS: dict[str, Action] = {
     "cancel_silence": _cancel("Cancel silence", _cancel_silence, "health", "silence_id", "silence"),
     "scaling_flag": _switch("Set scaling.actions", SCALING_ACTIONS, "scaling", "scaling_flag"),
     "tweets_flag": _switch("Set tweets.actions", TWEETS_ACTIONS, "tweets", "account"),
+    "tweet_retry": _publisher(
+        "Retry tweet",
+        tweets.control_tweet,
+        "retry",
+        "command_id",
+        "tweet",
+        lambda t: _receipt_status(t) in ("failed", "held"),
+    ),
+    "tweet_cancel": _publisher(
+        "Cancel tweet",
+        tweets.control_tweet,
+        "cancel",
+        "command_id",
+        "tweet",
+        lambda t: _receipt_status(t) in (None, "queued", "held"),
+    ),
+    "account_pause": _publisher(
+        "Pause account", accounts.control_account, "pause", "account", "account", lambda a: not a.get("paused")
+    ),
+    "account_resume": _publisher(
+        "Resume account", accounts.control_account, "resume", "account", "account", lambda a: bool(a.get("paused"))
+    ),
 }
 
 

@@ -153,11 +153,15 @@ def tweets(rm: ReadModel, visible: Visibility, account: str | None = None) -> di
         rows.append({**tweet, "publish_status": publish_status(receipt), "receipt": receipt})
     accounts = {str(t.get("account")) for t in rm.logs["tweets"].recent(visible.keeps)}
     accounts |= {str(b.get("account")) for b in rm.keyed["budgets"].select(visible.keeps)}
+    paused = set(rm.account_pauses())
     return {
         "rows": rows,
         "accounts": sorted(accounts),
         "account": account,
-        "account_rows": [{"account": lg, **flag_row(rm, TWEETS_ACTIONS, lg)} for lg in visible_leagues(visible)],
+        "account_rows": [
+            {"account": lg, "paused": lg in paused, **flag_row(rm, TWEETS_ACTIONS, lg)}
+            for lg in visible_leagues(visible)
+        ],
     }
 
 

@@ -34,7 +34,7 @@ def register(subparsers) -> None:
 
 
 def run_produce(args) -> int:
-    from connectors.kafka.producing import produce_file
+    from connectors.kafka.edge import produce_file
     from streams.settings import get_settings
 
     result = produce_file(get_settings().bootstrap, args.topic, args.file, schema=args.schema, rate=args.rate)

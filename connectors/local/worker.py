@@ -17,7 +17,7 @@ import faust
 from connectors.observability.metrics_server import Readiness, serve_metrics
 from connectors.observability.tracing import configure_tracing
 from streams.app import create_app
-from streams.runtime.agent_context import RepeatedErrorLimiter
+from streams.runtime.log_limits import RepeatedErrorLimiter
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

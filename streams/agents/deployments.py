@@ -14,10 +14,9 @@ from faust.serializers.codecs import get_codec as faust_codec
 
 from streams.deployments.manager import DeploymentPolicy
 from streams.deployments.steps import FEED, FEED_KEY, DeploymentsStep, LiveStatusChanges, event_target, metrics_target
-from streams.runtime.agent_context import AgentContext
+from streams.runtime.agent_context import AgentContext, StepRunner, forward
 from streams.runtime.changelog_catchup import install_catchup
 from streams.runtime.faust_codec import Utf8Codec
-from streams.runtime.skeleton import StepRunner, forward
 from streams.topics import topic
 
 

@@ -18,8 +18,7 @@ import faust
 
 from streams.games.game_state import validate_play
 from streams.games.steps import FLAGS_FEED, GamesStep, PostedTweets, flag_target
-from streams.runtime.agent_context import AgentContext
-from streams.runtime.skeleton import StepRunner, forward
+from streams.runtime.agent_context import AgentContext, StepRunner, forward
 from streams.topics import topic
 
 log = logging.getLogger(__name__)

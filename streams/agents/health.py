@@ -11,8 +11,7 @@ from streams.health.remediation import RemediationConfig
 from streams.health.rules import HealthConfig
 from streams.health.steps import HealthStep
 from streams.health.system_metrics import validate_metrics
-from streams.runtime.agent_context import AgentContext
-from streams.runtime.skeleton import StepRunner
+from streams.runtime.agent_context import AgentContext, StepRunner
 from streams.topics import topic
 
 HEARTBEAT_CHECK_SECONDS = 5.0

@@ -22,8 +22,7 @@ from pathlib import Path
 import faust
 
 from streams.health.system_metrics import validate_metrics
-from streams.runtime.agent_context import AgentContext
-from streams.runtime.skeleton import StepRunner, forward
+from streams.runtime.agent_context import AgentContext, StepRunner, forward
 from streams.scaling.forecasting.ensemble import LeagueForecaster, build_model
 from streams.scaling.forecasting.refit import RefitResult, refit
 from streams.scaling.league_profiles import load_profiles

@@ -1,15 +1,13 @@
 """What every agent gets from the app: declared topics, Avro tables, batches, encoding and dead letters.
 
-Agents do not use this directly but through :mod:`streams.runtime.skeleton` (batches -> decode -> a pure step
--> write-behind); this module is the Faust plumbing under it.
+Agents use it through :class:`StepRunner` (batches -> decode -> a pure step -> write-behind) and :func:`forward`,
+at the end of this module; the rest is the Faust plumbing under them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +20,9 @@ from schemas.codec import get_codec
 from schemas.exceptions import SchemaError
 from streams.runtime.changelog_catchup import install_catchup
 from streams.runtime.faust_codec import AvroRecordCodec, JsonStateCodec, Utf8Codec
-from streams.runtime.steps import Failure, Input, dead_letter_record, decode_inputs
+from streams.runtime.steps import Failure, Input, Step, TableView, dead_letter_record, decode_inputs, describe, run_step
+from streams.runtime.traced_step import run_step_traced
+from streams.runtime.write_behind import WriteBehind
 from streams.settings import Settings
 from streams.topics import TopicSpec, topic
 
@@ -318,103 +318,103 @@ class AgentContext:
         self._crashing.add(asyncio.ensure_future(self.app.crash(exc)))
 
 
-async def await_all(futures: list[asyncio.Future]) -> None:
-    """Wait for every future; raise the first error."""
-    if futures:
-        await asyncio.gather(*futures)
+# The one shape of every agent: ``batches`` -> ``decode_batch`` -> a pure step -> write-behind.
+#
+# :class:`StepRunner` runs a domain step (see :mod:`streams.runtime.steps`) on a Faust stream: each batch is decoded
+# (bad input becomes a dead letter), the step is applied record by record (a record whose step raises becomes a dead
+# letter with the exception, the rest of the batch is applied), the tables' memory is updated at once, and the batch
+# is finished behind the agent: outputs and dead letters acknowledged, then changelogs, then offsets. A timer goes
+# through the same path with :meth:`StepRunner.tick`. :func:`forward` is the one forwarding agent: it re-keys a
+# topic's records into a feed topic (a domain's ``select`` picks the records and their key and partition), so a
+# decision that needs one global view reads one partition.
+
+# (key, partition) of a forwarded record, or None to drop it
+Select = Callable[[str, dict[str, Any]], tuple[bytes, int | None] | None]
 
 
-class WriteBehind:
-    """Finishes an agent's batches in the background, in order, while the agent goes on with the next batch.
+class StepRunner:
+    """A step on the Faust app: its tables, its batches finished in order, its failures dead-lettered."""
 
-    For each batch: wait until the broker has the batch's outputs, then send the changelog records of its table
-    changes, then ack its events (their offsets become committable; Faust flushes the changelogs before it commits
-    them). That is the order of at-least-once: outputs (and dead letters) acknowledged before the changes they
-    came from are written, changes before offsets; a crash in between repeats outputs (with the same
-    deterministic ids) but never loses one. The agent updates the tables' in-memory data
-    at once, so the next batch is decided on the latest state; a crash loses that memory, and the uncommitted
-    events are redelivered and decided again from the last written state. At most ``depth`` batches are pending:
-    :meth:`submit` waits for the oldest beyond that. A failed output or table write stops the worker.
-    """
-
-    def __init__(self, ctx: AgentContext, depth: int = 2):
+    def __init__(self, ctx: AgentContext, step: Step, tables: dict[str, faust.Table]):
+        missing = set(step.tables) - set(tables)
+        if missing:
+            raise ValueError(f"step {type(step).__name__} needs the tables {sorted(missing)}")
         self.ctx = ctx
-        self.depth = max(1, depth)
-        self._pending: deque[asyncio.Future] = deque()
+        self.step = step
+        self.tables = {name: tables[name] for name in step.tables}
+        self.finishing = ctx.write_behind()
+        self.span_name = f"step {type(step).__name__}"
+        ctx.topic("dead-letters")  # declared on the app, so the worker creates it
 
-    async def submit(
-        self,
-        outputs: list[asyncio.Future],
-        writes: list[tuple[faust.Table, dict[str, tuple[int, Any]]]],
-        events: list[faust.EventT],
-    ) -> None:
-        pending = self._pending
-        while pending and pending[0].done():
-            pending.popleft()
-        while len(pending) >= self.depth:
-            await asyncio.shield(pending.popleft())
-        previous = pending[-1] if pending else None
-        finish = asyncio.ensure_future(self._finish(previous, outputs, writes, events))
-        finish.add_done_callback(self._on_finished)
-        pending.append(finish)
-        # Let the loop run once: the producer's sender sends the batch's outputs now, and the consumer hands over
-        # fetched records (an agent with a full queue otherwise runs batch after batch without ever yielding).
-        await asyncio.sleep(0)
+    async def run(self, stream: faust.StreamT, spec: TopicSpec, validate=None) -> None:
+        """The agent's loop over ``stream`` (a topic of ``spec``)."""
+        ctx = self.ctx
+        async for events in ctx.batches(stream, ctx.settings.worker_batch_size, ack=False):
+            items, failed = ctx.decode_batch(events, spec, validate)
+            await self.process(items, failed, events)
 
-    async def drain(self) -> None:
-        """Wait until every submitted batch is finished."""
-        while self._pending:
-            await asyncio.shield(self._pending.popleft())
+    async def tick(self, record: dict[str, Any]) -> None:
+        """A timer's input: one ``Tick`` record through the step, published like a batch (no offsets)."""
+        await self.process([Input("Tick", record, -1, None)], [], [])
 
-    async def _finish(self, previous, outputs, writes, events) -> None:
-        if previous is not None:
-            await previous
-        await await_all(outputs)
-        if self.ctx.app.should_stop:
-            return  # stopping: nothing more is written; the events stay unacked and are redelivered
-        for table, changes in writes:
-            await self.ctx.send_changelogs(table, changes)
-        self.ctx.ack(events)
-
-    def _on_finished(self, finish: asyncio.Future) -> None:
-        if finish.cancelled():
-            return  # the worker is stopping: the batch's events stay unacked and are redelivered
-        exc = finish.exception()
-        if exc is not None and not self.ctx.app.should_stop:
-            log.error("a batch's outputs or table writes failed: %r", exc)
-            self.ctx.crash(exc)
+    async def process(self, items: list[Input], failed: list[Failure], events: list[faust.EventT]) -> None:
+        ctx = self.ctx
+        view = TableView({name: table.data for name, table in self.tables.items()}, self.step.scratch)
+        tracer = getattr(ctx, "tracer", None)  # set by the process after the agents were installed, if it traces
+        if tracer is None:
+            outputs, failures = run_step(self.step, items, view)
+        else:
+            traced, failures = run_step_traced(self.step, items, view, tracer, self.span_name)
+        # The tables' memory first, before anything awaits: a timer's step that runs while this batch's outputs
+        # are being sent decides on this batch's state.
+        writes = []
+        for name, table in self.tables.items():
+            changes = view.changes[name]
+            if changes:
+                ctx.update_memory(table, changes)
+                writes.append((table, changes))
+        if tracer is None:
+            futures = await ctx.send_outputs(outputs)
+        else:
+            futures = await ctx.send_traced_outputs(traced)
+        letters = failed + [f for f in failures if f.ref is not None]
+        for failure in failures:
+            if failure.ref is None:  # a timer's input has no message to dead-letter
+                log.error("%s: a timer's step failed: %s", type(self.step).__name__, failure.reason)
+        if letters:
+            futures += await ctx.send_dead_letters(letters)
+        await self.finishing.submit(futures, writes, events)
 
 
-class RepeatedErrorLimiter(logging.Filter):
-    """A logging filter: at most ``burst`` ERROR (or worse) records of the same logger and message template per
-    ``window`` seconds; the first one after a window says how many were left out.
+async def forward(
+    ctx: AgentContext,
+    stream: faust.StreamT,
+    spec: TopicSpec,
+    feed: TopicSpec,
+    select: Select,
+    *,
+    validate=None,
+    report: bool = True,
+) -> None:
+    """Forward the raw values of ``spec``'s records that ``select`` keeps to ``feed`` (keyed as it says).
 
-    While the broker is away every client call fails and logs (about 100 lines a second from one worker); the
-    first lines say what is wrong, the rest would bury everything else. Lower levels pass untouched.
+    ``report=False`` for a topic this agent is not the main reader of: its main reader dead-letters what does
+    not decode or validate, so a bad message is reported once. What ``select`` rejects is always reported here.
     """
-
-    def __init__(self, burst: int = 3, window: float = 10.0, clock=time.monotonic):
-        super().__init__()
-        self.burst = burst
-        self.window = window
-        self.clock = clock
-        self._seen: dict[tuple[str, str], list] = {}  # (logger, template) -> [window start, passed, left out]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.ERROR:
-            return True
-        now = self.clock()
-        key = (record.name, str(record.msg))
-        seen = self._seen.get(key)
-        if seen is None or now - seen[0] >= self.window:
-            if seen is not None and seen[2]:
-                record.msg = f"{record.msg} [{seen[2]} more like this in {self.window:.0f}s not logged]"
-            if len(self._seen) >= 1000:  # templates are few; this only bounds a pathological caller
-                self._seen.clear()
-            self._seen[key] = [now, 1, 0]
-            return True
-        if seen[1] < self.burst:
-            seen[1] += 1
-            return True
-        seen[2] += 1
-        return False
+    finishing = ctx.write_behind()
+    ctx.topic("dead-letters")
+    async for events in ctx.batches(stream, ctx.settings.worker_batch_size, ack=False):
+        items, failed = ctx.decode_batch(events, spec, validate)
+        letters = failed if report else []
+        futures = []
+        for item in items:
+            try:
+                target = select(item.schema, item.record)
+            except Exception as exc:  # contained: this record is dead-lettered, the others go on
+                letters.append(Failure(item.ref, describe(exc)))
+                continue
+            if target is not None:
+                futures.append(await ctx.send_raw(feed.name, target[0], item.ref.value, target[1]))
+        if letters:
+            futures += await ctx.send_dead_letters(letters)
+        await finishing.submit(futures, [], events)

@@ -279,7 +279,15 @@ def test_every_row_action_names_what_it_acts_on():
         if action.target is None:
             continue
         hidden = action.hidden_for(
-            {"override_id": "o1", "event_id": "e1", "silence_id": "s1", "league": "NFL", "next_value": "off"}
+            {
+                "override_id": "o1",
+                "event_id": "e1",
+                "silence_id": "s1",
+                "command_id": "c1",
+                "account": "NFL",
+                "league": "NFL",
+                "next_value": "off",
+            }
         )
         assert hidden and all(hidden.values()), name
         assert action.asks_reason, name  # every reversible action is audited with a reason
@@ -373,3 +381,26 @@ def test_a_tweet_row_action_is_one_entry_in_actions(app, monkeypatch):
     assert calls == [("c0", "X is back", "ops", None)]
     assert "Retry tweet: accepted as control-1 on publisher-controls" in client.get("/console/tweets").text
     assert "/console/actions/" not in signed_in(app, scopes="read").get("/console/tweets").text
+
+
+@pytest.mark.parametrize(
+    ("status", "shown"),
+    [
+        (None, {"tweet_cancel"}),
+        ("queued", {"tweet_cancel"}),
+        ("held", {"tweet_retry", "tweet_cancel"}),
+        ("failed", {"tweet_retry"}),
+        ("posted", set()),
+        ("duplicate", set()),
+        ("skipped_limit", set()),
+    ],
+)
+def test_a_tweet_row_offers_what_the_publisher_can_still_do(status, shown):
+    row = {"command_id": "c1", "receipt": None if status is None else {"status": status}}
+    offered = {name for name, a in ACTIONS.items() if a.target == "tweet" and a.applies(row)}
+    assert offered == shown
+
+
+def test_an_account_row_offers_pause_or_resume():
+    offered = {name for name, a in ACTIONS.items() if a.target == "account" and a.applies({"paused": True})}
+    assert "account_resume" in offered and "account_pause" not in offered

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from connectors.kafka import producing
+from connectors.kafka import edge as producing
 from schemas.codec import get_codec
 
 PLAY = {

@@ -9,7 +9,8 @@ from faust.types.tuples import ConsumerMessage
 from mode.utils.queues import FlowControlEvent, ThrowableQueue
 
 from streams.app import create_app
-from streams.runtime.agent_context import WriteBehind, _take_queued
+from streams.runtime.agent_context import _take_queued
+from streams.runtime.write_behind import WriteBehind
 from streams.settings import Settings
 
 

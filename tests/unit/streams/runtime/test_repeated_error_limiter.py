@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from streams.runtime.agent_context import RepeatedErrorLimiter
+from streams.runtime.log_limits import RepeatedErrorLimiter
 
 
 def record(msg: str, level: int = logging.ERROR, name: str = "aiokafka") -> logging.LogRecord:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from schemas.codec import get_codec
 from streams.exceptions import InvalidRecord
-from streams.runtime.skeleton import StepRunner
+from streams.runtime.agent_context import StepRunner
 from streams.runtime.steps import (
     MAX_DEAD_LETTER_VALUE,
     MAX_RECORD_BYTES,
@@ -121,7 +121,7 @@ class RecordingContext:
         self.app = type("App", (), {"should_stop": False})()
 
     def write_behind(self):
-        from streams.runtime.agent_context import WriteBehind
+        from streams.runtime.write_behind import WriteBehind
 
         return WriteBehind(self)  # type: ignore[arg-type]
 
