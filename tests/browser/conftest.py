@@ -19,7 +19,7 @@ import pytest
 from connectors.auth.tokens import hash_key, mint_token
 from connectors.kafka.broker import free_port
 from connectors.kafka.edge import EdgeProducer
-from connectors.testing import SAMPLE_DATA, WirereportProcess, tweet_command, wait_until
+from connectors.testing import SAMPLE_DATA, WirereportProcess, running_broker, tweet_command, wait_until
 from schemas.json_form import from_json
 
 SECRET = "browser-test-secret-" * 3
@@ -132,8 +132,16 @@ def _tweets_with_receipts(now: datetime) -> list[tuple[str, str, dict]]:
 
 
 @pytest.fixture(scope="module")
-def stack(broker) -> Iterator[Stack]:
-    """Worker and API on the session's broker, with the first plays of the NFL Sunday replayed through them."""
+def own_broker() -> Iterator[str]:
+    """A broker of the browser tests' own: the session's holds other tests' games, and the pages show every game."""
+    with running_broker() as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture(scope="module")
+def stack(own_broker) -> Iterator[Stack]:
+    """Worker and API on a broker of their own, with the first plays of the NFL Sunday replayed through them."""
+    broker = own_broker
     env = {"WIREREPORT_APP_ID": f"wr-console-{uuid.uuid4().hex[:6]}", "WIREREPORT_LOG_LEVEL": "WARNING"}
     port = free_port()
     api_env = {

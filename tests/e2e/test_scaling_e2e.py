@@ -123,7 +123,7 @@ def test_agents_forecasts_commands_and_local_workers(own_broker, tmp_path):
 
         reasons = sorted(wait_until(letters, 30))
         assert reasons == [
-            "invalid LeagueEvent: multiplier inf is not a positive number",
+            "invalid LeagueEvent: multiplier inf is not a positive number up to 100",
             "invalid ScalingOverride: min_agents 9 is above max_agents 2",
         ]
         forecasts = [r for _, r in consume_records(own_broker, "load-forecasts", timeout=1)]
