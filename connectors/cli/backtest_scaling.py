@@ -55,7 +55,7 @@ def context_from_args(args) -> dict:
     from schemas.exceptions import SchemaError
     from schemas.json_form import from_json
     from streams.exceptions import InvalidRecord
-    from streams.scaling.policy import validate_scaling_input
+    from streams.scaling.validation import validate_scaling_input
     from streams.settings import get_settings
 
     context: dict = {}

@@ -34,6 +34,7 @@ import logging
 import signal
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -99,7 +100,7 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
-class Effector:
+class Effector(ABC):
     """The base of the effectors (see the module docstring). Subclasses set ``name`` (the ``agent`` of their dead
     letters), ``topics`` and ``group_id`` and implement :meth:`start_positions`, :meth:`handle` and :meth:`commit`.
     """
@@ -124,14 +125,17 @@ class Effector:
         self.lost_positions: dict[tuple[str, int], tuple[int, int]] = {}  # (topic, partition) -> (stored, end)
 
     # -- hooks ------------------------------------------------------------------------------------------
+    @abstractmethod
     def start_positions(self) -> Positions:
         """The stored ``(topic, partition) -> next offset`` to resume from; other partitions start at the beginning."""
         raise NotImplementedError
 
+    @abstractmethod
     def handle(self, records: list[Record]) -> None:
         """Carry out the records in order; raise :class:`TransientError` to have them retried."""
         raise NotImplementedError
 
+    @abstractmethod
     def commit(self, positions: Positions) -> None:
         """Store ``positions`` (past every record handled or dead-lettered) together with the effector's state."""
         raise NotImplementedError
@@ -144,13 +148,13 @@ class Effector:
         """Runs once the consumer is open, before the effector is ready (catch-up); False if stopped meanwhile."""
         return True
 
-    def tick(self, consumed: int) -> None:
+    def tick(self, consumed: int) -> None:  # noqa: B027 (optional hook: nothing to do by default)
         """Time-driven work after each round (``consumed`` messages in it)."""
 
     def on_dead_letter(self, place: str, reason: str) -> None:
         log.warning("dead-lettered %s: %s", place, reason)
 
-    def on_positions_lost(self, lost: dict[tuple[str, int], tuple[int, int]]) -> None:
+    def on_positions_lost(self, lost: dict[tuple[str, int], tuple[int, int]]) -> None:  # noqa: B027
         """The broker no longer has the stored positions of ``lost`` (``(topic, partition) -> (stored, end)``):
         they are read again from their beginning. Subclasses re-send what the lost topics held of theirs."""
 

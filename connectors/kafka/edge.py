@@ -31,7 +31,7 @@ from streams.exceptions import InvalidRecord, StreamsError
 from streams.games.game_state import validate_play, validate_scheduled_game
 from streams.health.system_metrics import validate_metrics, validate_silence
 from streams.runtime.kafka_security import confluent_security_config
-from streams.scaling.policy import validate_scaling_input
+from streams.scaling.validation import validate_scaling_input
 from streams.settings import get_settings
 from streams.topics import TopicSpec, topic
 

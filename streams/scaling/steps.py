@@ -33,9 +33,9 @@ from streams.scaling.policy import (
     add_league_event,
     add_override,
     decide,
-    validate_scaling_input,
 )
 from streams.scaling.state import add_metrics, from_record, new_league_state, to_record
+from streams.scaling.validation import validate_scaling_input
 from streams.topics import topic
 
 FEED = topic("scaling-feed")

@@ -19,9 +19,9 @@ from streams.scaling.policy import (
     command_id,
     decide,
     new_state,
-    validate_scaling_input,
 )
 from streams.scaling.state import add_metrics, from_record, new_league_state, to_record
+from streams.scaling.validation import validate_scaling_input
 
 T0 = 1_767_254_400.0  # 2026-01-01 08:00 UTC
 CFG = PolicyConfig(capacity_per_agent=1.0, target_utilization=0.5, up_cooldown_seconds=60, down_cooldown_seconds=600)
