@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
 from streams.exceptions import InvalidRecord
 from streams.games import moment_rates, team_ratings, tweet_budget, tweet_text
-from streams.games.game_state import FINAL_EVENT_TYPES, LATE_PHASE, final_in_record, stale_seconds, try_pending
+from streams.games.game_state import (
+    FINAL_EVENT_TYPES,
+    LATE_PHASE,
+    STALE_LATE_SECONDS,
+    final_in_record,
+    stale_seconds,
+    try_pending,
+)
 from streams.games.significance import leader, score_play
 from streams.games.tweet_budget import BudgetState, ScheduleIndex
 from streams.games.win_probability import win_prob_home
@@ -195,7 +202,8 @@ def end_stale_games(budget: BudgetState, game_id: str, at: float) -> BudgetState
         return budget
     games = budget["games"]
     for gid, seen in live.items():
-        if seen is None or gid == game_id:
+        # the first test is the shortest staleness: most games had a play minutes ago and stop here
+        if seen is None or at - seen[0] < STALE_LATE_SECONDS or gid == game_id:
             continue
         position = games.get(gid)
         if position is None or position[2] or at - seen[0] < stale_seconds(position[0]):
@@ -215,7 +223,11 @@ def _seconds_between(earlier: str | None, later: Any) -> float:
 
 
 def _iso(value: Any) -> str:
-    return value if isinstance(value, str) else tweet_budget.to_datetime(value).isoformat().replace("+00:00", "Z")
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime) and value.tzinfo is UTC:  # a record's time, as the worker decodes it
+        return value.isoformat()[:-6] + "Z"
+    return tweet_budget.to_datetime(value).isoformat().replace("+00:00", "Z")
 
 
 def same_moment(game: GameDecisionState, sig: dict[str, Any], play: dict[str, Any]) -> bool:
@@ -271,8 +283,17 @@ FINAL_EVENT_TYPES_TEXT = "/".join(sorted(FINAL_EVENT_TYPES))
 
 
 def play_digest(play: dict[str, Any]) -> int:
-    """A fingerprint of a play's content (crc32: the same in every process, unlike ``hash``)."""
-    text = "|".join([_iso(play["occurred_at"]), *(str(play.get(field)) for field in _CONTENT_FIELDS)])
+    """A fingerprint of a play's content (crc32: the same in every process, unlike ``hash``).
+
+    The text is ``_iso(occurred_at)`` and ``str()`` of each of ``_CONTENT_FIELDS`` joined by ``|`` (spelt out: it
+    runs on every play, and a stored digest must keep its value across versions).
+    """
+    get = play.get
+    text = (
+        f"{_iso(play['occurred_at'])}|{get('period')}|{get('clock_seconds')}|{get('home_score')}|"
+        f"{get('away_score')}|{get('description')}|{get('event_type')}|{get('possession')}|{get('down')}|"
+        f"{get('yards_to_go')}|{get('yardline_100')}"
+    )
     return zlib.crc32(text.encode())
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -113,7 +113,17 @@ def local_day(value: Any, tz: str = "America/New_York") -> str:
 
 
 def _slate_of_datetime(moment: datetime, tz: str) -> str:
-    local = moment.astimezone(zone(tz))
+    # every zone's offset is a whole number of quarter hours, so a slate (turning on a local hour) is the same
+    # for the whole quarter hour: the worker, with a datetime per play, works it out once per quarter
+    return _slate_of_quarter(int(moment.timestamp() // QUARTER_HOUR), tz)
+
+
+QUARTER_HOUR = 900
+
+
+@lru_cache(maxsize=4096)
+def _slate_of_quarter(quarter: int, tz: str) -> str:
+    local = datetime.fromtimestamp(quarter * QUARTER_HOUR, UTC).astimezone(zone(tz))
     return (local - timedelta(hours=SLATE_START_HOUR)).date().isoformat()  # wall-clock arithmetic: DST-safe
 
 
@@ -141,7 +151,17 @@ def slate_end(slate: str, tz: str = "America/New_York") -> float:
 
 def epoch(value: Any) -> float:
     """Epoch seconds of a timestamp from a record or its JSON form."""
+    if isinstance(value, str):
+        return _epoch_of_iso(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.timestamp()
     return to_datetime(value).timestamp()
+
+
+@lru_cache(maxsize=4096)
+def _epoch_of_iso(text: str) -> float:
+    # the rolling window reads its tweets' ISO times on every play: parse each once
+    return to_datetime(text).timestamp()
 
 
 class ScheduleIndex:

@@ -26,6 +26,19 @@ def test_a_slate_runs_from_six_to_six_new_york_time():
     assert tweet_budget.slate_of(datetime(2018, 12, 10, 11, 0, tzinfo=UTC)) == "2018-12-10"
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 1, 1)),
+    st.sampled_from(["America/New_York", "America/Los_Angeles", "Asia/Kolkata", "Asia/Kathmandu", "UTC"]),
+)
+def test_a_record_time_falls_in_the_slate_of_its_local_wall_clock(moment, tz):
+    # the worker's path for record times (looked up by quarter hour) against the definition, in zones whose
+    # offsets are whole, half and three-quarter hours
+    at = moment.replace(tzinfo=UTC)
+    local = at.astimezone(tweet_budget.zone(tz))
+    assert tweet_budget.slate_of(at, tz) == (local - timedelta(hours=6)).date().isoformat()
+
+
 def test_a_slate_closes_at_six_the_next_morning_even_across_a_clock_change():
     assert tweet_budget.slate_end("2018-09-09") == datetime(2018, 9, 10, 10, tzinfo=UTC).timestamp()
     # 2018-11-04: clocks go back at 02:00 EDT, the slate lasts 25 hours

@@ -131,3 +131,15 @@ def test_the_step_dead_letters_what_the_game_refuses_and_logs_one_line_each(capl
     final = [s for s in h.outputs_of("game-state") if s["game_id"] == "g1"][-1]
     assert (final["home_score"], final["away_score"], final["status"]) == (14, 7, "final")
     assert h.tables["games"]["g1"]["last_play_id"] == "p4"
+
+
+def test_a_play_s_fingerprint_is_the_same_for_its_record_and_its_json_form_and_across_versions():
+    # game states keep these fingerprints: a changed value would turn every redelivery after an upgrade into a
+    # correction
+    from streams.games.play_decisions import play_digest
+
+    record = play(3, home=7, description="T.Brady pass to R.Gronkowski for 12 yards, TOUCHDOWN", possession="NE")
+    as_json = {**record, "occurred_at": "2018-09-09T17:03:00Z"}
+    assert play_digest(record) == play_digest(as_json) == 119_212_737
+    with_micros = {**record, "occurred_at": datetime(2018, 9, 9, 17, 3, 0, 250_000, tzinfo=UTC)}
+    assert play_digest(with_micros) == play_digest({**record, "occurred_at": "2018-09-09T17:03:00.250000Z"})
