@@ -57,6 +57,8 @@ LOGS = {  # topic -> (view name, id field, index field)
     "alerts": ("alert_history", ("fingerprint", "status", "at"), "fingerprint"),
     "deployment-decisions": ("decisions", "decision_id", "deployment_id"),
 }
+LOST_DATA_HOLD_SECONDS = 20.0  # a broker loss keeps the API not ready at least this long: long enough to be seen
+
 DEAD_LETTERS = "dead-letters"
 PREVIEW_BYTES = 256  # of a dead letter's raw key and value, for the console (admins of every league only)
 READ_TOPICS = tuple(dict.fromkeys([*KEYED, *LOGS, *BY_ID, DEAD_LETTERS]))
@@ -129,6 +131,7 @@ class ReadModelStatus:
     broker_error: str | None = "not connected yet"
     caught_up: bool = False  # reached the end offsets seen at first connection
     lost_data: str | None = None  # the broker came back with less than we had read: what, until caught up again
+    lost_at: float = 0.0  # time.monotonic() of the loss (not ready for at least LOST_DATA_HOLD_SECONDS)
     checked_at: float | None = None
     topics: dict[str, TopicStatus] = field(default_factory=dict)
 
@@ -457,6 +460,7 @@ class ReadModel:
         again on what it has now."""
         names = sorted({tp.topic for tp in partitions})
         self.status.lost_data = f"the broker lost data: {len(partitions)} partition(s) {how} ({', '.join(names)})"
+        self.status.lost_at = time.monotonic()
         log.error("%s: reading them again from their start", self.status.lost_data)
         self.status.caught_up = False
         self._initial_end = None  # caught up again against the ends the broker has now
@@ -468,7 +472,8 @@ class ReadModel:
         done = all(self._next.get(tp, 0) >= end for tp, end in self._initial_end.items())
         if done and not self.status.caught_up:
             log.info("read model caught up (%d records)", sum(t.records for t in self.status.topics.values()))
-        if done and self.status.lost_data is not None:
+        held = time.monotonic() - self.status.lost_at >= LOST_DATA_HOLD_SECONDS
+        if done and held and self.status.lost_data is not None:
             log.info("read model caught up again after %s", self.status.lost_data)
             self.status.lost_data = None
         self.status.caught_up = self.status.caught_up or done

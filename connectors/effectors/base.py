@@ -17,8 +17,8 @@ wait for), from the positions it stored itself with its own state (outbox, state
 A crash anywhere repeats at most the records after the last ``commit``; command ids make that harmless.
 
 A broker that lost its data (the embedded broker keeps everything in memory: a restart empties every topic)
-is noticed when the consumer opens: a stored position beyond the partition's end, or before its start, is not
-a place in the topic the effector read. The effector then says so once (a warning and a ``BrokerDataLost``
+is noticed when the consumer opens and, while it runs, every ``CHECK_SECONDS`` (:meth:`Effector.check_broker`): a
+position beyond the partition's end, or before its start, is not a place in the topic the effector read. The effector then says so once (a warning and a ``BrokerDataLost``
 alert), reads those partitions from their new beginning and calls :meth:`Effector.on_positions_lost`; what it
 already carried out is not done again because its state (the outbox, the state file) dedupes by command id.
 ``stop`` (set on SIGTERM/SIGINT by :func:`stop_on_signals`) ends the loop after the current round.
@@ -43,7 +43,9 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
 from connectors.exceptions import BrokerUnavailable
-from connectors.kafka.edge import EdgeProducer, assigned_consumer, new_consumer
+from connectors.kafka.edge import EdgeProducer, assigned_consumer
+from connectors.kafka.lost_data import CHECK_SECONDS, lost_positions
+from connectors.kafka.lost_data import describe as describe_lost
 from schemas.codec import get_codec
 from schemas.exceptions import SchemaError
 from streams.health.rules import fingerprint
@@ -53,7 +55,6 @@ log = logging.getLogger(__name__)
 
 Positions = dict[tuple[str, int], int]
 BROKER_LOST_ALERT = "BrokerDataLost"
-PROBE_SECONDS = 3.0  # how long to look for the record before a stored position that the broker's end denies
 
 
 class TransientError(Exception):
@@ -123,6 +124,8 @@ class Effector(ABC):
         self._consumer = None
         self._producer = producer
         self.lost_positions: dict[tuple[str, int], tuple[int, int]] = {}  # (topic, partition) -> (stored, end)
+        self._read_up_to: Positions = {}  # the furthest position committed per partition, since the last loss
+        self._next_broker_check = time.monotonic() + CHECK_SECONDS
 
     # -- hooks ------------------------------------------------------------------------------------------
     @abstractmethod
@@ -215,9 +218,11 @@ class Effector(ABC):
             self.close()
 
     def step(self, timeout: float | None = None) -> int:
-        """One round of the loop (:meth:`poll_once`, then :meth:`tick`); return how many messages it consumed."""
+        """One round of the loop (:meth:`poll_once`, then :meth:`tick`, then now and then :meth:`check_broker`);
+        return how many messages it consumed."""
         consumed = self.poll_once(timeout)
         self.tick(consumed)
+        self.check_broker()
         return consumed
 
     def poll_once(self, timeout: float | None = None) -> int:
@@ -303,38 +308,27 @@ class Effector(ABC):
 
     # -- a broker that came back empty ------------------------------------------------------------------
     def find_lost_positions(self, consumer: Any, stored: Positions) -> dict[tuple[str, int], tuple[int, int]]:
-        """The stored positions the broker no longer has: ``(topic, partition) -> (stored, end)``.
+        """The stored positions of this effector's topics the broker no longer has: ``(topic, partition) ->
+        (stored, end)`` (see :func:`connectors.kafka.lost_data.lost_positions`)."""
+        ours = {key: position for key, position in stored.items() if key[0] in self.topics}
+        return lost_positions(consumer, self.bootstrap, ours, existing=_keys(consumer.assignment()))
 
-        A position before the partition's start, or beyond its end when even the record just before it cannot
-        be read (the embedded broker may report a batch's base offset + 1 as the end, so the end alone does
-        not prove a loss), or on a partition that no longer exists.
-        """
-        assigned = set(_keys(consumer.assignment()))
-        lost: dict[tuple[str, int], tuple[int, int]] = {}
-        for (name, partition), position in sorted(stored.items()):
-            if name not in self.topics or position <= 0:
-                continue
-            if (name, partition) not in assigned:
-                lost[(name, partition)] = (position, 0)
-                continue
-            low, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10, cached=False)
-            if position < low or (position > high and not self._readable(name, partition, position - 1)):
-                lost[(name, partition)] = (position, high)
-        return lost
-
-    def _readable(self, name: str, partition: int, offset: int) -> bool:
-        """Whether the broker gives a record at ``offset`` (or after it) of the partition."""
-        probe = new_consumer(self.bootstrap, **{"enable.partition.eof": True, "auto.offset.reset": "error"})
+    def check_broker(self) -> None:
+        """While running, every ``CHECK_SECONDS``: the positions read so far against what the broker holds now
+        (a broker restarted empty under a running effector is noticed like one found at the start)."""
+        now = time.monotonic()
+        if now < self._next_broker_check:
+            return
+        self._next_broker_check = now + CHECK_SECONDS
+        consumer = self.consumer
+        held = {(tp.topic, tp.partition): tp.offset for tp in consumer.position(consumer.assignment()) if tp.offset > 0}
+        # the furthest each partition was read: a consumer the broker already reset to the new beginning still
+        # held a position the broker lost
+        held = {key: max(offset, self._read_up_to.get(key, 0)) for key, offset in held.items()}
         try:
-            probe.assign([TopicPartition(name, partition, offset)])
-            deadline = time.monotonic() + PROBE_SECONDS
-            while time.monotonic() < deadline:
-                for msg in probe.consume(1, 0.5):
-                    # an error is the end of the partition before the offset, or the offset out of range
-                    return msg.error() is None and msg.offset() >= offset
-            return False
-        finally:
-            probe.close()
+            self._restart_lost_positions(consumer, held)
+        except KafkaException as exc:  # the broker cannot tell now (down, topics not re-created): next time
+            log.debug("%s: broker check: %s", self.name, exc)
 
     def _restart_lost_positions(self, consumer: Any, stored: Positions) -> None:
         """Read the partitions whose stored positions the broker lost from their new beginning, and say so."""
@@ -342,7 +336,9 @@ class Effector(ABC):
         if not lost:
             return
         self.lost_positions = lost
-        summary = ", ".join(f"{t}[{p}] at {s} (end now {e})" for (t, p), (s, e) in lost.items())
+        for key in lost:
+            self._read_up_to.pop(key, None)
+        summary = describe_lost(lost)
         log.error(
             "%s: the broker lost data (restarted empty or topics re-created): stored position(s) %s are not in"
             " the topics; reading them again from the beginning, deduplicated by the %s's own state",
@@ -350,10 +346,12 @@ class Effector(ABC):
             summary,
             self.name,
         )
-        restart = {**stored, **dict.fromkeys(lost, OFFSET_BEGINNING)}
-        consumer.assign(
-            [TopicPartition(t, p, restart.get((t, p), OFFSET_BEGINNING)) for t, p in _keys(consumer.assignment())]
-        )
+        again = [TopicPartition(t, p) for t, p in _keys(consumer.assignment()) if (t, p) in lost]
+        if again:  # only these: the others go on from where they are
+            consumer.incremental_unassign(again)
+            consumer.incremental_assign([TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING) for tp in again])
+        if self._producer is not None:  # the alert and what on_positions_lost sends again go through a new client
+            self._producer.renew()
         self.on_positions_lost(lost)
         try:
             self.producer.send("alerts", broker_lost_alert(self.name, summary, time.time()))
@@ -383,6 +381,9 @@ class Effector(ABC):
         if not positions:
             return
         self.commit(positions)
+        read_up_to = self._read_up_to
+        for key, offset in positions.items():
+            read_up_to[key] = max(offset, read_up_to.get(key, 0))
         try:
             self.consumer.commit(
                 offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()], asynchronous=False

@@ -71,7 +71,15 @@ class EdgeProducer:
             **confluent_security_config(get_settings()),
         }
         conf.update(config)
+        self._conf = conf
         self._producer = Producer(conf)
+
+    def renew(self) -> None:
+        """Go on with a new client (whoever holds this producer keeps it). After the broker lost its data, an
+        idempotent client that lived through the loss is refused (its producer id and sequence numbers are unknown
+        there); what it still held for the old topics is dropped with them."""
+        self._producer = Producer(self._conf)
+        self._errors = []
 
     def _on_error(self, err: KafkaError) -> None:
         if err.fatal():

@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import faust
 
+from connectors.local.broker_watch import watch_broker_positions
 from connectors.observability.metrics_server import Readiness, serve_metrics
 from connectors.observability.tracing import configure_tracing
 from streams.app import create_app
@@ -72,6 +73,7 @@ def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0
     app = create_app(settings)
     metrics, readiness, server = serve_metrics("worker", metrics_port, settings.metrics_host)
     watch_broker_loss(app, readiness)
+    positions_check = watch_broker_positions(app, settings.bootstrap)
     tracing = configure_tracing("worker", settings.tracing, settings.otlp_endpoint)
     if tracing.enabled:  # a span per record, continued from the record's headers into its outputs' headers
         app.wirereport.tracer = tracing
@@ -110,6 +112,7 @@ def run_worker(settings: Settings, loglevel: str = "INFO", metrics_port: int = 0
     try:
         worker.execute_from_commandline()
     finally:
+        positions_check.close()
         if server is not None:
             server.stop()
         tracing.shutdown()

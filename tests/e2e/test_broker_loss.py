@@ -1,6 +1,7 @@
 """The broker lost mid-day (the embedded broker keeps everything in memory): half of the real NFL Sunday, then
 the broker restarts empty on the same port, ``topics create``, the worker, the publisher (dry run) and the API
-restart, the rest of the day is replayed. Every process says it noticed; no tweet is posted twice; the
+restart, the rest of the day is replayed. Every process says it noticed (those living through the outage before
+the restart); no tweet is posted twice; the
 account's budget counts the tweets posted before the loss; the worker tweets again."""
 
 from __future__ import annotations
@@ -85,6 +86,16 @@ def test_a_broker_lost_mid_day_is_noticed_and_survived(tmp_path):
             message=lambda: f"{client.get('/ready').text}\n{api.output[-2000:]}",
         )
         assert "reading them again" in not_ready.json()["reason"]
+        # the worker and the publisher that lived through the outage notice it too, each with an alert
+        worker.wait_for_output("the broker lost data", timeout=40)
+        publisher.wait_for_output("the broker lost data", timeout=40)
+        alerts = wait_until(
+            lambda: {a["summary"].split(":")[0] for a in records(bootstrap, "alerts")} >= {"worker", "tweet-publisher"}
+            and records(bootstrap, "alerts"),
+            timeout=20,
+            message=lambda: f"{records(bootstrap, 'alerts')}\n{worker.output[-3000:]}\n{publisher.output[-2000:]}",
+        )
+        assert {a["alertname"] for a in alerts} == {"BrokerDataLost"}
         for process in processes:
             process.stop()
 

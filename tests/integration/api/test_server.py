@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from api.read_model import LOST_DATA_HOLD_SECONDS
 from connectors.auth.tokens import hash_key, mint_token
 from connectors.kafka.admin import create_topics
 from connectors.kafka.broker import EmbeddedBroker, free_port
@@ -277,7 +278,8 @@ def test_api_keeps_answering_while_the_broker_is_down():
         create_topics(broker.bootstrap)
         produce_game(broker.bootstrap, "down-2", 5, 5)
         wait_until(lambda: fetch_game(client, "down-2", 5), 20, message="no data read after the broker came back")
-        wait_until(lambda: client.get("/ready").status_code == 200, 10)
+        # not ready for LOST_DATA_HOLD_SECONDS after it noticed the loss, then ready on the new data
+        wait_until(lambda: client.get("/ready").status_code == 200, 10 + LOST_DATA_HOLD_SECONDS)
     finally:
         broker.stop()
         if proc is not None:

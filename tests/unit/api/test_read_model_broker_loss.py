@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiokafka import TopicPartition
 
-from api.read_model import ReadModel
+from api.read_model import LOST_DATA_HOLD_SECONDS, ReadModel
 
 GAMES = TopicPartition("game-state", 0)
 TWEETS = TopicPartition("tweet-commands", 0)
@@ -36,6 +36,9 @@ def test_lost_partitions_make_it_not_ready_with_the_reason_until_it_caught_up_ag
     rm._check_caught_up()
     assert not rm.readiness()[0]
     rm._next = {GAMES: 3, TWEETS: 1}
+    rm._check_caught_up()
+    assert not rm.readiness()[0], "caught up at once: still not ready, long enough for probes to see it"
+    rm.status.lost_at -= LOST_DATA_HOLD_SECONDS
     rm._check_caught_up()
     assert rm.readiness() == (True, "ok")
     assert rm.describe()["lost_data"] is None
