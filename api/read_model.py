@@ -10,8 +10,6 @@ against the end offsets; the broker probe behind ``/ready`` is the same call.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import logging
 import time
@@ -21,7 +19,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from api.views import DeadLetterSummary, KeyedView, LogView
+from api.budget_outlooks import BudgetOutlooks
+from api.views import DeadLetterSummary, KeyedView, LogView, raw_preview
 from connectors.config import TOPICS
 from schemas.codec import Codec, get_codec
 from schemas.exceptions import SchemaError
@@ -51,6 +50,7 @@ BY_ID = {  # topic -> (view name, id field): records of a log topic kept by thei
     "scaling-overrides": ("overrides", "override_id"),
     "league-events": ("events", "event_id"),  # LeagueEvent records only (schedules have no event_id)
 }
+SCHEDULE = "league-events"  # its ScheduledGame records: the schedule the budgets' outlooks plan with
 LOGS = {  # topic -> (view name, id field, index field)
     "tweet-commands": ("tweets", "command_id", "game_id"),
     "scaling-commands": ("scaling_history", "command_id", "league"),
@@ -60,7 +60,6 @@ LOGS = {  # topic -> (view name, id field, index field)
 LOST_DATA_HOLD_SECONDS = 20.0  # a broker loss keeps the API not ready at least this long: long enough to be seen
 
 DEAD_LETTERS = "dead-letters"
-PREVIEW_BYTES = 256  # of a dead letter's raw key and value, for the console (admins of every league only)
 READ_TOPICS = tuple(dict.fromkeys([*KEYED, *LOGS, *BY_ID, DEAD_LETTERS]))
 
 
@@ -93,23 +92,6 @@ class WinProbHistory:
     def of(self, game_id: str) -> list[dict[str, Any]]:
         keys = ("at", "wp", "home_score", "away_score")
         return [dict(zip(keys, p, strict=True)) for p in self._lines.get(game_id, ())]
-
-
-def raw_preview(encoded: str | None, limit: int = PREVIEW_BYTES) -> dict[str, Any] | None:
-    """The first ``limit`` bytes of a base64 field (JSON form of Avro bytes) as hex and as UTF-8 text."""
-    if encoded is None:
-        return None
-    try:
-        raw = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError, TypeError):
-        return {"size": None, "hex": "", "text": str(encoded)[:limit], "truncated": False}
-    head = raw[:limit]
-    return {
-        "size": len(raw),
-        "hex": head.hex(" "),
-        "text": head.decode("utf-8", errors="replace"),
-        "truncated": len(raw) > limit,
-    }
 
 
 @dataclass
@@ -166,6 +148,7 @@ class ReadModel:
         self.logs = {view: LogView(view, history_size, idf, ixf) for t, (view, idf, ixf) in LOGS.items() if t in TOPICS}
         self.dead_letters = DeadLetterSummary()
         self.win_prob = WinProbHistory()
+        self.budget_outlooks = BudgetOutlooks(get_settings().tweet_timezone, lambda gid: self.keyed["games"].get(gid))
         self.dead_letter_previews: deque[dict[str, Any]] = deque(maxlen=100)  # newest last, raw bytes cut short
         self.status = ReadModelStatus()
         known = set(self.codec.registry.names())
@@ -202,6 +185,12 @@ class ReadModel:
             st.last_error = str(exc)[:300]
             return False
         st.records += 1
+        if topic == "tweet-budgets":  # shown with what follows from it (reserve, rolling count, bars, watched games)
+            record = self.budget_outlooks.with_outlook(record)
+        if topic == SCHEDULE and "scheduled_start" in record:
+            budgets = self.keyed["budgets"]
+            for budget in self.budget_outlooks.add_game(record, list(budgets.values())):
+                budgets.apply(str(budget["account"]), budget)
         if topic in KEYED:
             view = self.keyed[KEYED[topic]]
             rkey = record.get(view.key_field)
@@ -235,8 +224,8 @@ class ReadModel:
                     leagues[server] = record.get("league")
         return leagues
 
-    def account_pauses(self) -> dict[str, dict[str, Any]]:
-        """Each paused account's pause control: an account is paused when its latest pause or resume is a pause."""
+    def account_controls(self) -> dict[str, dict[str, Any]]:
+        """Each account's latest pause or resume control (by ``requested_at``, then ``control_id``)."""
         view = self.keyed.get("publisher_controls")
         latest: dict[str, dict[str, Any]] = {}
         for control in view.values() if view is not None else ():
@@ -247,7 +236,11 @@ class ReadModel:
             seen = latest.get(account)
             if seen is None or order > (str(seen.get("requested_at")), str(seen.get("control_id"))):
                 latest[account] = control
-        return {account: c for account, c in latest.items() if c.get("action") == "pause"}
+        return latest
+
+    def account_pauses(self) -> dict[str, dict[str, Any]]:
+        """Each paused account's pause control: an account is paused when its latest pause or resume is a pause."""
+        return {account: c for account, c in self.account_controls().items() if c.get("action") == "pause"}
 
     def accounts(self) -> set[str]:
         """Every X account the API has heard of: budgets, tweet commands, receipts and controls."""

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import hashlib
 import json
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
+
+PREVIEW_BYTES = 256  # of a dead letter's raw key and value, for the console (admins of every league only)
 
 
 def _default(value: Any) -> Any:
@@ -217,3 +220,20 @@ class DeadLetterSummary:
             "by_reason": dict(sorted(self.by_reason.items())),
             "recent": list(reversed(self.recent)),
         }
+
+
+def raw_preview(encoded: str | None, limit: int = PREVIEW_BYTES) -> dict[str, Any] | None:
+    """The first ``limit`` bytes of a base64 field (JSON form of Avro bytes) as hex and as UTF-8 text."""
+    if encoded is None:
+        return None
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError, TypeError):
+        return {"size": None, "hex": "", "text": str(encoded)[:limit], "truncated": False}
+    head = raw[:limit]
+    return {
+        "size": len(raw),
+        "hex": head.hex(" "),
+        "text": head.decode("utf-8", errors="replace"),
+        "truncated": len(raw) > limit,
+    }

@@ -30,6 +30,7 @@ CONSOLE_VIEWS = (  # what a console page may follow: the read model's view names
     "overrides",
     "events",
     "flags",
+    "publisher_controls",
     "servers",
     "alerts",
     "silences",

@@ -7,6 +7,7 @@ stream, so a value is formatted the same way on the server (filters below) and i
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from jinja2 import Undefined
@@ -47,7 +48,7 @@ def fmt_clock(game: dict[str, Any]) -> str:
 def fmt_pct(value: Any, digits: int = 0) -> str:
     if value is None:
         return DASH
-    return f"{float(value) * 100:.{digits}f}%"
+    return f"{fmt_fixed(float(value) * 100, digits)}%"  # an exact half rounds up, as toFixed does in console.js
 
 
 def fmt_num(value: Any, digits: int = 1) -> str:
@@ -57,7 +58,14 @@ def fmt_num(value: Any, digits: int = 1) -> str:
         return "yes" if value else "no"
     if isinstance(value, int) or float(value).is_integer():
         return f"{int(value):,}"
-    return f"{float(value):,.{digits}f}"
+    return fmt_fixed(value, digits)
+
+
+def fmt_fixed(value: Any, digits: int) -> str:
+    """``value`` with ``digits`` decimals, rounded as the browser's ``toLocaleString`` does (half away from zero, on
+    the shortest decimal that reads back as the number: 0.205 gives 0.21), so a live update shows what was rendered."""
+    exact = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+    return f"{exact:,.{digits}f}"
 
 
 def fmt_time(value: Any) -> str:
@@ -80,11 +88,11 @@ def epoch_ms(value: Any) -> int | None:
 
 
 def fmt(value: Any, format: str = "") -> str:
-    """A record's field as a page shows it (``format``: num, num1, pct, time, or none)."""
+    """A record's field as a page shows it (``format``: num, num1, num2, pct, time, or none)."""
     if value is None or isinstance(value, Undefined):
         return DASH
-    if format == "num1":  # one decimal always: a column of measurements lines up on the point
-        return f"{float(value):,.1f}"
+    if format in ("num1", "num2"):  # fixed decimals: a column of measurements lines up on the point
+        return fmt_fixed(value, int(format[-1]))
     if format in ("num", "pct", "time"):
         return {"num": fmt_num, "pct": fmt_pct, "time": fmt_time}[format](value)
     if isinstance(value, bool):
@@ -94,7 +102,14 @@ def fmt(value: Any, format: str = "") -> str:
     return str(value)
 
 
-FILTERS = {"clock": fmt_clock, "pct": fmt_pct, "num": fmt_num, "time": fmt_time, "fmt": fmt}
+def fmt_watch(item: dict[str, Any]) -> str:
+    """A game a budget is watching: ``NYJ @ DET · Q4 under 2:00, toss-up · 1.00 decisive ahead``."""
+    closeness = f", {item['closeness']}" if item.get("closeness") else ""
+    ahead = fmt(item.get("decisive_ahead"), "num2")
+    return f"{item.get('matchup') or item.get('game_id')} · {item.get('stage')}{closeness} · {ahead} decisive ahead"
+
+
+FILTERS = {"clock": fmt_clock, "pct": fmt_pct, "num": fmt_num, "time": fmt_time, "fmt": fmt, "watch": fmt_watch}
 
 
 # --- pages -----------------------------------------------------------------------------------------------
@@ -106,8 +121,10 @@ def publish_status(receipt: dict[str, Any] | None) -> str:
 
 
 def budget_row(budget: dict[str, Any]) -> dict[str, Any]:
+    """A budget with its outlook's figures beside the record's (as console.js flattens a live one); without an
+    outlook, what is left of the slate's budget."""
     limit, used = int(budget.get("limit") or 0), int(budget.get("used") or 0)
-    return {**budget, "left": max(0, limit - used)}
+    return {**budget, "left": max(0, limit - used), **(budget.get("outlook") or {})}
 
 
 def _tweet_marker(tweet: dict[str, Any]) -> dict[str, Any]:
@@ -153,16 +170,24 @@ def tweets(rm: ReadModel, visible: Visibility, account: str | None = None) -> di
         rows.append({**tweet, "publish_status": publish_status(receipt), "receipt": receipt})
     accounts = {str(t.get("account")) for t in rm.logs["tweets"].recent(visible.keeps)}
     accounts |= {str(b.get("account")) for b in rm.keyed["budgets"].select(visible.keeps)}
-    paused = set(rm.account_pauses())
+    controls = rm.account_controls()
     return {
         "rows": rows,
         "accounts": sorted(accounts),
         "account": account,
         "account_rows": [
-            {"account": lg, "paused": lg in paused, **flag_row(rm, TWEETS_ACTIONS, lg)}
+            {"account": lg, **account_status(controls.get(lg)), **flag_row(rm, TWEETS_ACTIONS, lg)}
             for lg in visible_leagues(visible)
         ],
     }
+
+
+def account_status(control: dict[str, Any] | None) -> dict[str, Any]:
+    """Whether an operator paused the publisher for an account (its latest pause or resume: ``control``), and that
+    control's order (console.js applies a later one that comes live, in the same order as the read model)."""
+    paused = control is not None and control.get("action") == "pause"
+    order = f"{control.get('requested_at')}|{control.get('control_id')}" if control else ""
+    return {"paused": paused, "publishing": "paused" if paused else "publishing", "control_order": order}
 
 
 def scaling(rm: ReadModel, visible: Visibility) -> dict[str, Any]:

@@ -106,7 +106,9 @@ def _rate_limit(state: AppState, key: str) -> None:
     wait = state.limiter.take(key)
     if wait:
         state.metrics.rate_limited.inc()
-        raise APIError(429, f"rate limit exceeded; retry in {wait:.1f}s", {"Retry-After": RateLimiter.retry_after(wait)})
+        raise APIError(
+            429, f"rate limit exceeded; retry in {wait:.1f}s", {"Retry-After": RateLimiter.retry_after(wait)}
+        )
 
 
 async def console_session(request: Request) -> ConsoleSession:
@@ -243,7 +245,7 @@ async def today_page(request: Request, session: Session) -> Response:
 @router.get("/tweets")
 async def tweets_page(request: Request, session: Session, account: str | None = None) -> Response:
     context = pages.tweets(_state(request).read_model, _visible(session), account[:100] if account else None)
-    views = ("tweets", "tweet_receipts", "flags")
+    views = ("tweets", "tweet_receipts", "flags", "publisher_controls")
     return render(request, session, "tweets.html", "tweets", **context, views=views, actions=ACTIONS)
 
 

@@ -9,7 +9,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from connectors.kafka.broker import free_port
 from connectors.kafka.edge import EdgeProducer
 from connectors.testing import SAMPLE_DATA, WirereportProcess, running_broker, tweet_command, wait_until
 from schemas.json_form import from_json
+from streams.games import tweet_budget
 
 SECRET = "browser-test-secret-" * 3
 NFL_KEY = "nfl-console-key-0123456789"
@@ -45,6 +46,7 @@ class Stack:
     bootstrap: str
     api: httpx.Client
     replayed_games: frozenset[str] = frozenset()
+    seeded_tweets: dict[str, str] = field(default_factory=dict)  # publish status -> command_id ("pending": none)
 
     def games(self) -> list[dict]:
         r = self.api.get("/v1/games", params={"limit": 200}, headers={"Authorization": f"Bearer {token('read')}"})
@@ -88,11 +90,28 @@ def _operations_records(now: datetime) -> list[tuple[str, str, dict]]:
          "phase": "baking", "reason": "canary applied; baking", "requested_at": now - timedelta(minutes=12),
          "updated_at": now}),
         *_tweets_with_receipts(now),
+        *_night_budget(now),
         *_reversible_records(now),
         ("dead-letters", "DeadLetter", {"source_topic": "plays", "partition": 0, "offset": 42,
          "key": b"2018090900", "value": b'{"league":"NFL","game_id":"2018090900","sequence":"x"}',
          "reason": "SchemaError: sequence is not an int", "agent": "games", "failed_at": now}),
     ]
+
+
+def _night_budget(now: datetime) -> list[tuple[str, str, dict]]:
+    """The NBA account's budget as the games agent would publish it mid-evening: three games on, three tweets in the
+    last hour (the replayed part of the NFL afternoon has made no tweet yet: its rolling window is empty)."""
+    games = [("nba-night-1", "LAL", "BOS", [13, 0, False]), ("nba-night-2", "MIA", "NYK", [9, 1, False]),
+             ("nba-night-3", "DEN", "PHX", [5, 0, False])]  # fmt: skip
+    state = tweet_budget.new_state("NBA", tweet_budget.slate_of(now), 17)
+    for game_id, _, _, position in games:
+        state = tweet_budget.with_game_position(state, game_id, position)
+    for minutes in (50, 30, 10):
+        state = tweet_budget.spend(state, "nba-night-1", f"p{minutes}", now - timedelta(minutes=minutes))
+    start = now - timedelta(hours=2)
+    schedule = [("league-events", "ScheduledGame", {"league": "NBA", "game_id": game_id, "home_team": home,
+                 "away_team": away, "scheduled_start": start}) for game_id, home, away, _ in games]  # fmt: skip
+    return [*schedule, ("tweet-budgets", "TweetBudget", tweet_budget.to_record(state, now))]
 
 
 def _reversible_records(now: datetime) -> list[tuple[str, str, dict]]:
@@ -161,10 +180,15 @@ def stack(own_broker) -> Iterator[Stack]:
             client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15)
             stack = Stack(f"http://127.0.0.1:{port}", broker, client, frozenset(last_play))
             now = datetime.now(UTC).replace(microsecond=0)
+            records = _operations_records(now)
+            receipts = {r["command_id"]: r["status"] for t, _, r in records if t == "tweet-receipts"}
+            for topic, _, record in records:
+                if topic == "tweet-commands":
+                    stack.seeded_tweets[receipts.get(record["command_id"], "pending")] = record["command_id"]
             with EdgeProducer(broker) as producer:
                 for game in _load("nfl_2018_week1_schedule.jsonl", "ScheduledGame"):
                     producer.send("league-events", game, schema="ScheduledGame")
-                for topic, schema, record in _operations_records(now):
+                for topic, schema, record in records:
                     producer.send(topic, record, schema=schema)
                 # in chunks, each awaited, as a game day trickles in: every game's win-probability line has points
                 reached: dict[str, str] = {}

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from api.console.pages import fmt, fmt_watch
 from connectors.kafka.edge import EdgeProducer, consume_records
 from connectors.testing import tweet_command, wait_until
 from schemas.json_form import from_json
+from streams.games import budget_outlook, tweet_budget
 from tests.browser.conftest import DESKTOP, NFL_KEY, PHONE, sign_in, token
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
@@ -56,6 +58,9 @@ def test_every_page_is_accessible_and_screenshotted(chromium, stack, viewport):
         page.goto(path)
         page.wait_for_selector("#live-status.on, #live-status.off")
         page.screenshot(path=str(SCREENSHOTS / f"{label}-{name}.png"), full_page=label != "today")
+        if label == "today":  # below the game cards: the budgets have a picture of their own
+            budgets = page.locator("section[aria-labelledby='budgets-title']")
+            budgets.screenshot(path=str(SCREENSHOTS / f"today-budget-{name}.png"))
         result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
         bad = [
             f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
@@ -66,6 +71,36 @@ def test_every_page_is_accessible_and_screenshotted(chromium, stack, viewport):
         overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         widest = page.evaluate(WIDEST)
         assert overflow <= 1, f"{path} is wider than the {name} screen by {overflow}px: {widest}"
+    assert page.errors == []
+    page.context.close()
+
+
+def test_today_shows_each_budget_s_reserve_rolling_count_and_watched_games_as_the_api_does(chromium, stack):
+    headers = {"Authorization": f"Bearer {token('read')}"}
+    budgets = {
+        lg: stack.api.get(f"/v1/leagues/{lg}/budget", headers=headers).json()["budgets"][0] for lg in ("NFL", "NBA")
+    }
+    nfl, nba = budgets["NFL"]["outlook"], budgets["NBA"]["outlook"]
+    # the worker's budget of the replayed afternoon: the schedule's games, none over, most decisive moments ahead
+    teams = {g["game_id"]: f"{g['away_team']} @ {g['home_team']}" for g in stack.games()}
+    assert len(nfl["watching"]) == 4 and all(w["matchup"] == teams[w["game_id"]] for w in nfl["watching"])
+    assert nfl["rolling_24h"] == budgets["NFL"]["used"] and 0 < nfl["reserve"] <= nfl["left"]
+    # the NBA evening's (seeded): 3 tweets in the last hour, the first leaves X's window 24 hours after it was made
+    first = tweet_budget.epoch(budgets["NBA"]["recent_tweets"][0])
+    assert (nba["rolling_24h"], nba["room_now"], nba["left"]) == (3, 14, 14)
+    assert nba["window_frees_at"] == budget_outlook.as_of_iso(first + 24 * 3600)
+    assert [w["matchup"] for w in nba["watching"]] == ["BOS @ LAL", "NYK @ MIA", "PHX @ DEN"]
+
+    page = sign_in(chromium, stack)
+    page.wait_for_selector("#live-status.on")
+    formats = {"used": "num", "limit": "num", "left": "num", "reserve": "num", "rolling_24h": "num", "spare": "num",
+               "decisive_bar": "pct", "surplus_bar": "num2", "decisive_ahead": "num2", "as_of": "time"}  # fmt: skip
+    for league, budget in budgets.items():
+        card = f'[data-view="budgets"] [data-key="{league}"]'
+        expected = {name: fmt({**budget, **budget["outlook"]}[name], f) for name, f in formats.items()}
+        assert {name: page.inner_text(f'{card} [data-field="{name}"]').strip() for name in formats} == expected
+        watched = page.locator(f"{card} ol.watching li").all_inner_texts()
+        assert watched == [fmt_watch(w) for w in budget["outlook"]["watching"]]
     assert page.errors == []
     page.context.close()
 
@@ -207,4 +242,72 @@ def test_a_league_bound_key_sees_only_its_league(chromium, stack):
     assert page.locator('[data-key="nba-console-1"]').count() == 0
     assert page.locator("#league-NBA").count() == 0 and page.locator("#league-NFL").count() == 1
     assert page.goto("/console/dead-letters").status == 403  # raw records of any league: not for a league's key
+    page.context.close()
+
+
+def controls(stack, control_id: str) -> list[dict]:
+    found = consume_records(stack.bootstrap, "publisher-controls", timeout=1.0)
+    return [r for _, r in found if r["control_id"] == control_id]
+
+
+def act_on_row(page, row: str, action: str, reason: str) -> str:
+    """Click a row's action button with a reason; answer the control id the console's flash message names."""
+    form = f"{row} form[action='/console/actions/{action}']"
+    page.fill(f"{form} input[name=reason]", reason)
+    with page.expect_navigation():
+        page.click(f"{form} button[type=submit]")
+    flash = page.inner_text(".flash.ok")
+    assert " on publisher-controls" in flash, flash
+    return flash.split("accepted as ")[1].split(" ")[0]
+
+
+@pytest.mark.parametrize(
+    ("status", "shown", "action"),
+    [("failed", "failed", "retry"), ("pending", "decided", "cancel")],
+    ids=["retry-a-failed-tweet", "cancel-a-pending-tweet"],
+)
+def test_a_tweet_is_retried_or_cancelled_from_its_row_and_the_control_reaches_the_publisher(
+    chromium, stack, status, shown, action
+):
+    command_id = stack.seeded_tweets[status]
+    page = sign_in(chromium, stack)
+    page.goto("/console/tweets")
+    page.wait_for_selector("#live-status.on")
+    row = f'[data-view="tweets"] [data-key="{command_id}"]'
+    assert page.inner_text(f'{row} [data-field="publish_status"]') == shown
+    assert page.locator(f"{row} form button").all_inner_texts() == [action.capitalize()]  # what still applies
+    control_id = act_on_row(page, row, f"tweet_{action}", f"console {action}")
+    assert (
+        page.inner_text(".flash.ok") == f"{action.capitalize()} tweet: accepted as {control_id} on publisher-controls"
+    )
+    [record] = wait_until(lambda: controls(stack, control_id), 15, message=f"the {action} never reached the topic")
+    assert (record["action"], record["account"], record["command_id"]) == (action, "NFL", command_id)
+    assert (record["requested_by"], record["reason"]) == ("ops", f"console {action}")
+    assert page.errors == []
+    page.context.close()
+
+
+def test_an_account_is_paused_and_resumed_from_its_row_and_its_status_follows(chromium, stack):
+    page = sign_in(chromium, stack)
+    page.goto("/console/tweets")
+    page.wait_for_selector("#live-status.on")
+    row = 'tr[data-account="NFL"]'
+    status = f'{row} [data-field="publishing"]'
+    assert page.inner_text(status) == "publishing"
+    for action, now in (("pause", "paused"), ("resume", "publishing")):
+        control_id = act_on_row(page, row, f"account_{action}", f"console {action}")
+        page.wait_for_selector(f"{status} .s-{now}", timeout=15000)  # rendered, or live when the control comes back
+        assert page.inner_text(status) == now
+        # the one button that applies now: resume a paused account, pause a publishing one
+        other = "resume" if action == "pause" else "pause"
+        assert page.is_visible(f"{row} form[action='/console/actions/account_{other}'] button")
+        assert page.is_hidden(f"{row} form[action='/console/actions/account_{action}'] button")
+        [record] = wait_until(
+            lambda c=control_id: controls(stack, c), 15, message=f"the {action} never reached the topic"
+        )
+        assert (record["action"], record["account"], record["command_id"]) == (action, "NFL", None)
+        assert (record["requested_by"], record["reason"]) == ("ops", f"console {action}")
+    r = stack.api.get("/v1/accounts", headers={"Authorization": f"Bearer {token('read')}"}).json()
+    assert {a["account"]: a["paused"] for a in r["items"]}["NFL"] is False
+    assert page.errors == []
     page.context.close()

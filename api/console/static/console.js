@@ -7,7 +7,7 @@
     games: "game_id", tweets: "command_id", tweet_receipts: "command_id", budgets: "account", scaling: "league",
     forecasts: "league", scaling_history: "command_id", servers: "server_id", alerts: "fingerprint",
     silences: "silence_id", breakers: "breaker", deployments: "deployment_id", decisions: "decision_id",
-    overrides: "override_id", events: "event_id", flags: "flag_id",
+    overrides: "override_id", events: "event_id", flags: "flag_id", publisher_controls: "control_id",
   };
   const PUBLISH = { posted: "posted", failed: "failed", dry_run: "dry run", skipped_limit: "held", duplicate: "held" };
   const DASH = "\u2013";
@@ -37,7 +37,10 @@
     const v = record[field];
     if (v === null || v === undefined) return DASH;
     if (format === "num") return fmtNum(v);
-    if (format === "num1") return Number(v).toLocaleString("en-US", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+    if (format === "num1" || format === "num2") {
+      const digits = Number(format.slice(-1));
+      return Number(v).toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    }
     if (format === "pct") return fmtPct(v);
     if (format === "time") return fmtTime(v);
     if (typeof v === "boolean") return v ? "yes" : "no";
@@ -63,7 +66,7 @@
 
   // Fields a page shows that are derived from a record.
   const enrich = {
-    budgets: (r) => ({ ...r, left: Math.max(0, (r.limit || 0) - (r.used || 0)) }),
+    budgets: (r) => ({ ...r, left: Math.max(0, (r.limit || 0) - (r.used || 0)), ...(r.outlook || {}) }),
     deployments: (r) => ({ ...r, canary_verdict: r.canary ? `${r.canary.verdict} \u2014 ${r.canary.reason}` : null }),
     tweets: (r) => ({ publish_status: "decided", ...r }),
     overrides: (r) => ({ ...r, status: r.cancelled ? "cancelled" : until(epoch(r.expires_at)) }),
@@ -73,11 +76,34 @@
 
   const esc = (s) => String(s).replace(/["\\]/g, "\\$&");
 
+  // The games a budget is watching, one item each (the same words as pages.fmt_watch).
+  const watchText = (w) =>
+    `${w.matchup || w.game_id} \u00b7 ${w.stage}${w.closeness ? `, ${w.closeness}` : ""} \u00b7 ${fmt(w, "decisive_ahead", "num2")} decisive ahead`;
+  function fillList(el, items) {
+    const lis = (items || []).map((w) => {
+      const li = document.createElement("li");
+      li.dataset.game = w.game_id;
+      li.textContent = watchText(w);
+      return li;
+    });
+    if (!lis.length) {
+      const li = document.createElement("li");
+      li.className = "empty";
+      li.textContent = "no game to come";
+      lis.push(li);
+    }
+    el.replaceChildren(...lis);
+  }
+
   function fill(el, record) {
     const fields = el.matches("[data-field]") ? [el] : [];
     fields.push(...el.querySelectorAll("[data-field]"));
     for (const f of fields) {
       if (!(f.dataset.field in record) && f.dataset.format !== "clock") continue;
+      if (f.dataset.format === "watching") {
+        fillList(f, record[f.dataset.field]);
+        continue;
+      }
       const text = fmt(record, f.dataset.field, f.dataset.format);
       const badge = f.querySelector(".badge");
       const target = badge || f;
@@ -115,6 +141,7 @@
     const key = String(record[KEYS[view]]);
     if (view === "tweet_receipts") return receipt(record);
     if (view === "flags") return flag(record);
+    if (view === "publisher_controls") return control(record);
     const selector = `[data-view="${view}"] [data-key="${esc(key)}"], [data-view="${view}"][data-key="${esc(key)}"]`;
     let els = [...document.querySelectorAll(selector)];
     const container = containerFor(view, record);
@@ -153,10 +180,22 @@
       if (own) row.dataset.own = "yes";
       fill(row, { value, source: own ? `set for ${r.league}` : "set for every league" });
       const next = row.dataset.values.split(",").find((v) => v !== value) || value;
-      const input = row.querySelector('form input[name="value"]');
+      const input = row.querySelector('form[action$="_flag"] input[name="value"]');
       if (input) input.value = next;
-      const button = row.querySelector("form button");
+      const button = row.querySelector('form[action$="_flag"] button');
       if (button) button.textContent = `Switch to ${next}`;
+    }
+  }
+
+  // An account row says whether the publisher is paused for it: its latest pause or resume, in the read model's
+  // order (requested_at, then control_id); the page's CSS shows the one button that applies.
+  function control(r) {
+    if (r.action !== "pause" && r.action !== "resume") return;
+    const order = `${r.requested_at}|${r.control_id}`;
+    for (const row of document.querySelectorAll(`tr[data-account="${esc(r.account)}"]`)) {
+      if (row.dataset.control && row.dataset.control >= order) continue;
+      row.dataset.control = order;
+      fill(row, { publishing: r.action === "pause" ? "paused" : "publishing" });
     }
   }
 

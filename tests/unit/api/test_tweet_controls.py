@@ -5,6 +5,7 @@ accounts' paused state read from ``publisher-controls``."""
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.commands import publisher_control
 from schemas.codec import get_codec
+from tests.unit.api.console.test_console import signed_in
 from tests.unit.api.test_app import NBA_ADMIN_KEY, bearer, make_app
 from tests.unit.api.test_league_isolation import RecordingSender
 
@@ -165,3 +167,22 @@ def test_the_accounts_list_shows_the_paused_state_from_the_controls(app, client)
     assert [a["account"] for a in page["items"]] == ["NBA"]
     page = client.get("/v1/accounts?league=NFL", headers=bearer("read")).json()
     assert [a["account"] for a in page["items"]] == ["NFL"]
+
+
+def test_the_console_s_account_rows_say_paused_or_publishing_and_carry_the_latest_control(app):
+    _apply_control(app, "pause", "NFL", 1)
+    _apply_control(app, "pause", "NBA", 2)
+    _apply_control(app, "resume", "NBA", 3)
+    html = signed_in(app).get("/console/tweets").text
+    rows = {
+        m.group(1): m.group(0)
+        for m in re.finditer(r'<tr data-flag="tweets.actions"[^>]*data-account="(\w+)".*?</tr>', html, re.S)
+    }
+    assert sorted(rows) == ["NBA", "NFL", "WNBA"]
+    assert 'data-field="publishing"><span class="badge s-paused">paused<' in rows["NFL"]
+    assert 'data-field="publishing"><span class="badge s-publishing">publishing<' in rows["NBA"]
+    latest = app.state.wirereport.read_model.account_controls()["NBA"]
+    assert latest["action"] == "resume" and f'data-control="2027-01-01T00:00:03Z|{latest["control_id"]}"' in rows["NBA"]
+    assert 'data-control=""' in rows["WNBA"]  # never paused
+    # both buttons are on the row (the status may change live); the page's CSS shows the one that applies
+    assert "/console/actions/account_pause" in rows["NFL"] and "/console/actions/account_resume" in rows["NFL"]

@@ -14,8 +14,9 @@ from api.console import pages
 from api.console.events import console_events
 from api.console.sessions import COOKIE, SessionStore
 from api.deps import Visibility
-from api.read_model import WinProbHistory, raw_preview
+from api.read_model import WinProbHistory
 from api.security import Principal
+from api.views import raw_preview
 from schemas.codec import get_codec
 from tests.unit.api.test_app import NBA_ADMIN_KEY, NFL_KEY, token
 from tests.unit.api.test_views import game
@@ -150,8 +151,14 @@ def test_bad_action_input_is_explained_and_nothing_is_produced(app):
 
 def test_silence_and_deployment_forms_become_their_commands(app):
     client = signed_in(app)
-    silence = {"csrf_token": csrf_of(client, "/console/health"), "matcher_alertname": "HighCpu",
-               "matcher_league": "NFL", "matcher_server_id": "", "duration_seconds": "600", "comment": "known"}
+    silence = {
+        "csrf_token": csrf_of(client, "/console/health"),
+        "matcher_alertname": "HighCpu",
+        "matcher_league": "NFL",
+        "matcher_server_id": "",
+        "duration_seconds": "600",
+        "comment": "known",
+    }
     assert client.post("/console/actions/silence", data=silence, follow_redirects=False).status_code == 303
     deploy = {"csrf_token": csrf_of(client), "version": "v2.0.1", "league": "", "targets": "", "strategy": "canary"}
     assert client.post("/console/actions/deploy", data=deploy, follow_redirects=False).status_code == 303
@@ -191,7 +198,7 @@ def test_a_league_bound_credential_sees_and_acts_only_on_its_league(app):
     html = reader.get("/console").text
     assert 'data-key="g1"' in html and 'data-key="g2"' not in html  # g2 is an NBA game
     admin = signed_in(app, api_key=NBA_ADMIN_KEY)
-    assert '<option>NBA</option>' in admin.get("/console/scaling").text
+    assert "<option>NBA</option>" in admin.get("/console/scaling").text
     assert "<option>NFL</option>" not in admin.get("/console/scaling").text
     form = {"csrf_token": csrf_of(admin), "league": "NFL", "reason": "not mine", "ttl_seconds": "3600"}
     assert admin.post("/console/actions/override", data=form).status_code == 403
@@ -207,8 +214,16 @@ def test_an_unknown_action_is_404(app):
 # --- pages -------------------------------------------------------------------------------------------------------
 def test_dead_letters_page_previews_the_raw_record(app):
     rm = app.state.wirereport.read_model
-    letter = {"source_topic": "plays", "partition": 1, "offset": 7, "key": b"k1", "value": b'{"bad": \xff}',
-              "reason": "SchemaError: bad", "agent": "games", "failed_at": 0}
+    letter = {
+        "source_topic": "plays",
+        "partition": 1,
+        "offset": 7,
+        "key": b"k1",
+        "value": b'{"bad": \xff}',
+        "reason": "SchemaError: bad",
+        "agent": "games",
+        "failed_at": 0,
+    }
     rm.apply("dead-letters", None, get_codec().encode("DeadLetter", letter))
     html = signed_in(app).get("/console/dead-letters").text
     assert "partition 1, offset 7" in html and "SchemaError: bad" in html
@@ -241,17 +256,33 @@ def test_page_formatting_and_publish_status():
     assert pages.fmt(None, "num") == pages.DASH and pages.fmt(["a", "b"]) == "a, b"
     assert pages.fmt("2026-11-22T18:00:05.120Z", "time") == "18:00:05"
     assert [pages.publish_status(r) for r in (None, {"status": "posted"}, {"status": "skipped_limit"})] == [
-        "decided", "posted", "held"]
+        "decided",
+        "posted",
+        "held",
+    ]
     assert pages.budget_row({"limit": 17, "used": 20})["left"] == 0
+    # fixed decimals round as the browser does (half up on the shortest decimal): a live update shows the same
+    assert [pages.fmt(v, "num2") for v in (0.205, 0.2049, 1234.5, 3)] == ["0.21", "0.20", "1,234.50", "3.00"]
+    assert pages.fmt(0.25, "num1") == "0.3" and pages.fmt(-0.25, "num1") == "-0.3"
 
 
 def test_today_puts_live_games_first_and_draws_tweets_on_the_line(app):
     rm = app.state.wirereport.read_model
     codec = get_codec()
     rm.apply("game-state", b"g3", codec.encode("GameState", game("g3", 0, 0, "NFL", status="scheduled")))
-    command = {"command_id": "c1", "account": "NFL", "league": "NFL", "game_id": "g1", "play_id": "p9",
-               "text": "Touchdown!", "style": "score", "urgency": "high", "significance": 80.0,
-               "win_prob_home": 0.7, "occurred_at": game("g1")["updated_at"]}
+    command = {
+        "command_id": "c1",
+        "account": "NFL",
+        "league": "NFL",
+        "game_id": "g1",
+        "play_id": "p9",
+        "text": "Touchdown!",
+        "style": "score",
+        "urgency": "high",
+        "significance": 80.0,
+        "win_prob_home": 0.7,
+        "occurred_at": game("g1")["updated_at"],
+    }
     rm.apply("tweet-commands", b"c1", codec.encode("TweetCommand", command))
     context = pages.today(rm, Visibility(Principal("ops", frozenset({"read"}))))
     assert [g["game_id"] for g in context["slate"]["NFL"]] == ["g1", "g3"]
