@@ -33,15 +33,18 @@ browser:
 run: install
 	$(BIN)/wirereport up --replay demo $(if $(FEED),--feed $(FEED))
 
+# Pure-logic and broker tests share the cores (each xdist worker has its own embedded broker); the tests that
+# start whole processes (e2e, the browser's stack) run one at a time so they never compete for them.
 test: install browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "unit or integration" -n auto
+	$(BIN)/python -m pytest -q -m "e2e or browser" --durations=10
 
 test-unit: install
-	$(BIN)/python -m pytest -q -m unit
+	$(BIN)/python -m pytest -q -m unit -n auto
 
 test-integration: install
-	$(BIN)/python -m pytest -q -m integration
+	$(BIN)/python -m pytest -q -m integration -n auto
 
 test-e2e: install browser
 	$(BIN)/python -m pytest -q -m e2e
