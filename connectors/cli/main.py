@@ -22,6 +22,7 @@ from connectors.cli import (
     bench_health,
     bench_plays,
     bench_scaling,
+    bench_takeover,
     cmd_account,
     cmd_admin,
     cmd_agent,
@@ -57,7 +58,7 @@ log = logging.getLogger("wirereport")
 BENCHMARKS = CommandGroup(
     "bench",
     "measure hot paths next to the raw client speed",
-    (bench_all, bench_api, bench_health, bench_plays, bench_scaling),
+    (bench_all, bench_api, bench_health, bench_plays, bench_scaling, bench_takeover),
 )
 
 # Every subcommand of ``wirereport``, in the order of its help.
