@@ -5,11 +5,14 @@ within 10 minutes, and an ``oauth_body_hash`` that matches its body; anything el
 Each accepted post is recorded with the account that made it. Like X, the fake refuses an account's repeated
 text (403 duplicate content), limits each account to ``posts_per_day`` in any rolling 24 hours and
 ``posts_per_window`` per fixed 15-minute window (429, reset headers, no ``Retry-After``), and reports the
-``x-rate-limit-*`` and ``x-user-limit-24hour-*`` headers on every answer. Answers can be scripted per account::
+``x-rate-limit-*`` and ``x-user-limit-24hour-*`` headers on every answer. Answers can be scripted per account, and
+one text can be refused until the test says otherwise (X failing for that tweet only)::
 
     fake = FakeX({"NFL": nfl_credentials, "NBA": nba_credentials})
     fake.script("NFL", Answer.server_error(), Answer.rate_limited(reset_at=now + 900))
     fake.revoke("NBA")
+    fake.fail_text("Touchdown!")  # 503 to every post of this text ...
+    fake.heal_text("Touchdown!")  # ... until now
     with fake.serving() as base_url:
         ...
 """
@@ -165,6 +168,7 @@ class FakeX:
         self._endpoint = SignatureOnlyEndpoint(self._keys)
         self._scripts: dict[str, deque[Answer]] = {name: deque() for name in self.accounts}
         self._revoked: set[str] = set()
+        self._failing: dict[str, Answer] = {}  # text -> the answer to every post of it
         self._lock = threading.Lock()
 
     def script(self, account: str, *answers: Answer) -> None:
@@ -176,6 +180,17 @@ class FakeX:
         """Answer 401 to every request of ``account`` from now on (its access token was revoked)."""
         with self._lock:
             self._revoked.add(account)
+
+    def fail_text(self, text: str, answer: Answer | None = None) -> None:
+        """Answer every signed post of ``text`` with ``answer`` (default 503) until :meth:`heal_text`; the other
+        texts are answered as usual (after an account's scripted answers, which come first)."""
+        with self._lock:
+            self._failing[text] = answer or Answer.server_error()
+
+    def heal_text(self, text: str) -> None:
+        """Answer posts of ``text`` as usual again."""
+        with self._lock:
+            self._failing.pop(text, None)
 
     def posts_of(self, account: str) -> list[str]:
         """The texts ``account`` posted, in order."""
@@ -245,6 +260,9 @@ class FakeX:
         if self._scripts[account]:
             answer = self._scripts[account].popleft()
             return answer.status, answer.body, {**headers, **answer.headers}
+        failing = self._failing.get(text) if text is not None else None
+        if failing is not None:
+            return failing.status, failing.body, {**headers, **failing.headers}
         if not text or len(text) > 280:
             return 400, _problem(400, "Invalid Request", "The text must be 1 to 280 characters."), headers
         if self.refuse_duplicates and text in self.posts_of(account):

@@ -1,5 +1,6 @@
-"""A running stack (embedded broker, ``wirereport worker``, ``wirereport api``) replaying the real NFL sample, and a
-real Chromium (Debian's package, driven by Playwright) to use the console on it."""
+"""A running stack (embedded broker, ``wirereport worker``, ``wirereport api``, ``wirereport publisher`` posting to the
+testing kit's fake X) replaying the real NFL sample, and a real Chromium (Debian's package, driven by Playwright) to
+use the console on it. One stack for the whole folder (package-scoped fixtures)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,9 +19,11 @@ import httpx
 import pytest
 
 from connectors.auth.tokens import hash_key, mint_token
+from connectors.effectors.tweets.accounts import CREDENTIAL_FIELDS, XCredentials, env_name
 from connectors.kafka.broker import free_port
 from connectors.kafka.edge import EdgeProducer
 from connectors.testing import SAMPLE_DATA, WirereportProcess, running_broker, tweet_command, wait_until
+from connectors.testing.fake_x import FakeX
 from schemas.json_form import from_json
 from streams.games import tweet_budget
 
@@ -30,6 +34,11 @@ REPLAYED_SHARE = 0.4  # of the sample's plays, in time order: every game is unde
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+X_ACCOUNTS = ("NFL", "NBA")  # with credentials; WNBA has none: its tweets are held until it gets some
+# What the seeded tweets come to with the real publisher: posted, failed (X answers 503 to its text until a test heals
+# it; 2 attempts, so 2 failures out of at least 5 calls never open the x-api breaker) or pending (held: WNBA has no
+# credentials), in order
+SEEDED = ("posted", "posted", "failed", "posted", "pending")
 
 
 def chromium_path() -> str | None:
@@ -45,13 +54,25 @@ class Stack:
     url: str
     bootstrap: str
     api: httpx.Client
+    x: FakeX
+    publisher: WirereportProcess
     replayed_games: frozenset[str] = frozenset()
-    seeded_tweets: dict[str, str] = field(default_factory=dict)  # publish status -> command_id ("pending": none)
+    seeded_tweets: dict[str, dict] = field(default_factory=dict)  # what it came to (SEEDED) -> the first such command
 
     def games(self) -> list[dict]:
         r = self.api.get("/v1/games", params={"limit": 200}, headers={"Authorization": f"Bearer {token('read')}"})
         r.raise_for_status()
         return r.json()["items"]
+
+    def tweet(self, command: dict) -> dict | None:
+        """The tweet as ``GET /v1/tweets`` answers it (with its ``publish_status`` and ``receipt``), or None."""
+        params = {"account": command["account"], "limit": 200}
+        r = self.api.get("/v1/tweets", params=params, headers={"Authorization": f"Bearer {token('read')}"})
+        r.raise_for_status()
+        return next((t for t in r.json()["items"] if t["command_id"] == command["command_id"]), None)
+
+    def publish_status(self, command: dict) -> str | None:
+        return (self.tweet(command) or {}).get("publish_status")
 
 
 def _load(name: str, schema: str) -> list[dict]:
@@ -89,7 +110,7 @@ def _operations_records(now: datetime) -> list[tuple[str, str, dict]]:
          "version": "v1.4.2", "previous_version": "v1.4.1", "targets": ["nfl-web-1", "nfl-web-2"],
          "phase": "baking", "reason": "canary applied; baking", "requested_at": now - timedelta(minutes=12),
          "updated_at": now}),
-        *_tweets_with_receipts(now),
+        *[("tweet-commands", "TweetCommand", command) for command in _seeded_tweets()],
         *_night_budget(now),
         *_reversible_records(now),
         ("dead-letters", "DeadLetter", {"source_topic": "plays", "partition": 0, "offset": 42,
@@ -131,35 +152,67 @@ def _reversible_records(now: datetime) -> list[tuple[str, str, dict]]:
     ]
 
 
-def _tweets_with_receipts(now: datetime) -> list[tuple[str, str, dict]]:
-    """Tweets about the sample's first games, one per publishing outcome (the last one not published yet)."""
+def _seeded_tweets() -> list[dict]:
+    """Tweets about the sample's first games (SEEDED says what each comes to); the last one WNBA's, held."""
     kickoff = datetime(2018, 9, 9, 17, 0, tzinfo=UTC)
-    records = []
-    outcomes = [("posted", "1049012345678901234", ""), ("dry_run", None, "dry run: X credentials not set"),
-                ("failed", None, "X answered 503 three times"), ("skipped_limit", None, "over the daily limit"), None]
-    for i, outcome in enumerate(outcomes):
+    commands = []
+    for i, outcome in enumerate(SEEDED):
         at = kickoff + timedelta(minutes=25 + 14 * i)
-        command = tweet_command("NFL", f"console-{i}", at, game_id=f"201809090{i}", win_prob_home=0.3 + 0.1 * i,
-                                text=f"Touchdown! A {7 * (i + 1)}-yard score swings game {i + 1}", significance=60.0 + i)
-        records.append(("tweet-commands", "TweetCommand", command))
-        if outcome is not None:
-            status, tweet_id, detail = outcome
-            records.append(("tweet-receipts", "TweetReceipt", {"command_id": command["command_id"], "account": "NFL",
-                            "status": status, "tweet_id": tweet_id, "attempts": 1 + (status == "failed") * 2,
-                            "detail": detail, "at": now}))
-    return records
+        if outcome == "pending":
+            command = tweet_command("WNBA", f"console-{i}", at, game_id="wnba-console-1", league="WNBA",
+                                    text="Buzzer beater! The Storm take game 1 of the Finals", significance=75.0)
+        else:
+            command = tweet_command("NFL", f"console-{i}", at, game_id=f"201809090{i}", win_prob_home=0.3 + 0.1 * i,
+                                    text=f"Touchdown! A {7 * (i + 1)}-yard score swings game {i + 1}",
+                                    significance=60.0 + i)  # fmt: skip
+        commands.append(command)
+    return commands
 
 
-@pytest.fixture(scope="module")
+def x_credentials(account: str) -> XCredentials:
+    a = account.lower()
+    return XCredentials(consumer_key=f"{a}-console-ck", consumer_secret=f"{a}-console-cs",
+                        access_token=f"1234-{a}-console-at", access_token_secret=f"{a}-console-ats")  # fmt: skip
+
+
+@pytest.fixture(scope="package")
 def own_broker() -> Iterator[str]:
     """A broker of the browser tests' own: the session's holds other tests' games, and the pages show every game."""
     with running_broker() as bootstrap:
         yield bootstrap
 
 
-@pytest.fixture(scope="module")
-def stack(own_broker) -> Iterator[Stack]:
-    """Worker and API on a broker of their own, with the first plays of the NFL Sunday replayed through them."""
+@pytest.fixture(scope="package")
+def fake_x() -> Iterator[FakeX]:
+    fake = FakeX({a: x_credentials(a) for a in X_ACCOUNTS})
+    with fake.serving() as url:
+        fake.url = url
+        yield fake
+
+
+def publisher_env(fake_x: FakeX, data_dir: Path) -> dict[str, str]:
+    """The publisher's settings: X's base URL (the fake's), the accounts' keys, quick retries, INFO logs (the tests
+    wait for its log of a control applied)."""
+    keys = {
+        env_name(a, name): getattr(x_credentials(a), name).get_secret_value()
+        for a in X_ACCOUNTS
+        for name in CREDENTIAL_FIELDS
+    }
+    return {
+        **keys,
+        "WIREREPORT_DATA_DIR": str(data_dir),
+        "WIREREPORT_X_API_BASE_URL": fake_x.url,
+        "WIREREPORT_PUBLISHER_RETRY_BASE_SECONDS": "0.2",
+        "WIREREPORT_PUBLISHER_RETRY_MAX_SECONDS": "1",
+        "WIREREPORT_PUBLISHER_MAX_ATTEMPTS": "2",
+        "WIREREPORT_LOG_LEVEL": "INFO",
+    }
+
+
+@pytest.fixture(scope="package")
+def stack(own_broker, fake_x, tmp_path_factory) -> Iterator[Stack]:
+    """Worker, API and publisher on a broker of their own, with the first plays of the NFL Sunday replayed through
+    them and the seeded tweets published (SEEDED)."""
     broker = own_broker
     env = {"WIREREPORT_APP_ID": f"wr-console-{uuid.uuid4().hex[:6]}", "WIREREPORT_LOG_LEVEL": "WARNING"}
     port = free_port()
@@ -173,43 +226,57 @@ def stack(own_broker) -> Iterator[Stack]:
     plays = sorted(_load("nfl_2018_week1_sunday.jsonl.gz", "Play"), key=lambda p: (p["occurred_at"], p["sequence"]))
     replayed = plays[: int(len(plays) * REPLAYED_SHARE)]
     last_play = {p["game_id"]: p["play_id"] for p in replayed}
-    with WirereportProcess(["worker"], bootstrap=broker, env=env) as worker:
+    seeded = _seeded_tweets()
+    fake_x.fail_text(seeded[SEEDED.index("failed")]["text"])
+    with ExitStack() as processes:
+        data = tmp_path_factory.mktemp("stack")
+        worker = processes.enter_context(
+            WirereportProcess(["worker"], bootstrap=broker, env={**env, "WIREREPORT_DATA_DIR": str(data / "worker")})
+        )
+        publisher = processes.enter_context(  # started alongside the worker: ready long before it
+            WirereportProcess(["publisher"], bootstrap=broker, env=publisher_env(fake_x, data / "publisher"))
+        )
         worker.wait_for_output("worker ready", timeout=90)
-        with WirereportProcess(["api", "--port", str(port)], bootstrap=broker, env=api_env) as api_proc:
-            api_proc.wait_for_output("api ready", timeout=30)
-            client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15)
-            stack = Stack(f"http://127.0.0.1:{port}", broker, client, frozenset(last_play))
-            now = datetime.now(UTC).replace(microsecond=0)
-            records = _operations_records(now)
-            receipts = {r["command_id"]: r["status"] for t, _, r in records if t == "tweet-receipts"}
-            for topic, _, record in records:
-                if topic == "tweet-commands":
-                    stack.seeded_tweets[receipts.get(record["command_id"], "pending")] = record["command_id"]
-            with EdgeProducer(broker) as producer:
-                for game in _load("nfl_2018_week1_schedule.jsonl", "ScheduledGame"):
-                    producer.send("league-events", game, schema="ScheduledGame")
-                for topic, schema, record in records:
-                    producer.send(topic, record, schema=schema)
-                # in chunks, each awaited, as a game day trickles in: every game's win-probability line has points
-                reached: dict[str, str] = {}
-                for start in range(0, len(replayed), REPLAY_CHUNK):
-                    for play in replayed[start : start + REPLAY_CHUNK]:
-                        producer.send("plays", play)
-                        reached[play["game_id"]] = play["play_id"]
-                    producer.flush()
+        api_env["WIREREPORT_DATA_DIR"] = str(data / "api")
+        api_proc = processes.enter_context(
+            WirereportProcess(["api", "--port", str(port)], bootstrap=broker, env=api_env)
+        )
+        api_proc.wait_for_output("api ready", timeout=30)
+        publisher.wait_for_output("tweet publisher ready", timeout=30)
+        assert "X API as NFL, NBA; held, no credentials: WNBA" in publisher.output
+        client = processes.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15))
+        stack = Stack(f"http://127.0.0.1:{port}", broker, client, fake_x, publisher, frozenset(last_play))
+        for outcome, command in zip(SEEDED, seeded, strict=True):
+            stack.seeded_tweets.setdefault(outcome, command)
+        now = datetime.now(UTC).replace(microsecond=0)
+        with EdgeProducer(broker) as producer:
+            for game in _load("nfl_2018_week1_schedule.jsonl", "ScheduledGame"):
+                producer.send("league-events", game, schema="ScheduledGame")
+            for topic, schema, record in _operations_records(now):
+                producer.send(topic, record, schema=schema)
+            # in chunks, each awaited, as a game day trickles in: every game's win-probability line has points
+            reached: dict[str, str] = {}
+            for start in range(0, len(replayed), REPLAY_CHUNK):
+                for play in replayed[start : start + REPLAY_CHUNK]:
+                    producer.send("plays", play)
+                    reached[play["game_id"]] = play["play_id"]
+                producer.flush()
 
-                    def caught_up() -> bool:
-                        seen = {g["game_id"]: g.get("last_play_id") for g in stack.games()}
-                        return all(seen.get(game) == play for game, play in reached.items())
+                def caught_up() -> bool:
+                    seen = {g["game_id"]: g.get("last_play_id") for g in stack.games()}
+                    return all(seen.get(game) == play for game, play in reached.items())
 
-                    wait_until(caught_up, 60, message=f"the replay never reached the API:\n{worker.output[-2000:]}")
-            try:
-                yield stack
-            finally:
-                client.close()
+                wait_until(caught_up, 60, message=f"the replay never reached the API:\n{worker.output[-2000:]}")
+        expected = {"posted": "posted", "failed": "failed", "pending": "held"}
+        wait_until(
+            lambda: all(stack.publish_status(c) == expected[o] for o, c in zip(SEEDED, seeded, strict=True)),
+            30,
+            message=lambda: f"the seeded tweets were not published as {SEEDED}:\n{publisher.output[-3000:]}",
+        )
+        yield stack
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def chromium():
     """A headless Chromium: Debian's package (``make browser`` installs it as root)."""
     path = chromium_path()

@@ -11,6 +11,12 @@
   };
   const PUBLISH = { posted: "posted", failed: "failed", dry_run: "dry run", skipped_limit: "held", duplicate: "held" };
   const DASH = "\u2013";
+  // The latest receipt of each tweet seen live: a tweet whose receipt came first (the publisher was quicker than the
+  // feed) shows its status as soon as its row is made.
+  const receipts = new Map();
+  const RECEIPTS_KEPT = 1000;
+  const receiptFields = (r) =>
+    r ? { publish_status: PUBLISH[r.status] || r.status || "decided", receipt_detail: r.tweet_id || r.detail || "" } : {};
 
   const fmtNum = (v) => {
     if (v === null || v === undefined) return DASH;
@@ -68,7 +74,7 @@
   const enrich = {
     budgets: (r) => ({ ...r, left: Math.max(0, (r.limit || 0) - (r.used || 0)), ...(r.outlook || {}) }),
     deployments: (r) => ({ ...r, canary_verdict: r.canary ? `${r.canary.verdict} \u2014 ${r.canary.reason}` : null }),
-    tweets: (r) => ({ publish_status: "decided", ...r }),
+    tweets: (r) => ({ publish_status: "decided", ...r, ...receiptFields(receipts.get(r.command_id)) }),
     overrides: (r) => ({ ...r, status: r.cancelled ? "cancelled" : until(epoch(r.expires_at)) }),
     events: (r) => ({ ...r, status: r.cancelled ? "cancelled" : eventStatus(r) }),
     silences: (r) => ({ ...r, status: r.cancelled ? "cancelled" : until(epoch(r.ends_at)) === "active" ? "active" : "ended" }),
@@ -162,9 +168,13 @@
   }
 
   function receipt(r) {
-    const status = PUBLISH[r.status] || r.status || "decided";
+    receipts.delete(r.command_id); // kept in arrival order: the oldest goes first
+    receipts.set(r.command_id, r);
+    if (receipts.size > RECEIPTS_KEPT) receipts.delete(receipts.keys().next().value);
+    const fields = receiptFields(r);
+    const status = fields.publish_status;
     for (const row of document.querySelectorAll(`[data-view="tweets"] [data-key="${esc(r.command_id)}"]`)) {
-      fill(row, { publish_status: status, receipt_detail: r.tweet_id || r.detail || "" });
+      fill(row, fields);
       const badge = row.querySelector('[data-field="publish_status"] .badge');
       if (badge) badge.className = `badge s-${status.replace(/ /g, "-")}`;
     }

@@ -404,3 +404,12 @@ def test_a_tweet_row_offers_what_the_publisher_can_still_do(status, shown):
 def test_an_account_row_offers_pause_or_resume():
     offered = {name for name, a in ACTIONS.items() if a.target == "account" and a.applies({"paused": True})}
     assert "account_resume" in offered and "account_pause" not in offered
+
+
+def test_a_tweet_that_comes_live_gets_every_tweet_action_for_the_page_to_show_what_its_status_allows(app):
+    html = signed_in(app).get("/console/tweets").text
+    live_row = re.search(r'data-view="tweets".*?<template>(.*?)</template>', html, re.S).group(1)
+    assert "/console/actions/tweet_retry" in live_row and "/console/actions/tweet_cancel" in live_row
+    assert live_row.count('name="command_id" value="" data-key-input') == 2  # console.js names the new row's tweet
+    read_only = signed_in(app, scopes="read").get("/console/tweets").text
+    assert "/console/actions/" not in read_only

@@ -133,6 +133,23 @@ def test_every_outcome_is_classified(fake_x):
     assert fake_x.posts_of("NFL") == ["one"] and fake_x.posts_of("WNBA") == []
 
 
+def test_a_failing_text_is_refused_until_healed_while_the_others_post(fake_x):
+    fake_x.fail_text("Touchdown!")
+    fake_x.fail_text("Pick six!", Answer.server_error(500))
+    client = XClient(credentials("NFL"), fake_x.url)
+    for _ in range(2):
+        with pytest.raises(XUnavailable) as unavailable:
+            client.post_tweet("Touchdown!")
+        assert unavailable.value.status == 503
+    assert client.post_tweet("Field goal!").text == "Field goal!"
+    with pytest.raises(XUnavailable):
+        client.post_tweet("Pick six!")
+    fake_x.heal_text("Touchdown!")
+    assert client.post_tweet("Touchdown!").text == "Touchdown!"
+    assert fake_x.posts_of("NFL") == ["Field goal!", "Touchdown!"]
+    assert [r.status for r in fake_x.requests] == [503, 503, 201, 500, 201]
+
+
 def test_the_fake_keeps_the_rolling_24_hours_and_the_429_resets_when_the_oldest_post_leaves(fake_x):
     now = [1_800_000_000.0]
     fake_x.clock = lambda: now[0]
