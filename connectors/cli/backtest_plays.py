@@ -74,9 +74,7 @@ def read_records(path: str, schema: str, bad: list[str], numbers: list[int] | No
     return records
 
 
-def input_records(
-    args, bad: list[str], numbers: list[int]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def input_records(args, bad: list[str], numbers: list[int]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(plays, schedule): from the files, or from the broker with ``--from-topic``; ``numbers`` gets each play's
     line in its file (its position in the topic's read order with ``--from-topic``), for error reports."""
     from connectors.backtest import from_topic

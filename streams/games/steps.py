@@ -92,6 +92,7 @@ def flag_target(schema: str, record: dict[str, Any]) -> tuple[bytes, int | None]
     validate_flag(record)
     return record["flag_id"].encode(), FLAGS_FEED.partition_of(record)
 
+
 log = logging.getLogger(__name__)
 
 

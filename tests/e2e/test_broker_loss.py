@@ -90,8 +90,10 @@ def test_a_broker_lost_mid_day_is_noticed_and_survived(tmp_path):
         worker.wait_for_output("the broker lost data", timeout=40)
         publisher.wait_for_output("the broker lost data", timeout=40)
         alerts = wait_until(
-            lambda: {a["summary"].split(":")[0] for a in records(bootstrap, "alerts")} >= {"worker", "tweet-publisher"}
-            and records(bootstrap, "alerts"),
+            lambda: (
+                {a["summary"].split(":")[0] for a in records(bootstrap, "alerts")} >= {"worker", "tweet-publisher"}
+                and records(bootstrap, "alerts")
+            ),
             timeout=20,
             message=lambda: f"{records(bootstrap, 'alerts')}\n{worker.output[-3000:]}\n{publisher.output[-2000:]}",
         )

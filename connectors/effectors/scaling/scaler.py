@@ -205,9 +205,7 @@ class ScalingCommands(Effector):
         self._history = None
         if self.handle_retrying(newest) < len(newest):
             return False  # no position saved: the next start catches up again (applied ids are not repeated)
-        self.scaler.applied.save_positions(
-            {tp: max(self._held.get(tp, 0), self.reached_end[tp]) for tp in self._fresh}
-        )
+        self.scaler.applied.save_positions({tp: max(self._held.get(tp, 0), self.reached_end[tp]) for tp in self._fresh})
         self.scaler.on_event(
             f"caught up: {self._history_seen} command(s) in the history of {TOPIC}, "
             f"the newest of {len(newest)} league(s) applied"

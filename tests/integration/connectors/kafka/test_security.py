@@ -108,7 +108,11 @@ def test_a_broker_certificate_from_another_ca_is_refused(secured, tmp_path):
     from connectors.testing.broker import make_certificates
 
     other_ca = make_certificates(tmp_path / "other").ca
-    env = {**secured.env, "WIREREPORT_KAFKA_BOOTSTRAP": secured.bootstrap, "WIREREPORT_KAFKA_SSL_CA_FILE": str(other_ca)}
+    env = {
+        **secured.env,
+        "WIREREPORT_KAFKA_BOOTSTRAP": secured.bootstrap,
+        "WIREREPORT_KAFKA_SSL_CA_FILE": str(other_ca),
+    }
     result = cli(["topics", "create"], env)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

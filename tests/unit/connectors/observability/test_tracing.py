@@ -95,5 +95,3 @@ class RecordingProducer:
 
     def send(self, topic_name, record, *, schema=None, headers=None):
         self.sent.append((topic_name, record["play_id"], schema, headers))
-
-
