@@ -82,6 +82,8 @@ def _load(name: str, schema: str) -> list[dict]:
         return [from_json(schema, json.loads(line)) for line in fh if line.strip()]
 
 
+# The seeded records read best a few fields per line.
+# fmt: off
 def _operations_records(now: datetime) -> list[tuple[str, str, dict]]:
     """A few records of the other pages' topics, as the health, scaling and deployment agents would write them."""
     return [
@@ -169,6 +171,8 @@ def _seeded_tweets() -> list[dict]:
     return commands
 
 
+
+# fmt: on
 def x_credentials(account: str) -> XCredentials:
     a = account.lower()
     return XCredentials(consumer_key=f"{a}-console-ck", consumer_secret=f"{a}-console-cs",
