@@ -40,7 +40,7 @@ def test_groups_register_their_targets_in_order():
 
 
 def test_bench_all_runs_every_other_benchmark():
-    assert bench_all.targets() == ["api", "health", "plays", "scaling"]
+    assert bench_all.targets() == ["api", "health", "plays", "scaling", "takeover"]
 
 
 def test_a_group_without_target_prints_its_help(capsys):
