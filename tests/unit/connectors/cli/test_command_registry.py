@@ -34,7 +34,7 @@ def test_groups_register_their_targets_in_order():
     assert list(subcommands["backtest"]._subparsers._group_actions[0].choices) == ["health", "plays", "scaling"]
     assert list(subcommands["report"]._subparsers._group_actions[0].choices) == ["plays", "scaling"]
     assert list(subcommands["bench"]._subparsers._group_actions[0].choices) == [
-        "all", "api", "health", "plays", "scaling"
+        "all", "api", "health", "plays", "scaling", "takeover"
     ]  # fmt: skip
     assert {"produce", "consume", "topics", "worker", "up"} <= set(subcommands)
 
