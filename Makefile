@@ -33,12 +33,13 @@ browser:
 run: install
 	$(BIN)/wirereport up --replay demo $(if $(FEED),--feed $(FEED))
 
-# Pure-logic and broker tests share the cores (each xdist worker has its own embedded broker); the tests that
-# start whole processes (e2e, the browser's stack) run one at a time so they never compete for them.
+# The tiers but the browser's share the cores (pytest-xdist; each worker has its own embedded broker): most of
+# their time is spent waiting on brokers and processes. The browser tests, which time what a page shows, run
+# alone after them.
 test: install browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "unit or integration" -n auto
-	$(BIN)/python -m pytest -q -m "e2e or browser" --durations=10
+	$(BIN)/python -m pytest -q -m "not browser" -n auto --durations=10
+	$(BIN)/python -m pytest -q -m browser
 
 test-unit: install
 	$(BIN)/python -m pytest -q -m unit -n auto
@@ -47,7 +48,7 @@ test-integration: install
 	$(BIN)/python -m pytest -q -m integration -n auto
 
 test-e2e: install browser
-	$(BIN)/python -m pytest -q -m e2e
+	$(BIN)/python -m pytest -q -m e2e -n auto
 
 test-browser: install browser
 	$(BIN)/python -m pytest -q -m browser
