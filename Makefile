@@ -33,12 +33,13 @@ browser:
 run: install
 	$(BIN)/wirereport up --replay demo $(if $(FEED),--feed $(FEED))
 
-# The tiers but the browser's share the cores (pytest-xdist; each worker has its own embedded broker): most of
-# their time is spent waiting on brokers and processes. The browser tests, which time what a page shows, run
-# alone after them.
+# Each tier but the browser's shares the cores (pytest-xdist; each worker has its own embedded broker): most of
+# their time is spent waiting on brokers and processes. A tier at a time: the pure-logic tests would otherwise
+# slow the processes of the end-to-end ones. The browser tests, which time what a page shows, run alone.
 test: install browser
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -m "not browser" -n auto --durations=10
+	$(BIN)/python -m pytest -q -m "unit or integration" -n auto --dist worksteal
+	$(BIN)/python -m pytest -q -m e2e -n auto --durations=10
 	$(BIN)/python -m pytest -q -m browser
 
 test-unit: install
