@@ -204,10 +204,10 @@ class KafkaFront:
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         self._writers.update((writer, up_writer))
         try:
-            if self.users is None or await self._authenticate(reader, writer, up_reader, up_writer):
-                await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass  # the client or the broker went away: close the other side too
+            # the client or the broker going away ends the connection: the other side is closed below too
+            with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
+                if self.users is None or await self._authenticate(reader, writer, up_reader, up_writer):
+                    await asyncio.gather(self._pump(reader, up_writer), self._pump(up_reader, writer))
         finally:
             for w in (writer, up_writer):
                 self._writers.discard(w)

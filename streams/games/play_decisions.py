@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
 from streams.exceptions import InvalidRecord
@@ -31,6 +31,7 @@ from streams.games.game_state import (
     try_pending,
 )
 from streams.games.significance import leader, score_play
+from streams.games.slates import iso
 from streams.games.tweet_budget import BudgetState, ScheduleIndex
 from streams.games.win_probability import win_prob_home
 from streams.games.win_probability.nfl import win_prob_home as nfl_win_prob_home
@@ -222,14 +223,6 @@ def _seconds_between(earlier: str | None, later: Any) -> float:
     return (tweet_budget.to_datetime(later) - tweet_budget.to_datetime(earlier)).total_seconds()
 
 
-def _iso(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, datetime) and value.tzinfo is UTC:  # a record's time, as the worker decodes it
-        return value.isoformat()[:-6] + "Z"
-    return tweet_budget.to_datetime(value).isoformat().replace("+00:00", "Z")
-
-
 def same_moment(game: GameDecisionState, sig: dict[str, Any], play: dict[str, Any]) -> bool:
     """True when ``play`` belongs to a moment (or a situation) the game already tweeted about.
 
@@ -260,7 +253,7 @@ def mark_tweeted(game: GameDecisionState, sig: dict[str, Any], play: dict[str, A
         last_tweet_index=game["plays_seen"],
         last_tweet_value=sig["value"],
         last_tweet_style=sig["style"],
-        last_tweet_at=_iso(play["occurred_at"]),
+        last_tweet_at=iso(play["occurred_at"]),
         last_tweet_leader=leader(play["home_score"], play["away_score"]),
         tweeted=[*game["tweeted"], play["play_id"]],
     )
@@ -285,12 +278,12 @@ FINAL_EVENT_TYPES_TEXT = "/".join(sorted(FINAL_EVENT_TYPES))
 def play_digest(play: dict[str, Any]) -> int:
     """A fingerprint of a play's content (crc32: the same in every process, unlike ``hash``).
 
-    The text is ``_iso(occurred_at)`` and ``str()`` of each of ``_CONTENT_FIELDS`` joined by ``|`` (spelt out: it
+    The text is ``iso(occurred_at)`` and ``str()`` of each of ``_CONTENT_FIELDS`` joined by ``|`` (spelt out: it
     runs on every play, and a stored digest must keep its value across versions).
     """
     get = play.get
     text = (
-        f"{_iso(play['occurred_at'])}|{get('period')}|{get('clock_seconds')}|{get('home_score')}|"
+        f"{iso(play['occurred_at'])}|{get('period')}|{get('clock_seconds')}|{get('home_score')}|"
         f"{get('away_score')}|{get('description')}|{get('event_type')}|{get('possession')}|{get('down')}|"
         f"{get('yards_to_go')}|{get('yardline_100')}"
     )
