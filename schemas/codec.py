@@ -15,23 +15,10 @@ from fastavro import schemaless_reader, schemaless_writer
 from fastavro.validation import validate
 
 from schemas.exceptions import DecodeError, EncodeError
+from schemas.record_readers import RecordReader, compile_reader
 from schemas.registry import SchemaRegistry, SchemaVersion
 
-try:  # fastavro's compiled record reader: reads one record from a stream without re-parsing its schema per call
-    from fastavro._read import _default_named_schemas
-    from fastavro._read import parse_schema as _named_parse
-    from fastavro._read import read_record as _read_record
-except ImportError:  # pragma: no cover - a fastavro without its C extension: decode_many reads record by record
-    _read_record = None
-
-_READ_OPTIONS = {
-    "return_record_name": False,
-    "return_record_name_override": False,
-    "handle_unicode_errors": "strict",
-    "return_named_type": False,
-    "return_named_type_override": False,
-}
-
+_UNCOMPILED = object()
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = 10
 
@@ -41,7 +28,8 @@ class Codec:
 
     def __init__(self, registry: SchemaRegistry | None = None):
         self.registry = registry or SchemaRegistry.load()
-        self._compiled_readers: dict[bytes, tuple[Any, Any]] = {}
+        self._fast_readers: dict[bytes, RecordReader | None] = {}  # by writer fingerprint
+        self._fast_by_header: dict[bytes, tuple[str | None, RecordReader | None]] = {}
 
     def encode(self, name: str, record: dict[str, Any], *, validate_first: bool = False) -> bytes:
         """Encode ``record`` with the latest version of schema ``name``."""
@@ -81,6 +69,14 @@ class Codec:
         writer = self.writer_of(data)
         if expected is not None and writer.name not in expected:
             raise DecodeError(f"schema {writer.name} is not allowed here (expected {', '.join(expected)})")
+        fast = self._fast_reader(writer)
+        if fast is not None:
+            try:
+                record, end = fast(data, HEADER_SIZE)
+                if end == len(data):
+                    return writer.name, record
+            except Exception:  # fastavro, below, decides what this body is and says why
+                pass
         reader = self.registry.latest(writer.name)
         try:
             record = schemaless_reader(
@@ -96,71 +92,44 @@ class Codec:
         self, values: Sequence[bytes | None], expected: Iterable[str] | None = None
     ) -> list[tuple[str, dict[str, Any]] | DecodeError]:
         """Decode a batch: for each value, in order, ``(schema name, record)`` or the ``DecodeError`` :meth:`decode`
-        would raise for it.
-
-        Same results as :meth:`decode` per value, with less work per record: the bodies of consecutive values of
-        one writer schema (that needs no resolution) are read from one buffer by fastavro's compiled reader, with
-        the schema parsed once. A run whose records do not end exactly where their values end (corrupt or
-        trailing bytes) is decoded again value by value, so every bad value gets its own error.
-        """
-        out: list[tuple[str, dict[str, Any]] | DecodeError] = [None] * len(values)  # type: ignore[list-item]
-        run: list[int] = []
-        run_writer: SchemaVersion | None = None
-        for i, data in enumerate(values):
+        raises for it. The common case (a known latest-version writer, a well-formed body) is read inline."""
+        out: list[tuple[str, dict[str, Any]] | DecodeError] = []
+        append = out.append
+        fast_by_header = self._fast_by_header
+        for data in values:
+            if data is not None and data[:2] == MAGIC:
+                known = fast_by_header.get(data[2:HEADER_SIZE])
+                if known is None:
+                    known = self._learn_header(data[2:HEADER_SIZE])
+                name, fast = known
+                if fast is not None and (expected is None or name in expected):
+                    try:
+                        record, end = fast(data, HEADER_SIZE)
+                        if end == len(data):
+                            append((name, record))
+                            continue
+                    except Exception:  # decode() below gives this value its answer
+                        pass
             try:
-                if data is None:
-                    raise DecodeError("empty message (null value)")
-                writer = self.writer_of(data)
-                if expected is not None and writer.name not in expected:
-                    raise DecodeError(f"schema {writer.name} is not allowed here (expected {', '.join(expected)})")
+                append(self.decode(data, expected))
             except DecodeError as exc:
-                out[i] = exc
-                continue
-            if writer is not run_writer:
-                self._decode_run(values, run, run_writer, out)
-                run, run_writer = [], writer
-            run.append(i)
-        self._decode_run(values, run, run_writer, out)
+                append(exc)
         return out
 
-    def _decode_run(self, values, run: list[int], writer: SchemaVersion | None, out: list) -> None:
-        """Decode the values at indexes ``run`` (all written with ``writer``) into ``out``."""
-        if not run:
-            return
-        reader = self.registry.latest(writer.name)
-        if _read_record is not None and reader is writer and len(run) > 1:
-            named, parsed = self._compiled(writer)
-            bodies = [values[i][HEADER_SIZE:] for i in run]
-            buf = BytesIO(b"".join(bodies))
-            tell = buf.tell
-            records = []
-            end = 0
-            try:
-                for body in bodies:
-                    records.append(_read_record(buf, parsed, named, None, _READ_OPTIONS))
-                    end += len(body)
-                    if tell() != end:
-                        break
-                else:
-                    for i, record in zip(run, records, strict=True):
-                        out[i] = (writer.name, record)
-                    return
-            except Exception:  # a corrupt body: decode value by value below, to name the bad ones
-                pass
-        for i in run:
-            try:
-                out[i] = self.decode(values[i])
-            except DecodeError as exc:
-                out[i] = exc
+    def _fast_reader(self, writer: SchemaVersion) -> RecordReader | None:
+        """The generated reader of ``writer``'s bodies, if it is the latest version (no resolution needed)."""
+        fast = self._fast_readers.get(writer.fingerprint, _UNCOMPILED)
+        if fast is _UNCOMPILED:
+            latest = self.registry.latest(writer.name) is writer
+            fast = self._fast_readers[writer.fingerprint] = compile_reader(writer.raw) if latest else None
+        return fast
 
-    def _compiled(self, writer: SchemaVersion):
-        """``(named schemas, parsed schema)`` for fastavro's record reader, built once per schema version."""
-        cache = self._compiled_readers
-        hit = cache.get(writer.fingerprint)
-        if hit is None:
-            named = _default_named_schemas()
-            hit = cache[writer.fingerprint] = (named, _named_parse(writer.raw, named["writer"]))
-        return hit
+    def _learn_header(self, fingerprint: bytes) -> tuple[str | None, RecordReader | None]:
+        writer = self.registry.by_fingerprint(fingerprint)
+        known = (None, None) if writer is None else (writer.name, self._fast_reader(writer))
+        if len(self._fast_by_header) < 1024:  # bounded: garbage headers must not grow it
+            self._fast_by_header[fingerprint] = known
+        return known
 
 
 def _validation_reason(exc: Exception) -> str:
