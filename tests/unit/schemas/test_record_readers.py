@@ -94,7 +94,7 @@ def test_a_damaged_body_decodes_to_what_fastavro_says_or_to_its_error(name, vers
         if expected is DecodeError:
             assert isinstance(got, DecodeError)
         else:
-            assert got == expected
+            assert repr(got) == repr(expected)  # a damaged double may read as NaN, which equals nothing
 
 
 def _decoded_or_error(codec: Codec, value: bytes):
