@@ -40,8 +40,12 @@ def run(args) -> int:
     if args.strip_game_end:
         plays = strip_game_end(plays)
     schedule = season_schedule(args.season)
+    plays, refused = without_refused(plays, schedule, plays_backtest)
+    for line in refused:
+        print(f"refused (the worker would dead-letter it): {line}", file=sys.stderr)
     report = plays_evaluation.evaluate_season(plays, schedule, budgets)
     report["season"] = args.season
+    report["refused"] = refused
     report["game_end_stripped"] = bool(args.strip_game_end)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -53,6 +57,20 @@ def run(args) -> int:
     print(text)
     print("wrote " + ", ".join(str(f) for f in [out / "summary.json", out / "summary.md", *files]))
     return 0
+
+
+def without_refused(plays: list[dict], schedule: list[dict], plays_backtest) -> tuple[list[dict], list[str]]:
+    """The plays without those their game refuses (a play after the final, a score going down ...: the worker
+    dead-letters them, so nothing is decided on them), and one line per refused play saying why."""
+    refused: dict[int, str] = {}
+
+    def refuse(position: int, exc: Exception) -> None:
+        play = plays[position]
+        refused[position] = f"game {play['game_id']} play {play['play_id']}: {exc}"
+
+    for _ in plays_backtest.run(plays, schedule, 10**6, refused=refuse):
+        pass
+    return [p for i, p in enumerate(plays) if i not in refused], list(refused.values())
 
 
 def strip_game_end(plays: list[dict]) -> list[dict]:
@@ -80,6 +98,7 @@ def summary_markdown(report: dict) -> str:
         f"{report['plays']} plays, {report['decisive_moments']} decisive moments "
         f"({', '.join(f'{n} {k}' for k, n in report['decisive_moment_kinds'].items())}).",
         f"Win probability Brier score: {report['brier']:.4f}.",
+        *_refused_markdown(report.get("refused") or []),
         "",
         "| budget/day | caught | oracle bound | top values in hindsight | top decisive probabilities in hindsight "
         "| baseline caught | baseline: late scores tweeted | garbage-time tweets | tweets/slate (mean, median) "
@@ -106,6 +125,13 @@ def summary_markdown(report: dict) -> str:
                 f"- {r['bin']}: {r['plays']} plays, predicted {r['predicted']:.3f}, observed {r['observed']:.3f}"
             )
     return "\n".join(lines) + "\n"
+
+
+def _refused_markdown(refused: list[str]) -> list[str]:
+    if not refused:
+        return []
+    shown = "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
+    return ["", f"{len(refused)} plays refused by their game (dead letters in the worker; not decided): {shown}."]
 
 
 def _misses_markdown(budget: str, row: dict) -> list[str]:
