@@ -63,6 +63,8 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         pos += 1
         n |= (b & 0x7F) << shift
         if b < 0x80:
+            if n >> 64:  # not a 64-bit long: fastavro's reader wraps it, and its answer is the reference
+                raise ValueError("varint longer than 64 bits")
             return (n >> 1) ^ -(n & 1), pos
         shift += 7
 
