@@ -1,7 +1,7 @@
 """``wirereport train wp / moments / decisive``: reproduce the fits of the shipped models.
 
-Order matters when refitting everything: ``wp``, then ``decisive`` (it uses the WP model), then ``moments``
-(its decisive table counts the decisive model's probabilities). NBA and WNBA have no play-by-play seasons here:
+Order matters when refitting everything: ``wp``, then ``decisive`` (it uses the WP model; for NBA/WNBA it also
+fits the confirmed-moment model on it), then ``moments`` (its decisive table counts the models' probabilities). NBA and WNBA have no play-by-play seasons here:
 ``--league NBA --from-simulation`` learns from simulated full slates (``connectors/sources/simulation``), on the
 seeds of ``--seeds`` (default 1-5; evaluation uses seeds from 1001 on, never trained on).
 """
@@ -190,7 +190,29 @@ def run_decisive(args) -> int:
         f"(raw rule {val['raw_rule']['log_loss']:.4f}), AUC {val['model']['auc']:.4f} "
         f"(raw rule {val['raw_rule']['auc']:.4f})"
     )
+    if args.league != "NFL" and args.out is None:
+        _fit_confirmed(args, seeds, held_out)
     return 0
+
+
+def _fit_confirmed(args, seeds: list[int], held_out: list[dict]) -> None:
+    """The basketball confirmed-moment model (a held moment judged a few plays later), on the decisive model just
+    written: its probability on the play is a feature."""
+    from streams.games import confirmations, significance
+    from streams.games.training import fit_confirmed
+
+    significance.decisive_weights.cache_clear()
+    model = fit_confirmed(simulated_plays(args.league, seeds, args.nights), held_out)
+    model["source"] = f"simulated full slates, seeds {seeds[0]}-{seeds[-1]}; validated on seed {VALIDATION_SEED}"
+    out = confirmations.confirmed_model_path(args.league)
+    out.write_text(json.dumps(model, indent=1) + "\n")
+    val = model["validation"]
+    print(f"fitted on {model['train']['samples']} held moments where they are decided; wrote {out}")
+    print(
+        f"seed {VALIDATION_SEED}: {val['samples']} samples; log loss {val['model']['log_loss']:.4f} "
+        f"(on the play {val['on_the_play']['log_loss']:.4f}), AUC {val['model']['auc']:.4f} "
+        f"(on the play {val['on_the_play']['auc']:.4f})"
+    )
 
 
 def _validation_plays(league: str, nights: int) -> list[dict]:

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
 from streams.exceptions import InvalidRecord
-from streams.games import moment_rates, team_ratings, tweet_budget, tweet_text
+from streams.games import confirmations, moment_rates, team_ratings, tweet_budget, tweet_text
 from streams.games.game_state import (
     FINAL_EVENT_TYPES,
     LATE_PHASE,
@@ -411,19 +411,26 @@ def decide(
         seen = [at, play["home_team"], play["away_team"], play["home_score"], play["away_score"], period]
         budget = {**budget, "live": {**live, game_id: seen}}
 
+    plays_seen = game["plays_seen"] + 1
+    told_play, told_sig, told_wp, reported = play, sig, wp, sig["decisive"]
+    if league != "NFL":  # a late basket is held and judged a few plays later (streams/games/confirmations.py)
+        held, (told_play, told_sig, told_wp), reported, _ = confirmations.step(
+            game, play, sig, wp, plays_seen, ended, iso(play["occurred_at"])
+        )
+    told_id = told_play["play_id"]
     tweet = (
-        sig["should_tweet"]
+        told_sig["should_tweet"]
         and budget["used"] < budget["limit"]
-        and play_id not in game["tweeted"]
-        and not tweet_budget.already_tweeted(budget, game_id, play_id)
-        and not same_moment(game, sig, play)
+        and told_id not in game["tweeted"]
+        and not tweet_budget.already_tweeted(budget, game_id, told_id)
+        and not same_moment(game, told_sig, told_play)
     )
     if tweet:
         left = tweet_budget.tweets_left(budget, tz)
         tweet = (
             left >= 1
             and tweet_budget.room_now(budget, at) >= 1
-            and tweet_budget.choose(budget, sig, league, schedule, left)
+            and tweet_budget.choose(budget, told_sig, league, schedule, left)
         )
 
     new_game: GameDecisionState = {
@@ -432,12 +439,14 @@ def decide(
         "away_score": play["away_score"],
         "win_prob_home": wp,
         "last_sequence": play["sequence"],
-        "plays_seen": game["plays_seen"] + 1,
+        "plays_seen": plays_seen,
         "pending": pending,
         "rated": rated,
         "ended": ended,
         "overtime_seconds": overtime_seconds,
     }
+    if league != "NFL":
+        new_game["held"] = held
     if "seen" in game:
         new_game["seen"] = {**game["seen"], play_id: digest}
         new_game["closed"] = game.get("closed", False) or play["event_type"] in FINAL_EVENT_TYPES
@@ -453,30 +462,30 @@ def decide(
                 "style": sig["style"],
                 "text": None,
                 "command": None,
-                "decisive": sig["decisive"],
+                "decisive": reported,
             },
             new_game,
             budget,
         )
-    budget = tweet_budget.spend(budget, game_id, play_id, play["occurred_at"])
-    told = {**play, "description": game["pending"]["description"]} if game.get("pending") else play
-    text = tweet_text.render(told, sig["style"], wp)
-    mark_tweeted(new_game, sig, play)
+    budget = tweet_budget.spend(budget, game_id, told_id, play["occurred_at"])
+    told = {**play, "description": game["pending"]["description"]} if game.get("pending") else told_play
+    text = tweet_text.render(told, told_sig["style"], told_wp)
+    mark_tweeted(new_game, told_sig, told_play)
     command: TweetCommand = {
-        "command_id": command_id(account, game_id, play_id),
+        "command_id": command_id(account, game_id, told_id),
         "account": account,
         "league": league,
         "game_id": game_id,
-        "play_id": play_id,
+        "play_id": told_id,
         "text": text,
-        "style": sig["style"],
-        "urgency": sig["urgency"],
-        "significance": sig["total_score"],
-        "win_prob_home": wp,
-        "occurred_at": play["occurred_at"],
+        "style": told_sig["style"],
+        "urgency": told_sig["urgency"],
+        "significance": told_sig["total_score"],
+        "win_prob_home": told_wp,
+        "occurred_at": tweet_budget.to_datetime(told_play["occurred_at"]),
     }
-    decision = _decision(play, wp, sig["total_score"], tweet, sig["urgency"], sig["style"], text)
-    decision.update(command=command, decisive=sig["decisive"])
+    decision = _decision(play, wp, told_sig["total_score"], tweet, told_sig["urgency"], told_sig["style"], text)
+    decision.update(command=command, decisive=reported)
     return decision, new_game, budget
 
 

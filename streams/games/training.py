@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from streams.games import moment_rates, team_ratings
+from streams.games import confirmations, moment_rates, team_ratings
+from streams.games.game_state import final_in_record
 from streams.games.play_decisions import assess, mark_tweeted, new_game_state, same_moment
 from streams.games.significance import decisive_feature_names, decisive_features
+from streams.games.slates import iso
 from streams.games.win_probability import fitting
 from streams.games.win_probability.nfl_training import game_results
 
@@ -26,6 +28,8 @@ def game_moments(plays: Sequence[dict[str, Any]], strength: float = 0.0) -> list
     out: list[tuple[int, int, float, float]] = []
     if not plays:
         return out
+    if plays[0]["league"] != "NFL":
+        return _basketball_moments(plays, strength)
     game = new_game_state(plays[0], strength)
     for play in plays:
         wp, sig, pending = assess(play, game)
@@ -38,6 +42,86 @@ def game_moments(plays: Sequence[dict[str, Any]], strength: float = 0.0) -> list
         moment = (0.0, 0.0) if covered else (sig["value"], sig["decisive"])
         out.append((ph, moment_rates.closeness(wp), *moment))
     return out
+
+
+def basketball_replay(plays: Sequence[dict[str, Any]], strength: float = 0.0):
+    """Each play of one basketball game with what the decisions do with its held moments: yields ``(play, wp,
+    step, ended, game state before the play)``; the state moves on after each yield."""
+    game = new_game_state(plays[0], strength)
+    ended = False
+    for play in plays:
+        wp, sig, pending = assess(play, game)
+        # basketball ends only on the record itself (the NFL-only arguments do not matter here)
+        ended = ended or final_in_record(
+            play, game["home_score"], game["away_score"], late=False, try_to_come=False, overtime_seconds=0
+        )
+        plays_seen = game["plays_seen"] + 1
+        step = confirmations.step(game, play, sig, wp, plays_seen, ended, iso(play["occurred_at"]))
+        yield play, wp, step, ended, game
+        _advance(game, play, wp, pending)
+        game["held"] = step.held
+
+
+def _basketball_moments(plays: Sequence[dict[str, Any]], strength: float) -> list[tuple[int, int, float, float]]:
+    """``game_moments`` of a basketball game: its moments where the decisions judge them (held moments at their
+    confirmation, with the confirmed probability)."""
+    out: list[tuple[int, int, float, float]] = []
+    told = None
+    for play, wp, step, _, game in basketball_replay(plays, strength):
+        if told is not None:  # the previous play's moment, marked as decide marks it: after that play counted
+            mark_tweeted(game, told[1], told[0])
+            told = None
+        moment = (0.0, 0.0)
+        told_play, told_sig, _ = step.subject
+        if told_sig["should_tweet"] and not same_moment(game, told_sig, told_play):
+            moment, told = (told_sig["value"], told_sig["decisive"]), (told_play, told_sig)
+        ph = moment_rates.phase(play["league"], play["period"], play["clock_seconds"])
+        out.append((ph, moment_rates.closeness(wp), *moment))
+    return out
+
+
+def confirmed_samples(plays: Sequence[dict[str, Any]]) -> tuple[list[tuple[float, ...]], list[int]]:
+    """Features and labels of every held basketball moment where it is decided. Label 1 when a tweet at that
+    play catches a decisive moment (one of it and the CATCH_WINDOW plays before it in its game is one)."""
+    from streams.games.evaluation import CATCH_WINDOW, by_game, decisive_moments
+
+    decisive = {m["index"] for m in decisive_moments(plays)}
+    strength, _ = team_ratings.replay(game_results(plays), plays[0]["league"] if plays else "NBA")
+    x: list[tuple[float, ...]] = []
+    y: list[int] = []
+    for game_id, idx in by_game(plays).items():
+        replay = basketball_replay([plays[i] for i in idx], strength.get(game_id, 0.0))
+        for k, (play, _, step, ended, game) in enumerate(replay):
+            if step.decided is not None:
+                x.append(confirmations.confirmed_features(step.decided, play, game["plays_seen"] + 1, ended))
+                y.append(int(any(j in decisive for j in idx[max(0, k - CATCH_WINDOW) : k + 1])))
+    return x, y
+
+
+def fit_confirmed(train_plays: Sequence[dict[str, Any]], validation_plays: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The confirmed-moment model of a basketball league (logistic), scored on the validation plays beside the
+    probability the moments had on their plays."""
+    league = train_plays[0]["league"] if train_plays else "NBA"
+    x, y = confirmed_samples(train_plays)
+    weights = fitting.fit_logistic(np.array(x), np.array(y, dtype=float), 1e-5)
+    model: dict[str, Any] = {
+        "league": league,
+        "kind": "logistic",
+        "features": list(confirmations.CONFIRMED_FEATURES),
+        "weights": [round(float(w), 6) for w in weights],
+        "train": {"samples": len(y), "positives": int(sum(y))},
+    }
+    if validation_plays:
+        vx, vy = confirmed_samples(validation_plays)
+        vx_a, vy_a = np.array(vx), np.array(vy, dtype=float)
+        fitted = 1.0 / (1.0 + np.exp(-(vx_a @ weights)))
+        on_the_play = 1.0 / (1.0 + np.exp(-vx_a[:, 1]))
+        model["validation"] = {
+            "samples": len(vy),
+            "model": _scores(fitted, vy_a),
+            "on_the_play": _scores(on_the_play, vy_a),
+        }
+    return model
 
 
 def fit_table(plays: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -50,8 +50,10 @@ def test_each_league_account_decides_on_its_own(sunday):
     nba_alone = list(plays_backtest.run(nba, nba_schedule, 17))
     assert [d for d in together if d["game_id"] == "0020901030"] == nba_alone
     assert {d["command"]["account"] for d in together if d["tweet"]} == {"NFL", "NBA"}
-    # the one-game night keeps its budget for the 4th quarter: one tweet, the go-ahead for good at 8:52 in the 4th
-    assert [d["play_id"] for d in nba_alone if d["tweet"]] == ["430"]
+    # the one-game night keeps its budget for the 4th quarter: one tweet, the go-ahead for good at 8:52 in the 4th,
+    # told once three more plays confirmed it (the decision of play 435 carries the tweet about play 430)
+    assert [(d["play_id"], d["command"]["play_id"]) for d in nba_alone if d["tweet"]] == [("435", "430")]
+    assert "go ahead 62-61 with 8:52 left in the 4th" in next(d["text"] for d in nba_alone if d["tweet"])
 
 
 def test_strictly_online(sunday):

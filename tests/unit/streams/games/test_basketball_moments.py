@@ -39,13 +39,12 @@ def game(scores: list[tuple[int, int, int, int]], game_id: str = "g1") -> tuple[
 
 
 def tweeted(scores: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
-    """The scores (period, clock, home, away) that were tweeted about."""
+    """The scores (period, clock, home, away) that were tweeted about (a late basket is told a few plays later:
+    the tweet is about the play its command names)."""
     plays, schedule = game(scores)
-    return [
-        (p["period"], p["clock_seconds"], p["home_score"], p["away_score"])
-        for p, d in zip(plays, backtest.run(plays, schedule, 17), strict=True)
-        if d["tweet"]
-    ]
+    by_id = {p["play_id"]: p for p in plays}
+    told = [by_id[d["command"]["play_id"]] for d in backtest.run(plays, schedule, 17) if d["tweet"]]
+    return [(p["period"], p["clock_seconds"], p["home_score"], p["away_score"]) for p in told]
 
 
 def see_saw(period: int, start: int, step: int, n: int, home: int, away: int) -> list[tuple[int, int, int, int]]:

@@ -84,7 +84,7 @@ def test_the_late_night_tweets_count_against_the_next_slate(monkeypatch):
     (alone it would have tweeted as the first night did). The quiet-night hold of basketball is off: the window
     is what is tested."""
     monkeypatch.setattr(tweet_budget, "QUIET_NIGHT_GAMES", 0)
-    scorers = [True, False]
+    scorers = [True] * 4 + [False] * 4  # each lead lasts long enough to be confirmed (streams/games/confirmations.py)
     first = nba_game("1", datetime(2019, 1, 4, 22, 30, tzinfo=NEW_YORK), 180, 40, scorers)
     second = nba_game("2", datetime(2019, 1, 5, 20, 0, tzinfo=NEW_YORK), 180, 40, scorers)
     plays = first + second
