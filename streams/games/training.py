@@ -101,27 +101,8 @@ def confirmed_samples(plays: Sequence[dict[str, Any]]) -> tuple[list[tuple[float
 def fit_confirmed(train_plays: Sequence[dict[str, Any]], validation_plays: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The confirmed-moment model of a basketball league (logistic), scored on the validation plays beside the
     probability the moments had on their plays."""
-    league = train_plays[0]["league"] if train_plays else "NBA"
-    x, y = confirmed_samples(train_plays)
-    weights = fitting.fit_logistic(np.array(x), np.array(y, dtype=float), 1e-5)
-    model: dict[str, Any] = {
-        "league": league,
-        "kind": "logistic",
-        "features": list(confirmations.CONFIRMED_FEATURES),
-        "weights": [round(float(w), 6) for w in weights],
-        "train": {"samples": len(y), "positives": int(sum(y))},
-    }
-    if validation_plays:
-        vx, vy = confirmed_samples(validation_plays)
-        vx_a, vy_a = np.array(vx), np.array(vy, dtype=float)
-        fitted = 1.0 / (1.0 + np.exp(-(vx_a @ weights)))
-        on_the_play = 1.0 / (1.0 + np.exp(-vx_a[:, 1]))
-        model["validation"] = {
-            "samples": len(vy),
-            "model": _scores(fitted, vy_a),
-            "on_the_play": _scores(on_the_play, vy_a),
-        }
-    return model
+    features = confirmations.CONFIRMED_FEATURES
+    return _fit_logistic(confirmed_samples, features, train_plays, validation_plays, "on_the_play")
 
 
 def fit_table(plays: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -171,22 +152,28 @@ def _scores(p: np.ndarray, y: np.ndarray) -> dict[str, float]:
 def fit_decisive(train_plays: Sequence[dict[str, Any]], validation_plays: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The decisive-moment model (logistic on the league's decisive features), scored on the validation plays
     beside the raw rule it recalibrates."""
-    league = train_plays[0]["league"] if train_plays else "NFL"
-    x, y = decisive_samples(train_plays)
+    features = decisive_feature_names(train_plays[0]["league"] if train_plays else "NFL")
+    return _fit_logistic(decisive_samples, features, train_plays, validation_plays, "raw_rule")
+
+
+def _fit_logistic(samples, features, train_plays, validation_plays, baseline: str) -> dict[str, Any]:
+    """A logistic model on ``samples(plays)`` (features, labels), scored on the validation plays beside
+    ``baseline``: the probability whose logit is the second feature (what the model recalibrates)."""
+    x, y = samples(train_plays)
     weights = fitting.fit_logistic(np.array(x), np.array(y, dtype=float), 1e-5)
     model: dict[str, Any] = {
-        "league": league,
+        "league": train_plays[0]["league"] if train_plays else "NFL",
         "kind": "logistic",
-        "features": list(decisive_feature_names(league)),
+        "features": list(features),
         "weights": [round(float(w), 6) for w in weights],
         "train": {"samples": len(y), "positives": int(sum(y))},
     }
     if validation_plays:
-        vx, vy = decisive_samples(validation_plays)
+        vx, vy = samples(validation_plays)
         vx_a, vy_a = np.array(vx), np.array(vy, dtype=float)
         fitted = 1.0 / (1.0 + np.exp(-(vx_a @ weights)))
-        raw = 1.0 / (1.0 + np.exp(-vx_a[:, 1]))
-        model["validation"] = {"samples": len(vy), "model": _scores(fitted, vy_a), "raw_rule": _scores(raw, vy_a)}
+        base = 1.0 / (1.0 + np.exp(-vx_a[:, 1]))
+        model["validation"] = {"samples": len(vy), "model": _scores(fitted, vy_a), baseline: _scores(base, vy_a)}
     return model
 
 

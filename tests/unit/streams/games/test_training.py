@@ -52,3 +52,25 @@ def test_the_shipped_tables_hold_the_decisive_counts():
 def test_train_decisive_refuses_the_held_out_season(capsys):
     assert main(["train", "decisive", "--train-seasons", "2009-2019"]) != 0
     assert "held out" in capsys.readouterr().err
+
+
+def test_confirmed_samples_are_the_held_moments_where_they_are_decided():
+    from datetime import date
+
+    from connectors.sources.simulation.basketball import simulate_nights
+    from streams.games import confirmations
+
+    plays = simulate_nights("NBA", None, date(2023, 11, 1), 3, 7, "full")[1]
+    order = {gid: k for k, gid in enumerate(dict.fromkeys(p["game_id"] for p in plays))}
+    plays = sorted(plays, key=lambda p: order[p["game_id"]])
+    x, y = moment_training.confirmed_samples(plays)
+    assert len(x) == len(y) > 20 and all(len(row) == len(confirmations.CONFIRMED_FEATURES) for row in x)
+    assert 0 < sum(y) < len(y)
+    assert all(0 <= row[-1] <= confirmations.CONFIRM_PLAYS for row in x)  # decided within the catch window
+    # a moment whose period ended with it standing is almost always decisive; one still in play much less
+    over = [label for row, label in zip(x, y, strict=True) if row[6] == 1.0]
+    alive = [label for row, label in zip(x, y, strict=True) if row[6] == 0.0]
+    assert over and alive and sum(over) / len(over) > sum(alive) / len(alive)
+    model = moment_training.fit_confirmed(plays, plays)
+    assert model["features"] == list(confirmations.CONFIRMED_FEATURES)
+    assert model["validation"]["model"]["auc"] > model["validation"]["on_the_play"]["auc"]
