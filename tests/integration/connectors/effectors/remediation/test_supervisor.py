@@ -72,6 +72,8 @@ def test_restart_on_command_dedupe_and_stop(broker, tmp_path):
         with EdgeProducer(broker) as producer:
             producer.send("remediation-commands", command(server, "c-3"))
         sup.wait_for_output("command c-3")
+        # the new child writes its pid once its interpreter is up: wait for it before stopping the supervisor
+        wait_until(lambda: len(read()) == 4, 20)
         assert "c-1" not in sup.output
         assert sup.stop() == 0
     assert len(read()) == 4
