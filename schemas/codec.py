@@ -18,7 +18,6 @@ from schemas.exceptions import DecodeError, EncodeError
 from schemas.record_readers import RecordReader, compile_reader
 from schemas.registry import SchemaRegistry, SchemaVersion
 
-_UNCOMPILED = object()
 MAGIC = b"\xc3\x01"
 HEADER_SIZE = 10
 
@@ -28,8 +27,7 @@ class Codec:
 
     def __init__(self, registry: SchemaRegistry | None = None):
         self.registry = registry or SchemaRegistry.load()
-        self._fast_readers: dict[bytes, RecordReader | None] = {}  # by writer fingerprint
-        self._fast_by_header: dict[bytes, tuple[str | None, RecordReader | None]] = {}
+        self._readers: dict[bytes, tuple[SchemaVersion, RecordReader | None]] = {}  # by writer fingerprint
 
     def encode(self, name: str, record: dict[str, Any], *, validate_first: bool = False) -> bytes:
         """Encode ``record`` with the latest version of schema ``name``."""
@@ -69,24 +67,9 @@ class Codec:
         writer = self.writer_of(data)
         if expected is not None and writer.name not in expected:
             raise DecodeError(f"schema {writer.name} is not allowed here (expected {', '.join(expected)})")
-        fast = self._fast_reader(writer)
-        if fast is not None:
-            try:
-                record, end = fast(data, HEADER_SIZE)
-                if end == len(data):
-                    return writer.name, record
-            except Exception:  # fastavro, below, decides what this body is and says why
-                pass
-        reader = self.registry.latest(writer.name)
-        try:
-            record = schemaless_reader(
-                BytesIO(data[HEADER_SIZE:]),
-                writer.parsed,
-                None if reader is writer else reader.parsed,
-            )
-        except Exception as exc:  # truncated or corrupt body
-            raise DecodeError(f"corrupt {writer.name} body: {exc.__class__.__name__}: {exc}") from exc
-        return writer.name, record
+        _, fast = self._readers_of(writer.fingerprint)
+        record = None if fast is None else _read_whole(fast, data)
+        return writer.name, self._read_with_fastavro(writer, data) if record is None else record
 
     def decode_many(
         self, values: Sequence[bytes | None], expected: Iterable[str] | None = None
@@ -95,41 +78,58 @@ class Codec:
         raises for it. The common case (a known latest-version writer, a well-formed body) is read inline."""
         out: list[tuple[str, dict[str, Any]] | DecodeError] = []
         append = out.append
-        fast_by_header = self._fast_by_header
+        readers = self._readers
         for data in values:
             if data is not None and data[:2] == MAGIC:
-                known = fast_by_header.get(data[2:HEADER_SIZE])
-                if known is None:
-                    known = self._learn_header(data[2:HEADER_SIZE])
-                name, fast = known
-                if fast is not None and (expected is None or name in expected):
+                fingerprint = data[2:HEADER_SIZE]
+                known = readers.get(fingerprint) or self._readers_of(fingerprint)
+                if known is not None and known[1] is not None and (expected is None or known[0].name in expected):
+                    writer, fast = known
+                    record = _read_whole(fast, data)
                     try:
-                        record, end = fast(data, HEADER_SIZE)
-                        if end == len(data):
-                            append((name, record))
-                            continue
-                    except Exception:  # decode() below gives this value its answer
-                        pass
-            try:
+                        append((writer.name, self._read_with_fastavro(writer, data) if record is None else record))
+                    except DecodeError as exc:
+                        append(exc)
+                    continue
+            try:  # not a well-formed header, an unknown or unexpected schema, or an old version: decode() says
                 append(self.decode(data, expected))
             except DecodeError as exc:
                 append(exc)
         return out
 
-    def _fast_reader(self, writer: SchemaVersion) -> RecordReader | None:
-        """The generated reader of ``writer``'s bodies, if it is the latest version (no resolution needed)."""
-        fast = self._fast_readers.get(writer.fingerprint, _UNCOMPILED)
-        if fast is _UNCOMPILED:
+    def _readers_of(self, fingerprint: bytes) -> tuple[SchemaVersion, RecordReader | None] | None:
+        """The writer schema of a fingerprint and, if it is the latest version of its schema (no resolution),
+        the reader generated for its bodies; None for an unknown fingerprint. Generated on first use."""
+        known = self._readers.get(fingerprint)
+        if known is None:
+            writer = self.registry.by_fingerprint(fingerprint)
+            if writer is None:
+                return None
             latest = self.registry.latest(writer.name) is writer
-            fast = self._fast_readers[writer.fingerprint] = compile_reader(writer.raw) if latest else None
-        return fast
-
-    def _learn_header(self, fingerprint: bytes) -> tuple[str | None, RecordReader | None]:
-        writer = self.registry.by_fingerprint(fingerprint)
-        known = (None, None) if writer is None else (writer.name, self._fast_reader(writer))
-        if len(self._fast_by_header) < 1024:  # bounded: garbage headers must not grow it
-            self._fast_by_header[fingerprint] = known
+            known = self._readers[fingerprint] = (writer, compile_reader(writer.raw) if latest else None)
         return known
+
+    def _read_with_fastavro(self, writer: SchemaVersion, data: bytes) -> dict[str, Any]:
+        """The body read by fastavro, resolved to the latest reader version: the reference for every body."""
+        reader = self.registry.latest(writer.name)
+        try:
+            return schemaless_reader(
+                BytesIO(data[HEADER_SIZE:]),
+                writer.parsed,
+                None if reader is writer else reader.parsed,
+            )
+        except Exception as exc:  # truncated or corrupt body
+            raise DecodeError(f"corrupt {writer.name} body: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _read_whole(fast: RecordReader, data: bytes) -> dict[str, Any] | None:
+    """The record if the generated reader reads exactly the whole body; None leaves the body to fastavro, which
+    decides what it is and says why."""
+    try:
+        record, end = fast(data, HEADER_SIZE)
+    except Exception:
+        return None
+    return record if end == len(data) else None
 
 
 def _validation_reason(exc: Exception) -> str:

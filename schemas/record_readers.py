@@ -85,9 +85,8 @@ def compile_reader(schema: dict[str, Any]) -> RecordReader | None:
         "_unpack_double": struct.Struct("<d").unpack_from,
         **generator.constants,
     }
-    exec(
-        compile(source, f"<avro reader {schema.get('name')}>", "exec"), scope
-    )  # our own generated source, from the schema
+    code = compile(source, f"<avro reader {schema.get('name')}>", "exec")
+    exec(code, scope)  # our own source, generated from the schema
     return scope[entry]
 
 
@@ -195,10 +194,10 @@ class _Generator:
         elif kind in ("float", "double"):
             out += [f"{pad}{target} = _unpack_{kind}(data, pos)[0]", f"{pad}pos += {4 if kind == 'float' else 8}"]
         else:  # bytes or string: a length, then that many bytes
-            size, end = self.temp("n"), self.temp("e")
-            self.emit_primitive(out, pad, "long", size)
-            out.append(f"{pad}{end} = pos + {size}")
-            out.append(f"{pad}if {size} < 0 or {end} > size:")
+            length, end = self.temp("n"), self.temp("e")
+            self.emit_primitive(out, pad, "long", length)
+            out.append(f"{pad}{end} = pos + {length}")
+            out.append(f"{pad}if {length} < 0 or {end} > size:")
             out.append(f"{pad}    raise ValueError('body too short')")
             value = f"data[pos:{end}]"
             out.append(f"{pad}{target} = {value}.decode()" if kind == "string" else f"{pad}{target} = {value}")

@@ -167,8 +167,9 @@ def run_decisive(args) -> int:
     if _needs_simulation(args):
         seeds = _seasons(args.seeds)
         print(f"simulating {args.league} seeds {seeds[0]}-{seeds[-1]} and {VALIDATION_SEED} ...", file=sys.stderr)
+        train_plays = simulated_plays(args.league, seeds, args.nights)
         held_out = _validation_plays(args.league, args.nights)
-        model = fit_decisive(simulated_plays(args.league, seeds, args.nights), held_out)
+        model = fit_decisive(train_plays, held_out)
         model["source"] = f"simulated full slates, seeds {seeds[0]}-{seeds[-1]}; validated on seed {VALIDATION_SEED}"
         validated_on = f"seed {VALIDATION_SEED}"
     else:
@@ -181,37 +182,36 @@ def run_decisive(args) -> int:
         model = fit_decisive([p for s in seasons for p in season_plays(s)], season_plays(args.validate_season))
         validated_on = str(args.validate_season)
     out = Path(args.out) if args.out else significance.decisive_model_path(args.league)
-    out.write_text(json.dumps(model, indent=1) + "\n")
-    val = model["validation"]
-    print(f"fitted on {model['train']['samples']} late go-ahead scores and equalizers; wrote {out}")
-    print(f"weights {dict(zip(model['features'], model['weights'], strict=True))}")
-    print(
-        f"{validated_on}: {val['samples']} samples; log loss {val['model']['log_loss']:.4f} "
-        f"(raw rule {val['raw_rule']['log_loss']:.4f}), AUC {val['model']['auc']:.4f} "
-        f"(raw rule {val['raw_rule']['auc']:.4f})"
-    )
+    _write_logistic(model, out, "late go-ahead scores and equalizers", validated_on, "raw_rule", "raw rule")
     if args.league != "NFL" and args.out is None:
-        _fit_confirmed(args, seeds, held_out)
+        _fit_confirmed(model["source"], train_plays, held_out)
     return 0
 
 
-def _fit_confirmed(args, seeds: list[int], held_out: list[dict]) -> None:
+def _fit_confirmed(source: str, train_plays: list[dict], held_out: list[dict]) -> None:
     """The basketball confirmed-moment model (a held moment judged a few plays later), on the decisive model just
     written: its probability on the play is a feature."""
     from streams.games import confirmations, significance
     from streams.games.training import fit_confirmed
 
     significance.decisive_weights.cache_clear()
-    model = fit_confirmed(simulated_plays(args.league, seeds, args.nights), held_out)
-    model["source"] = f"simulated full slates, seeds {seeds[0]}-{seeds[-1]}; validated on seed {VALIDATION_SEED}"
-    out = confirmations.confirmed_model_path(args.league)
+    model = fit_confirmed(train_plays, held_out)
+    model["source"] = source
+    out = confirmations.confirmed_model_path(model["league"])
+    what = "held moments where they are decided"
+    _write_logistic(model, out, what, f"seed {VALIDATION_SEED}", "on_the_play", "on the play")
+
+
+def _write_logistic(model: dict, out: Path, what: str, validated_on: str, baseline: str, baseline_name: str) -> None:
+    """Write a fitted logistic model and print its fit beside its baseline's."""
     out.write_text(json.dumps(model, indent=1) + "\n")
     val = model["validation"]
-    print(f"fitted on {model['train']['samples']} held moments where they are decided; wrote {out}")
+    print(f"fitted on {model['train']['samples']} {what}; wrote {out}")
+    print(f"weights {dict(zip(model['features'], model['weights'], strict=True))}")
     print(
-        f"seed {VALIDATION_SEED}: {val['samples']} samples; log loss {val['model']['log_loss']:.4f} "
-        f"(on the play {val['on_the_play']['log_loss']:.4f}), AUC {val['model']['auc']:.4f} "
-        f"(on the play {val['on_the_play']['auc']:.4f})"
+        f"{validated_on}: {val['samples']} samples; log loss {val['model']['log_loss']:.4f} "
+        f"({baseline_name} {val[baseline]['log_loss']:.4f}), AUC {val['model']['auc']:.4f} "
+        f"({baseline_name} {val[baseline]['auc']:.4f})"
     )
 
 

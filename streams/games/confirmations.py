@@ -27,7 +27,7 @@ import math
 from functools import cache
 from typing import Any, Literal, NamedTuple
 
-from streams.games.significance import MODELS, basketball_minutes_left, leader
+from streams.games.significance import MODELS, basketball_minutes_left, leader, urgency_of
 
 CONFIRM_PLAYS = 3  # the evaluation's CATCH_WINDOW: a moment tweeted within its next 3 plays is caught
 PERIOD_END_EVENTS = frozenset({"period_end", "game_end", "final", "end_of_game"})
@@ -128,14 +128,14 @@ def confirmed_probability(held: dict[str, Any], play: dict[str, Any], plays_seen
 
 def confirmed_sig(held: dict[str, Any], probability: float) -> dict[str, Any]:
     """The held moment's significance with its confirmed probability (what the budget decides on)."""
-    value = probability  # a basketball late basket is worth its chance to decide the game, as on its play
-    urgency = "high" if value >= 0.6 else "medium" if value >= 0.3 else "low"
+    # a basketball late basket is worth its chance to decide the game, as on its play
+    total = round(100.0 * probability, 2)
     return {
         **held["sig"],
         "decisive": probability,
-        "value": value,
-        "total_score": round(100.0 * value, 2),
-        "urgency": urgency,
+        "value": probability,
+        "total_score": total,
+        "urgency": urgency_of(probability),
     }
 
 

@@ -79,7 +79,7 @@ def validate_play(play: dict[str, Any]) -> None:
     """Raise ``InvalidRecord`` with a readable reason naming every bound ``play`` breaks (see the bounds above).
 
     These are the bounds of one record; what only the game can tell (a score going down, a play after the
-    final, a play out of order) is judged when the play is decided (``play_decisions.check_consistency``).
+    final, a play out of order) is judged when the play is decided (``consistency.check_consistency``).
     """
     problems = []
     league = play["league"]

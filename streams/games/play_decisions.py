@@ -8,7 +8,7 @@ the schedule (known in advance). A game ends on its ``game_end`` record, when th
 (``end_stale_games``): either way it stops holding reserve and moves the teams' ratings once. Redelivered
 plays (a play id already decided, with the same content) and plays already tweeted never tweet again; a play
 sent again with changed content is a correction, and a game refuses a new play out of order, after its final
-or with a score going down (``check_consistency`` has the rules). One tweet per moment (no second tweet within
+or with a score going down (``consistency.check_consistency`` has the rules). One tweet per moment (no second tweet within
 ``MOMENT_PLAYS`` plays of the game's last one unless the situation changed, nor the same style again within
 ``SAME_STYLE_SECONDS``).
 """
@@ -16,12 +16,11 @@ or with a score going down (``check_consistency`` has the rules). One tweet per 
 from __future__ import annotations
 
 import hashlib
-import zlib
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict
 
-from streams.exceptions import InvalidRecord
 from streams.games import confirmations, moment_rates, team_ratings, tweet_budget, tweet_text
+from streams.games.consistency import check_consistency, play_digest
 from streams.games.game_state import (
     FINAL_EVENT_TYPES,
     LATE_PHASE,
@@ -257,72 +256,6 @@ def mark_tweeted(game: GameDecisionState, sig: dict[str, Any], play: dict[str, A
         last_tweet_leader=leader(play["home_score"], play["away_score"]),
         tweeted=[*game["tweeted"], play["play_id"]],
     )
-
-
-# What a correction can change in a play (not its sequence: the same content sent again later is a redelivery)
-_CONTENT_FIELDS = (
-    "period",
-    "clock_seconds",
-    "home_score",
-    "away_score",
-    "description",
-    "event_type",
-    "possession",
-    "down",
-    "yards_to_go",
-    "yardline_100",
-)
-FINAL_EVENT_TYPES_TEXT = "/".join(sorted(FINAL_EVENT_TYPES))
-
-
-def play_digest(play: dict[str, Any]) -> int:
-    """A fingerprint of a play's content (crc32: the same in every process, unlike ``hash``).
-
-    The text is ``iso(occurred_at)`` and ``str()`` of each of ``_CONTENT_FIELDS`` joined by ``|`` (spelt out: it
-    runs on every play, and a stored digest must keep its value across versions).
-    """
-    get = play.get
-    text = (
-        f"{iso(play['occurred_at'])}|{get('period')}|{get('clock_seconds')}|{get('home_score')}|"
-        f"{get('away_score')}|{get('description')}|{get('event_type')}|{get('possession')}|{get('down')}|"
-        f"{get('yards_to_go')}|{get('yardline_100')}"
-    )
-    return zlib.crc32(text.encode())
-
-
-def check_consistency(play: dict[str, Any], game: GameDecisionState, digest: int) -> str:
-    """What ``play`` is to its game: ``"redelivery"``, ``"correction"`` or ``"new"``; ``InvalidRecord`` if the
-    game refuses it.
-
-    The product rules (the feed contract says a play may come again corrected, e.g. a score overturned):
-    - a play id already decided with the same content is a redelivery (at-least-once): it changes nothing;
-    - a play id already decided with changed content is a correction: the game takes its scores (they may go
-      down) and a tweet already sent is not sent again (a correction never tweets);
-    - a new play id must come after the game's last sequence (else "out of order": the feed's order is the
-      game's, and deciding it late would judge it against later plays), not after the game's own ``game_end``
-      record ("after final": nothing follows a final), and with no score below the game's ("score went down":
-      only a correction lowers a score).
-    A state written before play ids were kept (no ``seen``) recognises redeliveries by sequence alone.
-    """
-    sequence, last = play["sequence"], game["last_sequence"]
-    seen = game.get("seen")
-    if seen is None:
-        return "redelivery" if sequence <= last else "new"
-    known = seen.get(play["play_id"])
-    if known is not None:
-        return "redelivery" if known == digest else "correction"
-    where = f"play {play['play_id']} of game {play['game_id']}"
-    if sequence <= last:
-        raise InvalidRecord(f"out of order: {where} has sequence {sequence}, not after the game's last {last}")
-    if game.get("closed"):
-        raise InvalidRecord(f"after final: {where} comes after the game's {FINAL_EVENT_TYPES_TEXT} record")
-    home, away = game["home_score"], game["away_score"]
-    if play["home_score"] < home or play["away_score"] < away:
-        raise InvalidRecord(
-            f"score went down: {where} has {play['home_score']}-{play['away_score']} after {home}-{away}"
-            " and is not a correction of an earlier play"
-        )
-    return "new"
 
 
 def correct(play: dict[str, Any], game: GameDecisionState, digest: int) -> tuple[Decision, GameDecisionState]:

@@ -164,6 +164,11 @@ def is_garbage_time(league: str, period: int, clock_seconds: int, margin: int) -
     return rules.garbage_seconds is None or period > rules.regulation_periods or clock_seconds <= rules.garbage_seconds
 
 
+def urgency_of(value: float) -> str:
+    """How urgent a moment of ``value`` (0..1) is: high, medium or low."""
+    return "high" if value >= 0.6 else "medium" if value >= 0.3 else "low"
+
+
 def score_play(
     play: dict[str, Any], prev_home: int, prev_away: int, wp_before: float, wp_after: float
 ) -> dict[str, Any]:
@@ -245,7 +250,7 @@ def score_play(
         value *= GARBAGE_FACTOR
         decisive *= GARBAGE_FACTOR
     value = 0.0 if value < 0.0 else 1.0 if value > 1.0 else value
-    urgency = "high" if value >= 0.6 else "medium" if value >= 0.3 else "low"
+    urgency = urgency_of(value)
     return {
         "total_score": round(100.0 * value, 2),
         "value": value,

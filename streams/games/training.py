@@ -45,8 +45,9 @@ def game_moments(plays: Sequence[dict[str, Any]], strength: float = 0.0) -> list
 
 
 def basketball_replay(plays: Sequence[dict[str, Any]], strength: float = 0.0):
-    """Each play of one basketball game with what the decisions do with its held moments: yields ``(play, wp,
-    step, ended, game state before the play)``; the state moves on after each yield."""
+    """Each play of one basketball game as the decisions see it: yields ``(play, wp, step, ended, plays_seen,
+    moment)``, where ``step`` is what the play does with the game's held moments (``confirmations.step``) and
+    ``moment`` the (value, decisive probability) of the moment judged at the play, or None."""
     game = new_game_state(plays[0], strength)
     ended = False
     for play in plays:
@@ -57,26 +58,22 @@ def basketball_replay(plays: Sequence[dict[str, Any]], strength: float = 0.0):
         )
         plays_seen = game["plays_seen"] + 1
         step = confirmations.step(game, play, sig, wp, plays_seen, ended, iso(play["occurred_at"]))
-        yield play, wp, step, ended, game
+        told_play, told_sig, _ = step.subject
+        covered = not told_sig["should_tweet"] or same_moment(game, told_sig, told_play)
+        yield play, wp, step, ended, plays_seen, None if covered else (told_sig["value"], told_sig["decisive"])
         _advance(game, play, wp, pending)
         game["held"] = step.held
+        if not covered:
+            mark_tweeted(game, told_sig, told_play)
 
 
 def _basketball_moments(plays: Sequence[dict[str, Any]], strength: float) -> list[tuple[int, int, float, float]]:
     """``game_moments`` of a basketball game: its moments where the decisions judge them (held moments at their
     confirmation, with the confirmed probability)."""
     out: list[tuple[int, int, float, float]] = []
-    told = None
-    for play, wp, step, _, game in basketball_replay(plays, strength):
-        if told is not None:  # the previous play's moment, marked as decide marks it: after that play counted
-            mark_tweeted(game, told[1], told[0])
-            told = None
-        moment = (0.0, 0.0)
-        told_play, told_sig, _ = step.subject
-        if told_sig["should_tweet"] and not same_moment(game, told_sig, told_play):
-            moment, told = (told_sig["value"], told_sig["decisive"]), (told_play, told_sig)
+    for play, wp, _, _, _, moment in basketball_replay(plays, strength):
         ph = moment_rates.phase(play["league"], play["period"], play["clock_seconds"])
-        out.append((ph, moment_rates.closeness(wp), *moment))
+        out.append((ph, moment_rates.closeness(wp), *(moment or (0.0, 0.0))))
     return out
 
 
@@ -91,9 +88,9 @@ def confirmed_samples(plays: Sequence[dict[str, Any]]) -> tuple[list[tuple[float
     y: list[int] = []
     for game_id, idx in by_game(plays).items():
         replay = basketball_replay([plays[i] for i in idx], strength.get(game_id, 0.0))
-        for k, (play, _, step, ended, game) in enumerate(replay):
+        for k, (play, _, step, ended, plays_seen, _) in enumerate(replay):
             if step.decided is not None:
-                x.append(confirmations.confirmed_features(step.decided, play, game["plays_seen"] + 1, ended))
+                x.append(confirmations.confirmed_features(step.decided, play, plays_seen, ended))
                 y.append(int(any(j in decisive for j in idx[max(0, k - CATCH_WINDOW) : k + 1])))
     return x, y
 

@@ -52,6 +52,13 @@ def _strategy(schema, named: dict, namespace: str = ""):
     return _strategy(kind, named, namespace)
 
 
+def _random_body(version, data) -> bytes:
+    """The body fastavro writes for a random valid record of ``version``."""
+    buf = BytesIO()
+    schemaless_writer(buf, version.parsed, data.draw(_strategy(version.raw, {})))
+    return buf.getvalue()
+
+
 def _fastavro(version, body: bytes):
     return schemaless_reader(BytesIO(body), version.parsed, None)
 
@@ -65,10 +72,7 @@ def test_every_shipped_schema_gets_a_reader():
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_record_reads_back_as_fastavro_reads_it(name, version, data):
-    record = data.draw(_strategy(version.raw, {}))
-    buf = BytesIO()
-    schemaless_writer(buf, version.parsed, record)
-    body = buf.getvalue()
+    body = _random_body(version, data)
     read, end = compile_reader(version.raw)(body, 0)
     assert end == len(body)
     assert read == _fastavro(version, body)
@@ -78,10 +82,7 @@ def test_a_record_reads_back_as_fastavro_reads_it(name, version, data):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_damaged_body_decodes_to_what_fastavro_says_or_to_its_error(name, version, data):
-    record = data.draw(_strategy(version.raw, {}))
-    buf = BytesIO()
-    schemaless_writer(buf, version.parsed, record)
-    body = bytearray(buf.getvalue())
+    body = _random_body(version, data)
     cut = data.draw(st.integers(0, len(body)))
     damaged = body[:cut] + data.draw(st.binary(max_size=6)) + body[cut + data.draw(st.integers(0, 3)) :]
     value = MAGIC + version.fingerprint + bytes(damaged)
