@@ -83,3 +83,15 @@ def test_the_outcome_of_later_plays():
 def test_the_nfl_holds_nothing():
     sig = {"decisive": 0.8, "should_tweet": True}
     assert not confirmations.holds("NFL", sig) and confirmations.holds("NBA", sig)
+
+
+def test_a_held_basket_overturned_by_a_correction_is_never_told():
+    """A feed corrects the go-ahead basket (it did not count) before it is confirmed: the game takes the
+    corrected score, the lead is no longer the held one, and nothing is told about the basket."""
+    plays, schedule = game([(4, 300, 90, 93), (4, 20, 95, 94)])
+    at = next(i for i, p in enumerate(plays) if (p["clock_seconds"], p["event_type"]) == (20, "score"))
+    overturned = {**plays[at], "home_score": 93, "description": "basket overturned"}
+    fed = [*plays[: at + 1], overturned, *[{**p, "home_score": p["home_score"] - 2} for p in plays[at + 1 :]]]
+    made = list(backtest.run(fed, schedule, 17))
+    assert made[at + 1].get("correction") is True and not made[at + 1]["tweet"]
+    assert plays[at]["play_id"] not in {d["command"]["play_id"] for d in made if d["tweet"]}
